@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MailgatewayConfig(AppConfig):
+    name = "mailgateway"
+    verbose_name = "Mail gateway"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,1 @@
+"""Inbound and outbound mail records live here (see the inbound gateway issue)."""

@@ -1,0 +1,95 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from .models import Attachment, Message, Ticket, TicketEvent, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "name", "is_staff", "is_active", "date_joined", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+    search_fields = ["email", "name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Person", {"fields": ("name",)}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2", "is_staff")}),)
+    filter_horizontal = ("groups", "user_permissions")
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    fields = ["created_at", "sender", "is_internal", "is_from_customer", "channel", "message_text"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+
+class TicketEventInline(admin.TabularInline):
+    model = TicketEvent
+    extra = 0
+    fields = ["created_at", "actor", "kind", "from_value", "to_value", "channel", "note"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = [
+        "reference",
+        "title",
+        "customer",
+        "status",
+        "priority",
+        "category",
+        "assigned_agent",
+        "escalated",
+        "source",
+        "updated_at",
+    ]
+    list_filter = ["status", "priority", "category", "source", "escalated", "assigned_agent"]
+    search_fields = ["reference", "title", "customer__email", "customer__name"]
+    list_select_related = ["customer", "assigned_agent"]
+    raw_id_fields = ["customer", "assigned_agent", "follow_up_of"]
+    readonly_fields = [
+        "reference",
+        "created_at",
+        "updated_at",
+        "resolved_at",
+        "closed_at",
+        "first_response_at",
+        "escalated_at",
+    ]
+    date_hierarchy = "created_at"
+    inlines = [MessageInline, TicketEventInline]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["ticket", "sender", "is_internal", "is_from_customer", "channel", "created_at"]
+    list_filter = ["is_internal", "is_from_customer", "channel", "read_by_staff", "read_by_customer"]
+    search_fields = ["ticket__reference", "sender__email", "message_text", "email_message_id"]
+    list_select_related = ["ticket", "sender"]
+    raw_id_fields = ["ticket", "sender"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ["filename", "ticket", "content_type", "file_size", "uploaded_by", "created_at"]
+    list_filter = ["content_type"]
+    search_fields = ["filename", "ticket__reference", "uploaded_by__email"]
+    list_select_related = ["ticket", "uploaded_by"]
+    raw_id_fields = ["ticket", "message", "uploaded_by"]
+
+
+@admin.register(TicketEvent)
+class TicketEventAdmin(admin.ModelAdmin):
+    list_display = ["ticket", "kind", "from_value", "to_value", "actor", "channel", "created_at"]
+    list_filter = ["kind", "channel"]
+    search_fields = ["ticket__reference", "actor__email", "note"]
+    list_select_related = ["ticket", "actor"]
+    raw_id_fields = ["ticket", "actor"]

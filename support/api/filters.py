@@ -1,0 +1,84 @@
+"""List filters, search and ordering for tickets; invalid values are a 400, never ignored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from rest_framework.exceptions import ValidationError
+
+from support.models import Category, Message, Priority, Source, Status, Ticket
+
+ORDERINGS = {
+    "created_at": ("created_at", "id"),
+    "-created_at": ("-created_at", "-id"),
+    "updated_at": ("updated_at", "id"),
+    "-updated_at": ("-updated_at", "-id"),
+    # Severity, not the alphabet: low < medium < high < urgent.
+    "priority": ("priority_rank", "-updated_at", "-id"),
+    "-priority": ("-priority_rank", "-updated_at", "-id"),
+}
+DEFAULT_ORDERING = "-updated_at"
+
+
+class TicketFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Status.choices)
+    priority = django_filters.ChoiceFilter(choices=Priority.choices)
+    category = django_filters.ChoiceFilter(choices=Category.choices)
+    source = django_filters.ChoiceFilter(choices=Source.choices)
+    escalated = django_filters.BooleanFilter()
+    assigned_agent = django_filters.UUIDFilter(
+        method="filter_assigned_agent", help_text="Staff only: an agent's id (ignored for customers)."
+    )
+    unassigned = django_filters.BooleanFilter(method="filter_unassigned", help_text="Staff only.")
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=200, help_text="Words in the title, the reference, or message text."
+    )
+    ordering = django_filters.ChoiceFilter(
+        choices=[(key, key) for key in ORDERINGS],
+        method="filter_ordering",
+        help_text="created_at, updated_at or priority (by severity); prefix - for descending.",
+    )
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+
+    @property
+    def qs(self) -> QuerySet[Ticket]:
+        queryset = super().qs
+        if not self.form.cleaned_data.get("ordering"):
+            queryset = queryset.order_by(*ORDERINGS[DEFAULT_ORDERING])
+        return queryset
+
+    def _is_staff(self) -> bool:
+        user = getattr(self.request, "user", None)
+        return bool(user and user.is_staff)
+
+    def filter_assigned_agent(self, queryset: QuerySet[Ticket], name: str, value: Any) -> QuerySet[Ticket]:
+        return queryset.filter(assigned_agent_id=value) if self._is_staff() else queryset
+
+    def filter_unassigned(self, queryset: QuerySet[Ticket], name: str, value: Any) -> QuerySet[Ticket]:
+        if not self._is_staff() or value is None:
+            return queryset
+        return queryset.filter(assigned_agent__isnull=value)
+
+    def filter_search(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        value = value.replace("\x00", "").strip()
+        if not value:
+            return queryset
+        messages = Message.objects.filter(ticket=OuterRef("pk"), message_text__icontains=value)
+        if not self._is_staff():
+            # A customer's search must not find words that only an internal note contains.
+            messages = messages.filter(is_internal=False)
+        return queryset.filter(Q(title__icontains=value) | Q(reference__iexact=value) | Exists(messages))
+
+    def filter_ordering(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        return queryset.order_by(*ORDERINGS[value])
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if not valid:
+            raise ValidationError(self.errors)
+        return valid

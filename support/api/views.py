@@ -1,0 +1,248 @@
+"""HTTP for tickets: parse, check who may see what, call the domain services, shape the answer.
+
+A ticket that the caller may not see is answered 404 (`ticket_not_found`), exactly as one that
+does not exist, so the API never reveals that someone else's ticket is there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import FileResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from support import selectors, services
+from support.models import Channel, Source, Ticket, User
+
+from . import serializers as s
+from .errors import ApiNotFound, TicketNotFound
+from .filters import TicketFilter
+
+_ERR = OpenApiResponse(s.ErrorSerializer)
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error responses of an operation; 401 and 429 apply to all of them."""
+    return {code: _ERR for code in sorted({401, 429, *codes})}
+
+
+def _channel(request: Request) -> str:
+    # The web pages use the session; everything else is an API client.
+    return Channel.API if request.auth is not None else Channel.WEB
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List tickets", responses={200: s.TicketListSerializer(many=True), **errors(400, 404)}),
+    retrieve=extend_schema(
+        summary="A ticket with its conversation",
+        description="Marks the messages read for the caller's side. Internal notes are shown to staff only.",
+        responses={200: s.TicketDetailSerializer, **errors(404)},
+    ),
+    create=extend_schema(
+        summary="Open a ticket",
+        request=s.TicketCreateSerializer,
+        responses={201: s.TicketDetailSerializer, **errors(400)},
+    ),
+    update=extend_schema(
+        summary="Change a ticket",
+        description="Staff change any field; a customer may only set status to closed.",
+        request=s.TicketUpdateSerializer,
+        responses={200: s.TicketDetailSerializer, **errors(400, 403, 404)},
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a ticket",
+        request=s.TicketUpdateSerializer,
+        responses={200: s.TicketDetailSerializer, **errors(400, 403, 404)},
+    ),
+)
+class TicketViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    lookup_value_regex = "[^/]+"
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TicketFilter
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        user = self.request.user
+        if self.action == "list":
+            return selectors.ticket_list(user)
+        return selectors.visible_tickets(user)
+
+    def get_serializer_class(self) -> Any:
+        return s.TicketListSerializer if self.action == "list" else s.TicketDetailSerializer
+
+    def get_object(self) -> Ticket:
+        ticket = selectors.find_ticket(selectors.visible_tickets(self.request.user), self.kwargs["pk"])
+        if ticket is None:
+            raise TicketNotFound()
+        return ticket
+
+    def _detail(self, ticket_id: Any, *, http: int = status.HTTP_200_OK) -> Response:
+        ticket = selectors.ticket_detail(self.request.user).get(pk=ticket_id)
+        return Response(s.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data, status=http)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        ticket = self.get_object()
+        services.mark_read(ticket=ticket, reader=request.user)
+        return self._detail(ticket.pk)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = _valid(s.TicketCreateSerializer, request.data)
+        channel = _channel(request)
+        ticket = services.open_ticket(
+            customer=request.user,
+            title=data["title"],
+            message_text=data["message_text"],
+            category=data["category"],
+            priority=data["priority"],
+            source=Source.API if channel == Channel.API else Source.WEB,
+            channel=channel,
+        )
+        return self._detail(ticket.pk, http=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        ticket = self.get_object()
+        data = _valid(s.TicketUpdateSerializer, request.data)
+        if "assigned_agent" in data:
+            data["assigned_agent"] = _agent_or_none(data["assigned_agent"], field="assigned_agent")
+        services.change_ticket(ticket=ticket, actor=request.user, channel=_channel(request), **data)
+        return self._detail(ticket.pk)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.update(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Add a reply or an internal note",
+        request=s.MessageCreateSerializer,
+        responses={201: s.MessageSerializer, **errors(400, 403, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def messages(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        data = _valid(s.MessageCreateSerializer, request.data)
+        message = services.add_message(
+            ticket=ticket,
+            author=request.user,
+            message_text=data["message_text"],
+            is_internal=data["is_internal"],
+            attachment_ids=data["attachment_ids"],
+            channel=_channel(request),
+        )
+        message = (
+            selectors.visible_messages(request.user)
+            .select_related("sender")
+            .prefetch_related("attachments")
+            .get(pk=message.pk)
+        )
+        return Response(s.MessageSerializer(message, context=self.get_serializer_context()).data, status=201)
+
+    @extend_schema(
+        summary="Upload a file to attach to a later message",
+        request={"multipart/form-data": s.AttachmentUploadSerializer},
+        responses={201: s.AttachmentSerializer, **errors(400, 403, 404, 413)},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[parsers.MultiPartParser, parsers.FormParser])
+    def attachments(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        upload = _valid(s.AttachmentUploadSerializer, request.data)["file"]
+        attachment = services.store_attachment(
+            ticket=ticket, uploader=request.user, content=upload, filename=upload.name or "", size=upload.size
+        )
+        return Response(s.AttachmentSerializer(attachment, context=self.get_serializer_context()).data, status=201)
+
+    @extend_schema(
+        summary="Assign the ticket to an agent",
+        request=s.AssignSerializer,
+        responses={200: s.TicketDetailSerializer, **errors(400, 403, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        data = _valid(s.AssignSerializer, request.data)
+        services.assign(
+            ticket=ticket,
+            actor=request.user,
+            agent=_agent_or_none(data["agent_id"], field="agent_id"),
+            channel=_channel(request),
+        )
+        return self._detail(ticket.pk)
+
+    @extend_schema(
+        summary="Escalate the ticket to supervisors",
+        request=s.EscalateSerializer,
+        responses={200: s.TicketDetailSerializer, **errors(400, 403, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        data = _valid(s.EscalateSerializer, request.data)
+        services.escalate(
+            ticket=ticket,
+            actor=request.user,
+            reason=data["reason"],
+            priority=data["priority"],
+            channel=_channel(request),
+        )
+        return self._detail(ticket.pk)
+
+
+def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _agent_or_none(agent_id: Any, *, field: str) -> User | None:
+    if agent_id is None:
+        return None
+    agent = User.objects.filter(pk=agent_id).first()
+    if agent is None:
+        from support.errors import InvalidInput
+
+        raise InvalidInput("No such agent.", {field: ["No active agent has this id."]})
+    return agent
+
+
+class AttachmentDownloadView(APIView):
+    """Streams one file, checking on every request that the caller may see it."""
+
+    @extend_schema(
+        summary="Download an attachment",
+        parameters=[
+            OpenApiParameter(
+                "disposition",
+                OpenApiTypes.STR,
+                enum=["attachment", "inline"],
+                required=False,
+                description="`inline` shows images in the browser; everything else downloads.",
+            )
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **errors(404)},
+    )
+    def get(self, request: Request, attachment_id: str) -> FileResponse:
+        attachment = selectors.visible_attachment(request.user, attachment_id)
+        if attachment is None:
+            raise ApiNotFound("No attachment with this id is visible to you.")
+        try:
+            handle = attachment.file.open("rb")
+        except (FileNotFoundError, OSError) as exc:
+            raise NotFound("The file is no longer stored.") from exc
+        inline = request.query_params.get("disposition") == "inline" and attachment.content_type.startswith("image/")
+        response = FileResponse(
+            handle, as_attachment=not inline, filename=attachment.filename, content_type=attachment.content_type
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+        response["Cache-Control"] = "private, no-store"
+        return response

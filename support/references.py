@@ -1,0 +1,38 @@
+"""Human ticket references (`SB-1042`): unique and never reused, even under concurrency.
+
+PostgreSQL hands out numbers from a real sequence (no lock is held for the transaction, and a
+number taken by a rolled-back transaction is simply skipped). Other databases use one counter
+row updated before it is read, which takes the write lock first (SQLite serialises writers).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F
+
+from .models import TicketReferenceCounter
+
+SEQUENCE_NAME = "support_ticket_reference_seq"
+_COUNTER = "ticket"
+
+
+def format_reference(number: int) -> str:
+    return f"{settings.TICKET_REFERENCE_PREFIX}-{number}"
+
+
+def next_ticket_number() -> int:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s)", [SEQUENCE_NAME])
+            return int(cursor.fetchone()[0]) + settings.TICKET_REFERENCE_START
+    updated = TicketReferenceCounter.objects.filter(name=_COUNTER).update(value=F("value") + 1)
+    if not updated:
+        TicketReferenceCounter.objects.get_or_create(name=_COUNTER, defaults={"value": 0})
+        TicketReferenceCounter.objects.filter(name=_COUNTER).update(value=F("value") + 1)
+    value = TicketReferenceCounter.objects.values_list("value", flat=True).get(name=_COUNTER)
+    return int(value) + settings.TICKET_REFERENCE_START
+
+
+def next_ticket_reference() -> str:
+    return format_reference(next_ticket_number())

@@ -1,0 +1,103 @@
+"""Reads shared by the API and the web pages: what each person may see, in few queries.
+
+The list annotates each ticket with its last visible message and unread count in the same
+query, and the detail prefetches messages with their senders and attachments, so the number of
+queries does not grow with the number of tickets, messages or attachments.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Left
+
+from .models import Attachment, Message, Ticket, User
+
+SNIPPET_LENGTH = 140
+
+
+def sees_as_staff(user: User) -> bool:
+    return bool(user.is_staff)
+
+
+def visible_tickets(user: User) -> QuerySet[Ticket]:
+    tickets = Ticket.objects.all()
+    if not sees_as_staff(user):
+        tickets = tickets.filter(customer=user)
+    return tickets
+
+
+def visible_messages(user: User) -> QuerySet[Message]:
+    messages = Message.objects.all()
+    if not sees_as_staff(user):
+        messages = messages.filter(is_internal=False)
+    return messages
+
+
+def ticket_list(user: User) -> QuerySet[Ticket]:
+    """Tickets the user may see, with `last_message_snippet` and `unread_count` annotated."""
+    staff = sees_as_staff(user)
+    shown = Message.objects.filter(ticket=OuterRef("pk"))
+    if not staff:
+        shown = shown.filter(is_internal=False)
+    last = shown.order_by("-created_at").values("message_text")[:1]
+    unread_count = (
+        Message.objects.filter(ticket=OuterRef("pk"))
+        .filter(Q(read_by_staff=False) if staff else Q(is_internal=False, read_by_customer=False))
+        .order_by()
+        .values("ticket")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        visible_tickets(user)
+        .select_related("customer", "assigned_agent")
+        .annotate(
+            last_message_snippet=Left(Subquery(last), SNIPPET_LENGTH),
+            unread_count=Subquery(unread_count),
+        )
+    )
+
+
+def ticket_detail(user: User) -> QuerySet[Ticket]:
+    """Tickets with the messages and attachments this user may see, prefetched."""
+    messages = (
+        visible_messages(user)
+        .select_related("sender")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("created_at")))
+        .order_by("created_at")
+    )
+    return (
+        visible_tickets(user)
+        .select_related("customer", "assigned_agent")
+        .prefetch_related(Prefetch("messages", queryset=messages, to_attr="visible_messages"))
+    )
+
+
+def find_ticket(queryset: QuerySet[Ticket], key: Any) -> Ticket | None:
+    """A ticket by UUID or by its reference (`SB-1042`), or None when neither matches."""
+    key = str(key).strip()
+    try:
+        return queryset.filter(pk=uuid.UUID(key)).first()
+    except ValueError:
+        pass
+    if len(key) <= 32:
+        return queryset.filter(reference__iexact=key).first()
+    return None
+
+
+def visible_attachment(user: User, attachment_id: Any) -> Attachment | None:
+    """An attachment the user may download: on a ticket they see, and never a note's file
+    for a customer; an unsent upload only for the person who uploaded it (or staff)."""
+    try:
+        key = uuid.UUID(str(attachment_id))
+    except ValueError:
+        return None
+    attachments = Attachment.objects.select_related("ticket", "message").filter(pk=key)
+    if not sees_as_staff(user):
+        attachments = attachments.filter(ticket__customer=user).filter(
+            Q(message__isnull=False, message__is_internal=False) | Q(message__isnull=True, uploaded_by=user)
+        )
+    return attachments.first()

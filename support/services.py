@@ -1,0 +1,465 @@
+"""The only writers of tickets, messages, attachments and ticket events.
+
+Every door (REST API, web pages, console, mail gateway) calls these functions, so the rules of
+spec section 3 are enforced once: who may do what, internal notes, text limits, timestamps,
+unread flags and the audit log. Each function runs in one transaction, locks the ticket row
+it changes, and announces what happened after commit (`support.events`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import transaction
+from django.utils import timezone
+
+from . import events
+from .errors import FileTooLarge, InvalidFileType, InvalidInput, NotAllowed
+from .files import safe_filename, sniff_content_type
+from .models import (
+    Attachment,
+    Category,
+    Channel,
+    EventKind,
+    Message,
+    Priority,
+    Source,
+    Status,
+    Ticket,
+    TicketEvent,
+    User,
+)
+from .references import next_ticket_reference
+
+MAX_TYPED_TEXT = 5000
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+TRUNCATION_MARKER = "\n\n[… message truncated; the full mail is kept with the original]"
+UNSET: Any = object()
+
+
+def can_view_ticket(user: User, ticket: Ticket) -> bool:
+    return bool(user.is_active and (user.is_staff or ticket.customer_id == user.pk))
+
+
+def _require_view(user: User, ticket: Ticket) -> None:
+    if not can_view_ticket(user, ticket):
+        raise NotAllowed("You cannot see this ticket.")
+
+
+def _require_staff(user: User, action: str) -> None:
+    if not (user.is_active and user.is_staff):
+        raise NotAllowed(f"Only staff may {action}.")
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    """The ticket's row, locked for this transaction, so concurrent changes do not overwrite."""
+    fresh = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    ticket.__dict__.update({f.attname: getattr(fresh, f.attname) for f in Ticket._meta.concrete_fields})
+    return ticket
+
+
+def clean_message_text(text: str | None, *, channel: str) -> str:
+    """Typed text is limited to 5,000 characters; mail bodies are cut with a marker instead."""
+    text = (text or "").replace("\x00", "").strip()
+    if not text:
+        raise InvalidInput("Write a message.", {"message_text": ["This field may not be blank."]})
+    if len(text) > MAX_TYPED_TEXT:
+        if channel != Channel.EMAIL:
+            raise InvalidInput(
+                "The message is too long.",
+                {"message_text": [f"Ensure this field has no more than {MAX_TYPED_TEXT} characters."]},
+            )
+        text = text[: MAX_TYPED_TEXT - len(TRUNCATION_MARKER)].rstrip() + TRUNCATION_MARKER
+    return text
+
+
+def clean_title(title: str | None) -> str:
+    title = " ".join((title or "").replace("\x00", "").split())
+    if not title:
+        raise InvalidInput("Give the ticket a title.", {"title": ["This field may not be blank."]})
+    if len(title) > 255:
+        raise InvalidInput("The title is too long.", {"title": ["Ensure this field has no more than 255 characters."]})
+    return title
+
+
+def clean_tags(tags: Iterable[Any]) -> list[str]:
+    if isinstance(tags, str) or not isinstance(tags, Iterable):
+        raise InvalidInput("Tags are a list of words.", {"tags": ["Expected a list of strings."]})
+    cleaned: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise InvalidInput("Tags are a list of words.", {"tags": ["Every tag must be a string."]})
+        tag = " ".join(tag.replace("\x00", "").split()).lower()
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise InvalidInput("A tag is too long.", {"tags": [f"A tag has at most {MAX_TAG_LENGTH} characters."]})
+        if tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidInput("Too many tags.", {"tags": [f"A ticket has at most {MAX_TAGS} tags."]})
+    return cleaned
+
+
+def _choice(value: Any, choices: type, field: str) -> str:
+    if value not in choices.values:  # type: ignore[attr-defined]
+        raise InvalidInput(
+            f"{value!r} is not a valid {field}.",
+            {field: [f'"{value}" is not a valid choice.']},
+        )
+    return str(value)
+
+
+def _record(
+    ticket: Ticket, actor: User | None, kind: str, old: Any, new: Any, channel: str, note: str = ""
+) -> TicketEvent:
+    return TicketEvent.objects.create(
+        ticket=ticket, actor=actor, kind=kind, from_value=old, to_value=new, note=note, channel=channel
+    )
+
+
+def _apply_status(ticket: Ticket, new_status: str, now: Any) -> None:
+    ticket.status = new_status
+    if new_status == Status.RESOLVED:
+        ticket.resolved_at = now
+        ticket.closed_at = None
+    elif new_status == Status.CLOSED:
+        ticket.closed_at = now
+    else:  # reopened: the previous resolution no longer stands
+        ticket.resolved_at = None
+        ticket.closed_at = None
+
+
+# -- opening and replying ------------------------------------------------------------------
+
+
+def open_ticket(
+    *,
+    customer: User,
+    title: str,
+    message_text: str,
+    category: str = Category.GENERAL,
+    priority: str = Priority.MEDIUM,
+    source: str = Source.WEB,
+    channel: str = Channel.WEB,
+    opened_by: User | None = None,
+    html: str = "",
+    email_message_id: str = "",
+    attachments: Sequence[Attachment] = (),
+    follow_up_of: Ticket | None = None,
+) -> Ticket:
+    """A new ticket with its first message, written by the customer (or by staff for them)."""
+    author = opened_by or customer
+    if author.pk != customer.pk:
+        _require_staff(author, "open a ticket for someone else")
+    title = clean_title(title)
+    text = clean_message_text(message_text, channel=channel)
+    category = _choice(category, Category, "category")
+    priority = _choice(priority, Priority, "priority")
+    source = _choice(source, Source, "source")
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            reference=next_ticket_reference(),
+            title=title,
+            customer=customer,
+            category=category,
+            priority=priority,
+            source=source,
+            follow_up_of=follow_up_of,
+            created_at=now,
+            updated_at=now,
+        )
+        message = _create_message(
+            ticket=ticket,
+            author=author,
+            text=text,
+            html=html,
+            channel=channel,
+            is_internal=False,
+            email_message_id=email_message_id,
+            now=now,
+        )
+        _link_attachments(message, attachments)
+        _record(ticket, author, EventKind.CREATED, None, Status.OPEN, channel)
+        events.announce(events.ticket_opened, ticket=ticket, message=message, actor=author, channel=channel)
+    return ticket
+
+
+def add_message(
+    *,
+    ticket: Ticket,
+    author: User,
+    message_text: str,
+    channel: str,
+    is_internal: bool = False,
+    html: str = "",
+    attachment_ids: Sequence[Any] = (),
+    attachments: Sequence[Attachment] = (),
+    email_message_id: str = "",
+) -> Message:
+    """A reply or an internal note, with the ticket's status and timestamps kept right.
+
+    A customer's reply reopens a resolved ticket; a closed ticket takes no customer message
+    (mail replies to it open a follow-up ticket instead, in the gateway). The first public
+    staff reply stamps `first_response_at` and moves an open ticket to in progress.
+    """
+    _require_view(author, ticket)
+    if is_internal:
+        _require_staff(author, "write internal notes")
+    text = clean_message_text(message_text, channel=channel)
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if ticket.status == Status.CLOSED and not author.is_staff:
+            raise InvalidInput(
+                "This ticket is closed; open a new ticket to follow up.",
+                {"ticket": ["A closed ticket takes no new messages."]},
+            )
+        chosen = list(attachments) + _attachments_for(ticket, author, attachment_ids)
+        message = _create_message(
+            ticket=ticket,
+            author=author,
+            text=text,
+            html=html,
+            channel=channel,
+            is_internal=is_internal,
+            email_message_id=email_message_id,
+            now=now,
+        )
+        _link_attachments(message, chosen)
+        _after_message(ticket, message, author, channel, now)
+        events.announce(events.message_added, ticket=ticket, message=message, actor=author, channel=channel)
+    return message
+
+
+def _create_message(
+    *,
+    ticket: Ticket,
+    author: User,
+    text: str,
+    html: str,
+    channel: str,
+    is_internal: bool,
+    email_message_id: str,
+    now: Any,
+) -> Message:
+    from_customer = not is_internal and (author.pk == ticket.customer_id or not author.is_staff)
+    return Message.objects.create(
+        ticket=ticket,
+        sender=author,
+        message_text=text,
+        html=html,
+        is_from_customer=from_customer,
+        is_internal=is_internal,
+        # The writer's side has read its own message; a note is never for the customer.
+        read_by_customer=from_customer or is_internal,
+        read_by_staff=not from_customer,
+        channel=channel,
+        email_message_id=email_message_id,
+        created_at=now,
+    )
+
+
+def _after_message(ticket: Ticket, message: Message, author: User, channel: str, now: Any) -> None:
+    if message.is_internal:
+        # A note does not move `updated_at`: the customer sees that field, and a note must
+        # leave no trace on their side.
+        return
+    changed = ["updated_at"]
+    ticket.updated_at = now
+    if message.is_from_customer:
+        if ticket.status == Status.RESOLVED:
+            _record(ticket, author, EventKind.STATUS, ticket.status, Status.OPEN, channel, note="reopened by reply")
+            _apply_status(ticket, Status.OPEN, now)
+            changed += ["status", "resolved_at", "closed_at"]
+    else:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+            changed.append("first_response_at")
+        if ticket.status == Status.OPEN:
+            _record(ticket, author, EventKind.STATUS, ticket.status, Status.IN_PROGRESS, channel)
+            ticket.status = Status.IN_PROGRESS
+            changed.append("status")
+    ticket.save(update_fields=changed)
+
+
+def _attachments_for(ticket: Ticket, author: User, attachment_ids: Sequence[Any]) -> list[Attachment]:
+    if not attachment_ids:
+        return []
+    ids = list(dict.fromkeys(str(i) for i in attachment_ids))
+    found = list(Attachment.objects.filter(pk__in=ids, ticket=ticket, message__isnull=True, uploaded_by=author))
+    if len(found) != len(ids):
+        raise InvalidInput(
+            "Some attachments cannot be used.",
+            {"attachment_ids": ["Each attachment must be your own earlier upload to this ticket, not yet sent."]},
+        )
+    return found
+
+
+def _link_attachments(message: Message, attachments: Sequence[Attachment]) -> None:
+    ids = [a.pk for a in attachments]
+    if ids:
+        Attachment.objects.filter(pk__in=ids).update(message=message)
+
+
+def store_attachment(
+    *, ticket: Ticket, uploader: User, content: IO[bytes], filename: str, size: int, content_id: str = ""
+) -> Attachment:
+    """Keep an uploaded or mailed file after checking its size and its real type."""
+    _require_view(uploader, ticket)
+    limit = settings.ATTACHMENT_MAX_BYTES
+    if size > limit:
+        raise FileTooLarge(
+            f"The file is larger than the limit of {limit // (1024 * 1024)} MB.",
+            {"file": [f"Files may be at most {limit} bytes; this one is {size}."]},
+        )
+    name = safe_filename(filename)
+    head = content.read(8192)
+    content.seek(0)
+    sniffed = sniff_content_type(head, name)
+    if sniffed is None or sniffed.content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
+        found = sniffed.content_type if sniffed else "unknown binary data"
+        raise InvalidFileType(
+            "This type of file is not accepted.",
+            {"file": [f"The file's contents are {found}, which is not an allowed type."]},
+        )
+    attachment = Attachment(
+        ticket=ticket,
+        uploaded_by=uploader,
+        filename=name,
+        file_size=size,
+        content_type=sniffed.content_type,
+        content_id=content_id[:255],
+    )
+    attachment.file.save(name, File(content), save=False)
+    attachment.save()
+    return attachment
+
+
+# -- changing a ticket ---------------------------------------------------------------------
+
+
+def change_ticket(
+    *,
+    ticket: Ticket,
+    actor: User,
+    channel: str,
+    status: Any = UNSET,
+    priority: Any = UNSET,
+    category: Any = UNSET,
+    tags: Any = UNSET,
+    assigned_agent: Any = UNSET,
+) -> list[TicketEvent]:
+    """Change any of a ticket's fields; a customer may only close their own ticket."""
+    _require_view(actor, ticket)
+    wanted: dict[str, Any] = {}
+    if status is not UNSET:
+        wanted["status"] = _choice(status, Status, "status")
+    if priority is not UNSET:
+        wanted["priority"] = _choice(priority, Priority, "priority")
+    if category is not UNSET:
+        wanted["category"] = _choice(category, Category, "category")
+    if tags is not UNSET:
+        wanted["tags"] = clean_tags(tags)
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        changes = {k: v for k, v in wanted.items() if getattr(ticket, k) != v}
+        agent_changes = assigned_agent is not UNSET and _agent_id(assigned_agent) != ticket.assigned_agent_id
+        if not actor.is_staff and _customer_may_not(changes, agent_changes=agent_changes):
+            raise NotAllowed("Customers may only close their own ticket.")
+        now = timezone.now()
+        recorded: list[TicketEvent] = []
+        for field, new in changes.items():
+            old = getattr(ticket, field)
+            recorded.append(_record(ticket, actor, field, old, new, channel))
+            if field == "status":
+                _apply_status(ticket, new, now)
+            else:
+                setattr(ticket, field, new)
+        if changes:
+            ticket.updated_at = now
+            ticket.save()
+            events.announce(events.ticket_changed, ticket=ticket, actor=actor, channel=channel, events=recorded)
+        if agent_changes:
+            recorded += assign(ticket=ticket, actor=actor, agent=assigned_agent, channel=channel)
+    return recorded
+
+
+def _customer_may_not(changes: dict[str, Any], *, agent_changes: bool) -> bool:
+    return agent_changes or bool(set(changes) - {"status"}) or changes.get("status", Status.CLOSED) != Status.CLOSED
+
+
+def _agent_id(agent: User | None) -> Any:
+    return agent.pk if agent is not None else None
+
+
+def assign(*, ticket: Ticket, actor: User, agent: User | None, channel: str) -> list[TicketEvent]:
+    """Give the ticket to a staff user (or to nobody)."""
+    _require_staff(actor, "assign tickets")
+    if agent is not None and not (agent.is_staff and agent.is_active):
+        raise InvalidInput(
+            "Tickets can only be assigned to active staff.", {"agent_id": ["This user is not an active agent."]}
+        )
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        previous_id = ticket.assigned_agent_id
+        if previous_id == _agent_id(agent):
+            return []
+        event = _record(
+            ticket,
+            actor,
+            EventKind.ASSIGNMENT,
+            str(previous_id) if previous_id else None,
+            str(agent.pk) if agent else None,
+            channel,
+        )
+        ticket.assigned_agent = agent
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=["assigned_agent", "updated_at"])
+        events.announce(
+            events.ticket_assigned, ticket=ticket, actor=actor, channel=channel, agent=agent, previous_id=previous_id
+        )
+    return [event]
+
+
+def escalate(
+    *, ticket: Ticket, actor: User, reason: str, channel: str, priority: str = Priority.URGENT
+) -> list[TicketEvent]:
+    """Flag the ticket for supervisors, with a reason, and raise its priority."""
+    _require_staff(actor, "escalate tickets")
+    reason = (reason or "").replace("\x00", "").strip()
+    if not reason:
+        raise InvalidInput("Say why the ticket is escalated.", {"reason": ["This field may not be blank."]})
+    if len(reason) > 1000:
+        raise InvalidInput(
+            "The reason is too long.", {"reason": ["Ensure this field has no more than 1000 characters."]}
+        )
+    priority = _choice(priority, Priority, "priority")
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        recorded = [_record(ticket, actor, EventKind.ESCALATION, ticket.escalated, True, channel, note=reason)]
+        if ticket.priority != priority:
+            recorded.append(_record(ticket, actor, EventKind.PRIORITY, ticket.priority, priority, channel))
+        ticket.escalated = True
+        ticket.escalation_reason = reason
+        ticket.escalated_at = now
+        ticket.priority = priority
+        ticket.updated_at = now
+        ticket.save()
+        events.announce(events.ticket_escalated, ticket=ticket, actor=actor, channel=channel, reason=reason)
+    return recorded
+
+
+def mark_read(*, ticket: Ticket, reader: User) -> int:
+    """Mark the messages of the reader's side read; returns how many changed."""
+    _require_view(reader, ticket)
+    messages = Message.objects.filter(ticket=ticket)
+    if reader.is_staff and ticket.customer_id != reader.pk:
+        return messages.filter(read_by_staff=False).update(read_by_staff=True)
+    return messages.filter(is_internal=False, read_by_customer=False).update(read_by_customer=True)
