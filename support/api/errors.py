@@ -115,6 +115,10 @@ def json_error(code: str, message: str, http: int, details: dict[str, Any] | Non
     return JsonResponse(error_body(code, message, details), status=http)
 
 
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    return json_error("not_found", "Nothing is here.", 404)
+
+
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if is_api_request(request):
         return json_error("not_found", "Nothing is here.", 404)
