@@ -31,8 +31,10 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> None:
+def _test_settings(settings: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> None:
+    """Files go to a temporary folder; passwords use a fast hasher (PBKDF2 costs ~0.3 s each)."""
     settings.MEDIA_ROOT = str(tmp_path / "media")  # type: ignore[attr-defined]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
 
 @pytest.fixture
