@@ -1,0 +1,209 @@
+"""Every error comes in one body, `{"error", "message", "details"}`, with the documented code."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from tests.builders import LINUX_ELF, PDF_HEAD, PNG_1PX, WINDOWS_EXE, make_ticket
+
+TICKETS = "/api/support/tickets/"
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"error", "message", "details"}
+    assert body["error"] == code and body["message"]
+    return body
+
+
+@pytest.fixture
+def ticket(customer_a):
+    return make_ticket(customer_a)
+
+
+def upload(client, ticket, data: bytes, name: str):
+    return client.post(
+        f"{TICKETS}{ticket.pk}/attachments/", {"file": SimpleUploadedFile(name, data)}, format="multipart"
+    )
+
+
+@pytest.mark.django_db
+def test_an_id_that_is_not_a_uuid_is_ticket_not_found(api, customer_a):
+    assert_error(api(customer_a).get(f"{TICKETS}not-a-uuid/"), 404, "ticket_not_found")
+
+
+@pytest.mark.django_db
+def test_an_unknown_ticket_is_ticket_not_found(api, agent):
+    assert_error(api(agent).get(f"{TICKETS}00000000-0000-4000-8000-000000000000/"), 404, "ticket_not_found")
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_url_is_a_json_404(api, customer_a):
+    assert_error(api(customer_a).get("/api/support/nothing-here/"), 404, "not_found")
+
+
+@pytest.mark.django_db
+def test_validation_errors_name_each_field(api, customer_a):
+    body = assert_error(
+        api(customer_a).post(TICKETS, {"category": "pets", "message_text": "x" * 5001}, format="json"),
+        400,
+        "validation_error",
+    )
+    assert set(body["details"]) == {"title", "category", "message_text"}
+    assert all(isinstance(problem, str) for problems in body["details"].values() for problem in problems)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [{"ordering": "title"}, {"status": "lost"}, {"priority": "meh"}, {"category": "x"}])
+def test_bad_list_parameters_are_a_validation_error(api, agent, query):
+    body = assert_error(api(agent).get(TICKETS, query), 400, "validation_error")
+    assert set(body["details"]) == set(query)
+
+
+@pytest.mark.django_db
+def test_malformed_json_is_a_validation_error(api, customer_a):
+    response = api(customer_a).generic("POST", TICKETS, "{not json", content_type="application/json")
+    assert_error(response, 400, "validation_error")
+
+
+@pytest.mark.django_db
+def test_a_bad_token_is_not_authenticated(customer_a):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer abc.def.ghi")
+    response = assert_error(client.get(TICKETS), 401, "not_authenticated")
+    assert response  # body checked above
+
+
+@pytest.mark.django_db
+def test_a_wrong_method_is_method_not_allowed(api, customer_a):
+    assert_error(api(customer_a).delete(TICKETS), 405, "method_not_allowed")
+
+
+@pytest.mark.django_db
+def test_an_unsupported_body_type_is_415(api, customer_a, ticket):
+    response = api(customer_a).generic("POST", f"{TICKETS}{ticket.pk}/messages/", "hello", content_type="text/plain")
+    assert_error(response, 415, "unsupported_media_type")
+
+
+@pytest.mark.django_db
+def test_too_many_requests_is_429_with_the_headers(api, customer_a, settings):
+    settings.RATE_LIMIT_DEFAULT = "3/min"
+    client = api(customer_a)
+    remaining = [client.get(TICKETS)["X-RateLimit-Remaining"] for _ in range(3)]
+    assert remaining == ["2", "1", "0"]
+    refused = client.get(TICKETS)
+    assert_error(refused, 429, "rate_limit_exceeded")
+    assert refused["X-RateLimit-Limit"] == "3" and refused["X-RateLimit-Remaining"] == "0"
+    assert int(refused["Retry-After"]) >= 1 and int(refused["X-RateLimit-Reset"]) > 0
+
+
+@pytest.mark.django_db
+def test_ticket_creation_has_its_own_limit_of_30_a_minute(api, customer_a):
+    client = api(customer_a)
+    body = {"title": "T", "category": "billing", "message_text": "M"}
+    statuses = [client.post(TICKETS, body, format="json").status_code for _ in range(31)]
+    assert statuses == [201] * 30 + [429]
+    listing = client.get(TICKETS)  # the other bucket is untouched
+    assert listing.status_code == 200 and listing["X-RateLimit-Limit"] == "100"
+
+
+@pytest.mark.django_db
+def test_limits_are_per_user(api, customer_a, customer_b, settings):
+    settings.RATE_LIMIT_DEFAULT = "1/min"
+    assert api(customer_a).get(TICKETS).status_code == 200
+    assert api(customer_b).get(TICKETS).status_code == 200
+    assert api(customer_a).get(TICKETS).status_code == 429
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [TICKETS, "/api/support/nothing/", "/api/schema/", "/api/auth/token/"])
+def test_every_api_response_carries_the_rate_limit_headers(path):
+    response = APIClient().get(path)
+    for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+        assert response.has_header(header), (path, response.status_code)
+
+
+@pytest.mark.django_db
+def test_a_body_larger_than_the_limit_is_413(api, customer_a, ticket, settings):
+    settings.ATTACHMENT_MAX_BYTES = 1024
+    body = assert_error(upload(api(customer_a), ticket, b"a" * (1024 * 1024 + 4096), "big.txt"), 413, "file_too_large")
+    assert "file" in body["details"]
+
+
+@pytest.mark.django_db
+def test_a_file_over_the_limit_is_file_too_large(api, customer_a, ticket, settings):
+    settings.ATTACHMENT_MAX_BYTES = 100
+    assert_error(upload(api(customer_a), ticket, b"a" * 101, "notes.txt"), 400, "file_too_large")
+    assert ticket.attachments.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "name"), [(WINDOWS_EXE, "invoice.pdf"), (LINUX_ELF, "readme.txt"), (b"\x00\x01\x02" * 50, "x.png")]
+)
+def test_a_disguised_or_unknown_binary_is_invalid_file_type(api, customer_a, ticket, data, name):
+    assert_error(upload(api(customer_a), ticket, data, name), 400, "invalid_file_type")
+    assert ticket.attachments.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "name", "content_type"),
+    [
+        (PNG_1PX, "photo.jpg", "image/png"),
+        (PDF_HEAD, "invoice", "application/pdf"),
+        ("Namaste, मेरो बुकिङ\n".encode(), "note.txt", "text/plain"),
+        (b"date,amount\n2026-11-01,2500\n", "charges.csv", "text/csv"),
+    ],
+)
+def test_the_stored_type_comes_from_the_bytes(api, customer_a, ticket, data, name, content_type):
+    response = upload(api(customer_a), ticket, data, name)
+    assert response.status_code == 201, response.json()
+    assert response.json()["content_type"] == content_type
+    assert response.json()["file_size"] == len(data)
+
+
+@pytest.mark.django_db
+def test_a_path_in_the_file_name_is_dropped(api, customer_a, ticket):
+    response = upload(api(customer_a), ticket, b"root:x:0:0\n", "../../etc/passwd")
+    assert response.status_code == 201
+    assert response.json()["filename"] == "passwd"
+
+
+@pytest.mark.django_db
+def test_a_download_has_a_safe_content_disposition(api, customer_a, ticket):
+    client = api(customer_a)
+    uploaded = upload(client, ticket, b"hello\n", 'bill "2026" ñ;x.txt').json()
+    download = client.get(uploaded["download_url"])
+    assert download.status_code == 200
+    disposition = download["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "filename*=utf-8''" in disposition
+    assert '"2026"' not in disposition  # quotes in the name cannot end the parameter early
+    assert download["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(download.streaming_content) == b"hello\n"
+
+
+@pytest.mark.django_db
+def test_an_unexpected_failure_is_a_json_500(api, customer_a, monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("support.services.open_ticket", explode)
+    client = api(customer_a)
+    client.raise_request_exception = False
+    body = assert_error(
+        client.post(TICKETS, {"title": "T", "category": "billing", "message_text": "M"}), 500, "server_error"
+    )
+    assert "fire" not in body["message"]
+
+
+def test_control_characters_and_paths_never_reach_a_stored_name():
+    from support.files import safe_filename
+
+    assert safe_filename("a\r\nX-Evil: 1.txt") == "a_X-Evil_ 1.txt"
+    assert safe_filename("C:\\Users\\me\\..\\report.pdf") == "report.pdf"
+    assert safe_filename("../../") == "attachment"
+    assert len(safe_filename("x" * 400 + ".pdf")) == 255 and safe_filename("x" * 400 + ".pdf").endswith(".pdf")
