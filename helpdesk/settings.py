@@ -197,6 +197,8 @@ ANYMAIL = {
     "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET") or None,
 }
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Signs reply tokens (support+<token>@...); changing it retires every reply address at once.
+REPLY_TOKEN_KEY = env_str("REPLY_TOKEN_KEY", SECRET_KEY)
 
 # Helpdesk rules that an operator may tune.
 TICKET_REFERENCE_PREFIX = env_str("TICKET_REFERENCE_PREFIX", "SB")
@@ -257,6 +259,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "support.api.schema.add_error_responses",
+    ],
 }
 
 LOGIN_URL = "/admin/login/"

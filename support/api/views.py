@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -232,7 +232,7 @@ class AttachmentDownloadView(APIView):
                 description="`inline` shows images in the browser; everything else downloads.",
             )
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **errors(404)},
+        responses={(200, "*/*"): OpenApiTypes.BINARY, **errors(400, 404)},
     )
     def get(self, request: Request, attachment_id: str) -> FileResponse:
         attachment = selectors.visible_attachment(request.user, attachment_id)
@@ -242,7 +242,10 @@ class AttachmentDownloadView(APIView):
             handle = attachment.file.open("rb")
         except (FileNotFoundError, OSError) as exc:
             raise NotFound("The file is no longer stored.") from exc
-        inline = request.query_params.get("disposition") == "inline" and attachment.content_type.startswith("image/")
+        disposition = request.query_params.get("disposition", "attachment")
+        if disposition not in {"attachment", "inline"}:
+            raise ValidationError({"disposition": ["Choose attachment or inline."]})
+        inline = disposition == "inline" and attachment.content_type.startswith("image/")
         response = FileResponse(
             handle, as_attachment=not inline, filename=attachment.filename, content_type=attachment.content_type
         )

@@ -1,0 +1,92 @@
+"""Property-based calls against the served OpenAPI schema: no 500, and every answer as documented.
+
+Schemathesis generates valid and invalid requests for every operation of `/api/schema/` and
+sends them to the app in-process (WSGI). Each case runs twice when its path has a ticket or
+attachment id: once with the generated id (usually unknown: 404) and once with a real one, so
+the success paths are fuzzed too. Runs are derandomized and bounded so the suite stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from rest_framework_simplejwt.tokens import AccessToken
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from helpdesk.wsgi import application
+from support.models import User
+from tests.builders import make_attachment, make_reply, make_ticket
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def fuzz_world(db: None, settings: Any) -> dict[str, Any]:
+    settings.RATE_LIMIT_DEFAULT = "1000000/min"
+    settings.RATE_LIMIT_TICKET_CREATE = "1000000/min"
+    customer = User.objects.create_user("fuzz-customer@example.com", "pw-fuzz-123", name="Fuzz Customer")
+    agent = User.objects.create_user("fuzz-agent@example.com", "pw-fuzz-123", name="Fuzz Agent", is_staff=True)
+    ticket = make_ticket(customer)
+    message = make_reply(ticket, agent, "Reply with a file")
+    attachment = make_attachment(ticket, agent)
+    attachment.message = message
+    attachment.save()
+    return {"customer": customer, "agent": agent, "ticket": ticket, "attachment": attachment}
+
+
+def _with_real_ids(case: schemathesis.Case, world: dict[str, Any]) -> bool:
+    params = case.path_parameters or {}
+    replaced = False
+    for name in list(params):
+        if name in {"id", "pk"}:
+            params[name] = str(world["ticket"].pk)
+            replaced = True
+        elif name == "attachment_id":
+            params[name] = str(world["attachment"].pk)
+            replaced = True
+    return replaced
+
+
+def _run(case: schemathesis.Case, world: dict[str, Any], who: str) -> None:
+    headers = {"Authorization": f"Bearer {AccessToken.for_user(world[who])}"}
+    case.call_and_validate(headers=headers, checks=CHECKS)
+    if _with_real_ids(case, world):
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "25")),
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+
+
+@schema.parametrize()
+@FUZZ
+def test_the_api_answers_staff_as_its_schema_says(case: schemathesis.Case, fuzz_world: dict[str, Any]) -> None:
+    _run(case, fuzz_world, "agent")
+
+
+@schema.parametrize()
+@FUZZ
+def test_the_api_answers_customers_as_its_schema_says(case: schemathesis.Case, fuzz_world: dict[str, Any]) -> None:
+    _run(case, fuzz_world, "customer")
