@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.checks import not_a_server_error
@@ -38,7 +40,17 @@ CHECKS = [
 
 
 @pytest.fixture
-def fuzz_world(db: None, settings: Any) -> dict[str, Any]:
+def _keep_test_connection() -> Any:
+    """Like Django's test client: the WSGI handler must not close the test's transaction's connection."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_world(db: None, settings: Any, _keep_test_connection: None) -> dict[str, Any]:
     settings.RATE_LIMIT_DEFAULT = "1000000/min"
     settings.RATE_LIMIT_TICKET_CREATE = "1000000/min"
     customer = User.objects.create_user("fuzz-customer@example.com", "pw-fuzz-123", name="Fuzz Customer")
