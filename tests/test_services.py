@@ -191,10 +191,13 @@ def test_events_are_announced_after_commit_only(customer_a, agent, django_captur
             services.change_ticket(ticket=ticket, actor=agent, channel=Channel.WEB, priority="high")
         assert heard == ["ticket_opened", "message_added", "ticket_changed"]
         heard.clear()
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            with pytest.raises(RuntimeError), transaction.atomic():
-                make_reply(ticket, agent, "rolled back")
-                raise RuntimeError
+        with (
+            django_capture_on_commit_callbacks(execute=True) as callbacks,
+            pytest.raises(RuntimeError),
+            transaction.atomic(),
+        ):
+            make_reply(ticket, agent, "rolled back")
+            raise RuntimeError
         assert heard == [] and callbacks == []
     finally:
         for name, receiver in receivers.items():
