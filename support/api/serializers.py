@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
@@ -10,6 +11,18 @@ from rest_framework import serializers
 
 from support.models import Attachment, Category, Message, Priority, Status, Ticket, User
 from support.services import MAX_TYPED_TEXT
+
+
+def _iso(value: datetime | None) -> str | None:
+    """A datetime as DRF writes it (ISO 8601, `Z` for UTC), without DRF's per-field overhead."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _agent(user: User | None) -> dict[str, Any] | None:
+    return None if user is None else {"id": str(user.pk), "name": user.display_name}
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -56,9 +69,32 @@ class AttachmentSerializer(serializers.ModelSerializer):
         fields = ["id", "filename", "file_size", "content_type", "message", "created_at", "download_url"]
 
     def get_download_url(self, attachment: Attachment) -> str:
-        path = reverse("api-attachment-download", kwargs={"attachment_id": attachment.pk})
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
+        return download_url(attachment, self.context)
+
+    def to_representation(self, attachment: Attachment) -> dict[str, Any]:
+        # Hand-written for speed (the detail shows up to hundreds of files); same shape as the fields.
+        return {
+            "id": str(attachment.pk),
+            "filename": attachment.filename,
+            "file_size": attachment.file_size,
+            "content_type": attachment.content_type,
+            "message": str(attachment.message_id) if attachment.message_id else None,
+            "created_at": _iso(attachment.created_at),
+            "download_url": download_url(attachment, self.context),
+        }
+
+
+def download_url(attachment: Attachment, context: dict[str, Any]) -> str:
+    """The download URL, reversing the route once per request rather than once per file."""
+    template = context.get("_download_url_template")
+    if template is None:
+        path = reverse("api-attachment-download", kwargs={"attachment_id": "00000000-0000-0000-0000-000000000000"})
+        request = context.get("request")
+        template = (request.build_absolute_uri(path) if request is not None else path).replace(
+            "00000000-0000-0000-0000-000000000000", "{}"
+        )
+        context["_download_url_template"] = template
+    return str(template).format(attachment.pk)
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -78,6 +114,21 @@ class MessageSerializer(serializers.ModelSerializer):
             "created_at",
             "attachments",
         ]
+
+    def to_representation(self, message: Message) -> dict[str, Any]:
+        files = AttachmentSerializer(context=self.context)
+        sender = message.sender
+        return {
+            "id": str(message.pk),
+            "sender": {"id": str(sender.pk), "name": sender.display_name, "is_staff": sender.is_staff},
+            "message_text": message.message_text,
+            "html": message.html,
+            "is_from_customer": message.is_from_customer,
+            "is_internal": message.is_internal,
+            "channel": message.channel,
+            "created_at": _iso(message.created_at),
+            "attachments": [files.to_representation(a) for a in message.attachments.all()],
+        }
 
 
 class TicketListSerializer(serializers.ModelSerializer):
@@ -106,6 +157,25 @@ class TicketListSerializer(serializers.ModelSerializer):
 
     def get_unread_count(self, ticket: Ticket) -> int:
         return int(getattr(ticket, "unread_count", 0) or 0)
+
+    def to_representation(self, ticket: Ticket) -> dict[str, Any]:
+        # Hand-written for speed: a page has up to 100 rows. Same shape as the declared fields.
+        return {
+            "id": str(ticket.pk),
+            "reference": ticket.reference,
+            "title": ticket.title,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "category": ticket.category,
+            "source": ticket.source,
+            "escalated": ticket.escalated,
+            "tags": ticket.tags,
+            "assigned_agent": _agent(ticket.assigned_agent),
+            "last_message_snippet": getattr(ticket, "last_message_snippet", None),
+            "unread_count": self.get_unread_count(ticket),
+            "created_at": _iso(ticket.created_at),
+            "updated_at": _iso(ticket.updated_at),
+        }
 
 
 class TicketDetailSerializer(serializers.ModelSerializer):
@@ -144,7 +214,33 @@ class TicketDetailSerializer(serializers.ModelSerializer):
         messages = getattr(ticket, "visible_messages", None)
         if messages is None:
             messages = list(ticket.messages.all())
-        return MessageSerializer(messages, many=True, context=self.context).data  # type: ignore[return-value]
+        one = MessageSerializer(context=self.context)
+        return [one.to_representation(message) for message in messages]
+
+    def to_representation(self, ticket: Ticket) -> dict[str, Any]:
+        customer = ticket.customer
+        return {
+            "id": str(ticket.pk),
+            "reference": ticket.reference,
+            "title": ticket.title,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "category": ticket.category,
+            "source": ticket.source,
+            "tags": ticket.tags,
+            "customer": {"id": str(customer.pk), "email": customer.email, "name": customer.name},
+            "assigned_agent": _agent(ticket.assigned_agent),
+            "escalated": ticket.escalated,
+            "escalation_reason": ticket.escalation_reason,
+            "escalated_at": _iso(ticket.escalated_at),
+            "follow_up_of": ticket.follow_up_of.reference if ticket.follow_up_of_id else None,
+            "created_at": _iso(ticket.created_at),
+            "updated_at": _iso(ticket.updated_at),
+            "first_response_at": _iso(ticket.first_response_at),
+            "resolved_at": _iso(ticket.resolved_at),
+            "closed_at": _iso(ticket.closed_at),
+            "messages": self.get_messages(ticket),
+        }
 
 
 class TicketCreateSerializer(serializers.Serializer):
