@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Left
 
 from .models import Attachment, Message, Ticket, User
@@ -53,7 +53,7 @@ def ticket_list(user: User) -> QuerySet[Ticket]:
     )
     return (
         visible_tickets(user)
-        .select_related("customer", "assigned_agent")
+        .select_related("assigned_agent")
         .annotate(
             last_message_snippet=Left(Subquery(last), SNIPPET_LENGTH),
             unread_count=Subquery(unread_count),
@@ -61,19 +61,72 @@ def ticket_list(user: User) -> QuerySet[Ticket]:
     )
 
 
+LIST_ROW_FIELDS = (
+    "id",
+    "reference",
+    "title",
+    "status",
+    "priority",
+    "category",
+    "source",
+    "escalated",
+    "tags",
+    "assigned_agent_id",
+    "assigned_agent__name",
+    "assigned_agent__email",
+    "last_message_snippet",
+    "unread_count",
+    "created_at",
+    "updated_at",
+)
+
+
+def ticket_list_rows(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """The list as plain rows: a page of 100 without building 100 model instances."""
+    return tickets.values(*LIST_ROW_FIELDS)  # type: ignore[return-value]
+
+
 def ticket_detail(user: User) -> QuerySet[Ticket]:
-    """Tickets with the messages and attachments this user may see, prefetched."""
-    messages = (
-        visible_messages(user)
-        .select_related("sender")
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("created_at")))
-        .order_by("created_at")
-    )
-    return (
-        visible_tickets(user)
-        .select_related("customer", "assigned_agent")
-        .prefetch_related(Prefetch("messages", queryset=messages, to_attr="visible_messages"))
-    )
+    """Tickets with their people; the conversation comes from `conversation_rows()`."""
+    return visible_tickets(user).select_related("customer", "assigned_agent", "follow_up_of")
+
+
+MESSAGE_ROW_FIELDS = (
+    "id",
+    "sender_id",
+    "sender__name",
+    "sender__email",
+    "sender__is_staff",
+    "message_text",
+    "html",
+    "is_from_customer",
+    "is_internal",
+    "channel",
+    "created_at",
+)
+ATTACHMENT_ROW_FIELDS = ("id", "message_id", "filename", "file_size", "content_type", "created_at")
+
+
+def message_rows(messages: QuerySet[Message]) -> list[dict[str, Any]]:
+    """Messages as plain rows, each with its `attachments` rows: two queries, no model instances.
+
+    Pass messages already limited to what the reader may see (`visible_messages()`): files are
+    only attached to the messages given, so a customer never gets a note's files.
+    """
+    rows = list(messages.order_by("created_at", "id").values(*MESSAGE_ROW_FIELDS))
+    if not rows:
+        return rows
+    by_message: dict[Any, list[dict[str, Any]]] = {row["id"]: [] for row in rows}
+    files = Attachment.objects.filter(message_id__in=list(by_message)).order_by("created_at", "id")
+    for file in files.values(*ATTACHMENT_ROW_FIELDS):
+        by_message[file["message_id"]].append(file)
+    for row in rows:
+        row["attachments"] = by_message[row["id"]]
+    return rows
+
+
+def conversation_rows(user: User, ticket: Ticket) -> list[dict[str, Any]]:
+    return message_rows(visible_messages(user).filter(ticket=ticket))
 
 
 def find_ticket(queryset: QuerySet[Ticket], key: Any) -> Ticket | None:

@@ -12,7 +12,7 @@ from django.http import FileResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, parsers, status, viewsets
+from rest_framework import parsers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -63,11 +63,7 @@ def _channel(request: Request) -> str:
         responses={200: s.TicketDetailSerializer, **errors(400, 403, 404)},
     ),
 )
-class TicketViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class TicketViewSet(viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"
     filter_backends = [DjangoFilterBackend]
     filterset_class = TicketFilter
@@ -96,10 +92,18 @@ class TicketViewSet(
         ticket = selectors.ticket_detail(self.request.user).get(pk=ticket_id)
         return Response(s.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data, status=http)
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = selectors.ticket_list_rows(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(rows)
+        one = s.TicketListSerializer(context=self.get_serializer_context())
+        return self.get_paginated_response([one.to_representation(row) for row in page])  # type: ignore[arg-type]
+
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        ticket = self.get_object()
+        ticket = selectors.find_ticket(selectors.ticket_detail(request.user), self.kwargs["pk"])
+        if ticket is None:
+            raise TicketNotFound()
         services.mark_read(ticket=ticket, reader=request.user)
-        return self._detail(ticket.pk)
+        return Response(s.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _valid(s.TicketCreateSerializer, request.data)
@@ -143,13 +147,8 @@ class TicketViewSet(
             attachment_ids=data["attachment_ids"],
             channel=_channel(request),
         )
-        message = (
-            selectors.visible_messages(request.user)
-            .select_related("sender")
-            .prefetch_related("attachments")
-            .get(pk=message.pk)
-        )
-        return Response(s.MessageSerializer(message, context=self.get_serializer_context()).data, status=201)
+        (row,) = selectors.message_rows(selectors.visible_messages(request.user).filter(pk=message.pk))
+        return Response(s.MessageSerializer(context=self.get_serializer_context()).to_representation(row), status=201)
 
     @extend_schema(
         summary="Upload a file to attach to a later message",
