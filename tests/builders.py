@@ -33,3 +33,21 @@ def make_attachment(ticket: Ticket, uploader: User, *, data: bytes = PNG_1PX, na
     return services.store_attachment(
         ticket=ticket, uploader=uploader, content=io.BytesIO(data), filename=name, size=len(data)
     )
+
+
+def make_sent_attachment(message: Message, uploader: User, *, name: str = "photo.png") -> Attachment:
+    """A file already attached to `message` (as a mail attachment or an upload sent with it)."""
+    attachment = make_attachment(message.ticket, uploader, name=name)
+    attachment.message = message
+    attachment.save(update_fields=["message"])
+    return attachment
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The response is the documented error body with this status and code; returns the body."""
+    assert response.status_code == status, getattr(response, "content", response)
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error", "message", "details"}, body
+    assert body["error"] == code and isinstance(body["message"], str) and body["message"], body
+    assert isinstance(body["details"], dict), body
+    return body

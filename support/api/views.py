@@ -14,12 +14,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import parsers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from support import selectors, services
+from support.errors import InvalidInput
 from support.models import Channel, Source, Ticket, User
 
 from . import serializers as s
@@ -123,6 +124,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         ticket = self.get_object()
         data = _valid(s.TicketUpdateSerializer, request.data)
         if "assigned_agent" in data:
+            _require_staff(request, "assign tickets")
             data["assigned_agent"] = _agent_or_none(data["assigned_agent"], field="assigned_agent")
         services.change_ticket(ticket=ticket, actor=request.user, channel=_channel(request), **data)
         return self._detail(ticket.pk)
@@ -172,6 +174,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str | None = None) -> Response:
         ticket = self.get_object()
+        _require_staff(request, "assign tickets")
         data = _valid(s.AssignSerializer, request.data)
         services.assign(
             ticket=ticket,
@@ -189,6 +192,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def escalate(self, request: Request, pk: str | None = None) -> Response:
         ticket = self.get_object()
+        _require_staff(request, "escalate tickets")
         data = _valid(s.EscalateSerializer, request.data)
         services.escalate(
             ticket=ticket,
@@ -206,14 +210,20 @@ def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
+def _require_staff(request: Request, action: str) -> None:
+    """Checked before the body is validated: a customer is told they may not, not what to send.
+    The service checks again; this only decides which refusal comes first."""
+    if not request.user.is_staff:
+        raise PermissionDenied(f"Only staff may {action}.")
+
+
 def _agent_or_none(agent_id: Any, *, field: str) -> User | None:
+    """The active staff user with this id (None unassigns); errors name the request's own field."""
     if agent_id is None:
         return None
-    agent = User.objects.filter(pk=agent_id).first()
+    agent = User.objects.filter(pk=agent_id, is_staff=True, is_active=True).first()
     if agent is None:
-        from support.errors import InvalidInput
-
-        raise InvalidInput("No such agent.", {field: ["No active agent has this id."]})
+        raise InvalidInput("Tickets can only be assigned to active staff.", {field: ["No active agent has this id."]})
     return agent
 
 
@@ -237,13 +247,13 @@ class AttachmentDownloadView(APIView):
         attachment = selectors.visible_attachment(request.user, attachment_id)
         if attachment is None:
             raise ApiNotFound("No attachment with this id is visible to you.")
+        disposition = request.query_params.get("disposition", "attachment")
+        if disposition not in {"attachment", "inline"}:  # checked before the file is opened
+            raise ValidationError({"disposition": ["Choose attachment or inline."]})
         try:
             handle = attachment.file.open("rb")
         except (FileNotFoundError, OSError) as exc:
             raise NotFound("The file is no longer stored.") from exc
-        disposition = request.query_params.get("disposition", "attachment")
-        if disposition not in {"attachment", "inline"}:
-            raise ValidationError({"disposition": ["Choose attachment or inline."]})
         inline = disposition == "inline" and attachment.content_type.startswith("image/")
         response = FileResponse(
             handle, as_attachment=not inline, filename=attachment.filename, content_type=attachment.content_type
