@@ -7,6 +7,9 @@ from support.api import errors as api_errors
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Every inbound (and tracking) webhook of every provider Anymail knows: /anymail/<esp>/inbound/.
+    path("anymail/", include("anymail.urls")),
+    path("mailgateway/", include("mailgateway.urls")),
     path("api/support/", include("support.api.urls")),
     path("api/auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
     path("api/auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),

@@ -5,3 +5,6 @@ class MailgatewayConfig(AppConfig):
     name = "mailgateway"
     verbose_name = "Mail gateway"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects Anymail's inbound signal)

@@ -207,6 +207,9 @@ class Message(models.Model):
     read_by_staff = models.BooleanField(default=False)
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     email_message_id = models.CharField(max_length=998, blank=True, db_index=True)
+    # Why a mailed message was threaded where it was (token, in_reply_to, references, subject,
+    # new, follow_up); empty for messages written on the web or through the API.
+    routed_by = models.CharField(max_length=24, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -219,6 +222,13 @@ class Message(models.Model):
             models.CheckConstraint(
                 condition=~(models.Q(is_internal=True) & models.Q(is_from_customer=True)),
                 name="message_internal_never_from_customer",
+            ),
+            # One mail is one message on a ticket, however often and through how many doors it
+            # arrives: the database says so, not only a lookup.
+            models.UniqueConstraint(
+                fields=["ticket", "email_message_id"],
+                condition=~models.Q(email_message_id=""),
+                name="message_one_per_mail",
             ),
         ]
 
@@ -252,6 +262,26 @@ class Attachment(models.Model):
         return self.filename
 
 
+class TicketParticipant(models.Model):
+    """Someone besides the customer who is in the conversation (for example in Cc of a mail).
+
+    Participants receive public replies by mail and may answer; staff can remove them.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="participants")
+    person = models.ForeignKey(User, on_delete=models.CASCADE, related_name="participations")
+    added_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["ticket", "person"], name="participant_once_per_ticket")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} on {self.ticket_id}"
+
+
 class EventKind(models.TextChoices):
     CREATED = "created", "Ticket opened"
     STATUS = "status", "Status changed"
@@ -260,6 +290,7 @@ class EventKind(models.TextChoices):
     ASSIGNMENT = "assignment", "Assignment changed"
     ESCALATION = "escalation", "Escalated"
     TAGS = "tags", "Tags changed"
+    PARTICIPANTS = "participants", "Participants changed"
 
 
 class TicketEvent(models.Model):

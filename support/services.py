@@ -30,6 +30,7 @@ from .models import (
     Status,
     Ticket,
     TicketEvent,
+    TicketParticipant,
     User,
 )
 from .references import next_ticket_reference
@@ -48,6 +49,16 @@ def can_view_ticket(user: User, ticket: Ticket) -> bool:
 def _require_view(user: User, ticket: Ticket) -> None:
     if not can_view_ticket(user, ticket):
         raise NotAllowed("You cannot see this ticket.")
+
+
+def is_participant(user: User, ticket: Ticket) -> bool:
+    return bool(user.is_active and TicketParticipant.objects.filter(ticket=ticket, person=user).exists())
+
+
+def _require_conversation(user: User, ticket: Ticket) -> None:
+    """The customer, staff, and the ticket's participants (people in Cc) may write to it."""
+    if not (can_view_ticket(user, ticket) or is_participant(user, ticket)):
+        raise NotAllowed("You cannot write to this ticket.")
 
 
 def _require_staff(user: User, action: str) -> None:
@@ -151,6 +162,7 @@ def open_ticket(
     email_message_id: str = "",
     attachments: Sequence[Attachment] = (),
     follow_up_of: Ticket | None = None,
+    routed_by: str = "",
 ) -> Ticket:
     """A new ticket with its first message, written by the customer (or by staff for them)."""
     author = opened_by or customer
@@ -182,6 +194,7 @@ def open_ticket(
             channel=channel,
             is_internal=False,
             email_message_id=email_message_id,
+            routed_by=routed_by,
             now=now,
         )
         _link_attachments(message, attachments)
@@ -201,14 +214,16 @@ def add_message(
     attachment_ids: Sequence[Any] = (),
     attachments: Sequence[Attachment] = (),
     email_message_id: str = "",
+    routed_by: str = "",
 ) -> Message:
     """A reply or an internal note, with the ticket's status and timestamps kept right.
 
     A customer's reply reopens a resolved ticket; a closed ticket takes no customer message
     (mail replies to it open a follow-up ticket instead, in the gateway). The first public
     staff reply stamps `first_response_at` and moves an open ticket to in progress.
+    Participants (people in Cc) may reply too.
     """
-    _require_view(author, ticket)
+    _require_conversation(author, ticket)
     if is_internal:
         _require_staff(author, "write internal notes")
     text = clean_message_text(message_text, channel=channel)
@@ -229,6 +244,7 @@ def add_message(
             channel=channel,
             is_internal=is_internal,
             email_message_id=email_message_id,
+            routed_by=routed_by,
             now=now,
         )
         _link_attachments(message, chosen)
@@ -247,6 +263,7 @@ def _create_message(
     is_internal: bool,
     email_message_id: str,
     now: Any,
+    routed_by: str = "",
 ) -> Message:
     from_customer = not is_internal and (author.pk == ticket.customer_id or not author.is_staff)
     return Message.objects.create(
@@ -261,6 +278,7 @@ def _create_message(
         read_by_staff=not from_customer,
         channel=channel,
         email_message_id=email_message_id,
+        routed_by=routed_by,
         created_at=now,
     )
 
@@ -311,7 +329,7 @@ def store_attachment(
     *, ticket: Ticket, uploader: User, content: IO[bytes], filename: str, size: int, content_id: str = ""
 ) -> Attachment:
     """Keep an uploaded or mailed file after checking its size and its real type."""
-    _require_view(uploader, ticket)
+    _require_conversation(uploader, ticket)
     limit = settings.ATTACHMENT_MAX_BYTES
     if size > limit:
         raise FileTooLarge(
@@ -339,6 +357,51 @@ def store_attachment(
     attachment.file.save(name, File(content), save=False)
     attachment.save()
     return attachment
+
+
+def attach_to_message(*, message: Message, attachments: Sequence[Attachment], html: str | None = None) -> None:
+    """Files kept after their message was written (a mail's attachments and inline images)."""
+    with transaction.atomic():
+        _link_attachments(message, attachments)
+        if html is not None and html != message.html:
+            set_message_html(message=message, html=html)
+
+
+def set_message_html(*, message: Message, html: str) -> None:
+    """The display HTML of a mailed message, once its inline images point at stored files."""
+    message.html = html
+    Message.objects.filter(pk=message.pk).update(html=html)
+
+
+# -- participants --------------------------------------------------------------------------
+
+
+def add_participants(*, ticket: Ticket, people: Iterable[User], actor: User, channel: str) -> list[User]:
+    """Add people to the conversation (the customer's Cc); returns those who were new."""
+    _require_conversation(actor, ticket)
+    wanted = {p.pk: p for p in people if p.is_active and p.pk != ticket.customer_id and not p.is_staff}
+    if not wanted:
+        return []
+    with transaction.atomic():
+        present = TicketParticipant.objects.filter(ticket=ticket, person_id__in=wanted)
+        known = set(present.values_list("person_id", flat=True))
+        added = [p for pk, p in wanted.items() if pk not in known]
+        TicketParticipant.objects.bulk_create(
+            [TicketParticipant(ticket=ticket, person=p, added_by=actor) for p in added], ignore_conflicts=True
+        )
+        if added:
+            _record(ticket, actor, EventKind.PARTICIPANTS, None, sorted(p.email for p in added), channel, note="added")
+    return added
+
+
+def remove_participant(*, ticket: Ticket, person: User, actor: User, channel: str) -> bool:
+    """Staff take someone out of the conversation: no more replies by mail, no more posting."""
+    _require_staff(actor, "remove participants")
+    with transaction.atomic():
+        deleted, _ = TicketParticipant.objects.filter(ticket=ticket, person=person).delete()
+        if deleted:
+            _record(ticket, actor, EventKind.PARTICIPANTS, [person.email], None, channel, note="removed")
+    return bool(deleted)
 
 
 # -- changing a ticket ---------------------------------------------------------------------

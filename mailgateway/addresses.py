@@ -1,0 +1,69 @@
+"""Mail addresses as the gateway needs them: parsed leniently, compared case-insensitively.
+
+Pure functions. Reply addresses are `support+<token>@domain`, where `support@domain` is the
+support address; some relays upper-case or lower-case local parts, so comparisons ignore case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from email.utils import getaddresses
+
+_TOKEN = re.compile(r"^[a-z2-7]{26}$")
+_SANE_ADDRESS = re.compile(r"^[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9.-]{1,253}$")
+
+
+def normalize_address(address: str) -> str:
+    """`<Asha@Example.COM> ` -> `asha@example.com`; "" when it is not a usable address."""
+    address = (address or "").strip().strip("<>").strip()
+    if not _SANE_ADDRESS.match(address) or ".." in address.split("@", 1)[1]:
+        return ""
+    return address.lower()
+
+
+def parse_address_list(values: Iterable[str]) -> list[tuple[str, str]]:
+    """(display name, normalized address) pairs from header values, skipping what is unusable."""
+    found: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    flat = [" ".join(str(v).split()) for v in values if v]
+    for name, address in getaddresses(flat):
+        address = normalize_address(address)
+        if address and address not in seen:
+            seen.add(address)
+            found.append((" ".join(name.split())[:150], address))
+    return found
+
+
+def split_address(address: str) -> tuple[str, str, str]:
+    """`support+tok@x.org` -> ("support", "tok", "x.org"); the tag is "" when there is none."""
+    local, _, domain = address.rpartition("@")
+    base, _, tag = local.partition("+")
+    return base, tag, domain
+
+
+def find_reply_tokens(recipients: Iterable[str], *, support_address: str) -> list[str]:
+    """Tokens from plus-addresses of the support mailbox, in the order the recipients came."""
+    support = normalize_address(support_address)
+    if not support:
+        return []
+    support_base, _, support_domain = split_address(support)
+    tokens: list[str] = []
+    for recipient in recipients:
+        address = normalize_address(recipient)
+        if not address:
+            continue
+        base, tag, domain = split_address(address)
+        if base == support_base and domain == support_domain and _TOKEN.match(tag) and tag not in tokens:
+            tokens.append(tag)
+    return tokens
+
+
+def is_support_address(address: str, *, support_address: str) -> bool:
+    """The support mailbox itself or any of its plus-addresses: mail from there is our own."""
+    address, support = normalize_address(address), normalize_address(support_address)
+    if not address or not support:
+        return False
+    base, _, domain = split_address(address)
+    support_base, _, support_domain = split_address(support)
+    return base == support_base and domain == support_domain

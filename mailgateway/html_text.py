@@ -1,0 +1,109 @@
+"""HTML mail -> readable plain text, for mail that has no text part.
+
+Pure. Blocks become paragraphs, line breaks and list items survive, scripts and styles are
+dropped, links keep their address. The quoted history that clients wrap in known elements
+(Gmail's `gmail_quote`, Apple's and Thunderbird's `blockquote type=cite`, Outlook's
+`divRplyFwdMsg`, after which everything is history) is left out here; plain-text rules in
+`quoting` catch the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+_BLOCKS = {
+    "p", "div", "section", "article", "header", "footer", "table", "tr", "ul", "ol", "dl", "h1", "h2", "h3",
+    "h4", "h5", "h6", "pre", "hr", "center", "address", "form", "fieldset", "dd", "dt",
+}  # fmt: skip
+_SKIPPED = {"script", "style", "head", "title", "template", "noscript", "svg", "object", "iframe"}
+_VOID = {"br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "param", "source", "wbr"}
+_QUOTE_CLASSES = {"gmail_quote", "gmail_extra", "moz-cite-prefix", "yahoo_quoted", "protonmail_quote"}
+_HISTORY_IDS = {"divrplyfwdmsg", "appendonsend", "olk_src_body_section", "mail-editor-reference-message-container"}
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skip_depth = 0  # > 0 while inside an element whose text is left out
+        self.stack: list[tuple[str, bool]] = []
+        self.history_started = False
+        self.href: str | None = None
+        self.link_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.history_started:
+            return
+        values = {k.lower(): (v or "") for k, v in attrs}
+        classes = set(values.get("class", "").lower().split())
+        if values.get("id", "").lower() in _HISTORY_IDS or "outlookmessageheader" in classes:
+            self.history_started = True
+            return
+        if tag in _VOID:
+            if tag == "br" and not self.skip_depth:
+                self.out.append("\n")
+            elif tag == "hr" and not self.skip_depth:
+                self.out.append("\n\n")
+            return
+        skipped = tag in _SKIPPED or tag == "blockquote" or bool(classes & _QUOTE_CLASSES)
+        self.stack.append((tag, skipped))
+        if skipped:
+            self.skip_depth += 1
+            return
+        if self.skip_depth:
+            return
+        if tag in _BLOCKS:
+            self.out.append("\n\n")
+        elif tag == "li":
+            self.out.append("\n- ")
+        elif tag in ("td", "th"):
+            self.out.append(" ")
+        elif tag == "a":
+            self.href = values.get("href", "")
+            self.link_text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.history_started:
+            return
+        # Close up to the matching open tag; HTML in mail is often unbalanced.
+        for index in range(len(self.stack) - 1, -1, -1):
+            if self.stack[index][0] == tag:
+                for _, skipped in self.stack[index:]:
+                    if skipped:
+                        self.skip_depth -= 1
+                del self.stack[index:]
+                break
+        else:
+            return
+        if self.skip_depth:
+            return
+        if tag in _BLOCKS:
+            self.out.append("\n\n")
+        elif tag == "a" and self.href is not None:
+            label = "".join(self.link_text).strip()
+            href = self.href.strip()
+            if href.startswith(("http://", "https://")) and href != label and href.rstrip("/") != label.rstrip("/"):
+                self.out.append(f" ({href})")
+            self.href = None
+
+    def handle_data(self, data: str) -> None:
+        if self.history_started or self.skip_depth:
+            return
+        text = re.sub(r"\s+", " ", data)
+        self.out.append(text)
+        if self.href is not None:
+            self.link_text.append(text)
+
+
+def html_to_text(html: str) -> str:
+    collector = _TextCollector()
+    try:
+        collector.feed(html or "")
+        collector.close()
+    except Exception:  # the stdlib parser is lenient; this is only a guard for the pipeline
+        return re.sub(r"<[^>]*>", " ", html or "").strip()
+    text = "".join(collector.out).replace("\xa0", " ")
+    lines = [line.strip() for line in text.split("\n")]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -1,0 +1,411 @@
+"""Processing one stored mail: parse, classify, route, extract, apply. Exactly once.
+
+`process_stored_mail()` locks the `InboundEmail` row and does everything in one transaction:
+either the ticket or message and the row's new status are written together, or nothing is
+(a crash leaves the row `received`, and the retry starts from scratch). A row that is no longer
+`received` is not processed again, so a task delivered twice does nothing the second time.
+
+The middle steps are pure functions in `parsing`, `classify`, `routing` (reads only),
+`quoting`, `html_text` and `sanitize`; this module holds the side effects.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import timedelta
+from io import BytesIO
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from support import services
+from support.errors import DomainError, InvalidInput, NotAllowed
+from support.files import safe_filename, sniff_content_type
+from support.models import Attachment, Channel, Message, Source, Ticket, User
+
+from .addresses import is_support_address
+from .authentication import fails_dmarc, sender_verdicts
+from .classify import Ignore, classify
+from .html_text import html_to_text
+from .models import InboundEmail, InboundStatus, UndeliverableAddress
+from .parsing import MailAttachment, ParsedEmail, parse_email
+from .quoting import visible_text
+from .routing import Envelope, NewTicket, Quarantine, Reply, route_email
+from .sanitize import link_inline_images, sanitize_html
+
+logger = logging.getLogger("mailgateway")
+
+FINAL_FAILURE = InboundStatus.FAILED.value
+NO_TEXT = "(The mail had no text.)"
+NO_SUBJECT = "(no subject)"
+
+
+@dataclass
+class Extracted:
+    """What goes onto the ticket: the text the person wrote, safe HTML, files to keep or refuse."""
+
+    text: str
+    html: str
+    files: list[MailAttachment] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+# -- the task's work ------------------------------------------------------------------------
+
+
+def process_stored_mail(inbound_id: str, *, again: bool = False) -> str:
+    """Process one stored mail; returns its status. `again` re-runs a quarantined or failed one."""
+    with transaction.atomic():
+        inbound = InboundEmail.objects.select_for_update().filter(pk=inbound_id).first()
+        if inbound is None:
+            return "missing"
+        if inbound.status != InboundStatus.RECEIVED and not again:
+            return inbound.status
+        inbound.attempts += 1
+        inbound.reason = inbound.detail = inbound.error = ""
+        _process(inbound)
+        inbound.processed_at = timezone.now()
+        inbound.save()
+    logger.info("inbound %s: %s %s", inbound.pk, inbound.status, inbound.reason)
+    return inbound.status
+
+
+def record_failure(inbound_id: str, exc: BaseException, *, final: bool) -> None:
+    """Keep the error with the mail; after the last retry the mail is `failed`, for staff to see."""
+    error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]
+    with transaction.atomic():
+        inbound = InboundEmail.objects.select_for_update().filter(pk=inbound_id).first()
+        if inbound is None or inbound.status != InboundStatus.RECEIVED:
+            return
+        inbound.attempts += 1
+        inbound.error = error
+        if final:
+            inbound.status = InboundStatus.FAILED
+            inbound.reason = "processing_error"
+            inbound.processed_at = timezone.now()
+        inbound.save(update_fields=["attempts", "error", "status", "reason", "processed_at"])
+
+
+def outcome_of(inbound: InboundEmail) -> dict[str, Any]:
+    """The stored mail's result in the words of `ingest_email --json`."""
+    status = {
+        InboundStatus.RECEIVED: "queued",
+        InboundStatus.IGNORED: "ignored",
+        InboundStatus.QUARANTINED: "quarantined",
+        InboundStatus.FAILED: "failed",
+    }.get(inbound.status)
+    if status is None:  # processed
+        status = "created" if inbound.routed_by in ("new", "follow_up") else "appended"
+    result: dict[str, Any] = {"status": status}
+    if inbound.ticket_id:
+        result["ticket"] = inbound.ticket.reference
+    if inbound.message_id:
+        result["message"] = str(inbound.message_id)
+    if inbound.reason:
+        result["reason"] = inbound.reason
+    return result
+
+
+def _process(inbound: InboundEmail) -> None:
+    try:
+        mail = parse_email(bytes(inbound.raw))
+    except Exception as exc:  # the bytes are not mail the parser can read: staff decide
+        _set(inbound, InboundStatus.QUARANTINED, "malformed", f"The mail could not be parsed: {exc}"[:2000])
+        return
+    verdicts = sender_verdicts(mail.headers, inbound.provider_verdicts)
+    inbound.from_address = mail.from_address
+    inbound.subject = mail.subject
+    inbound.auth_results = verdicts
+    if not inbound.message_id_header and mail.message_id:
+        inbound.message_id_header = mail.message_id
+
+    ignored = classify(
+        mail,
+        envelope_sender=inbound.envelope_sender or None,
+        provider_verdicts=inbound.provider_verdicts,
+        support_address=settings.SUPPORT_ADDRESS,
+        ignored_senders=settings.INBOUND_IGNORE_SENDERS,
+    ) or _flood(inbound, mail)
+    if ignored is not None:
+        _set(inbound, InboundStatus.IGNORED, ignored.reason, ignored.detail)
+        if ignored.reason == "bounce":
+            _note_bounce(inbound, mail)
+        return
+    if not mail.from_address:
+        _set(inbound, InboundStatus.QUARANTINED, "no_sender", "The mail has no usable From address.")
+        return
+
+    route = route_email(
+        Envelope(
+            sender_address=mail.from_address,
+            recipients=(*mail.to, *(a for _, a in mail.cc), *mail.delivered_to, inbound.envelope_recipient),
+            in_reply_to=mail.in_reply_to,
+            references=mail.references,
+            subject=mail.subject,
+            dmarc_failed=fails_dmarc(verdicts),
+        )
+    )
+    if isinstance(route, Quarantine):
+        _set(inbound, InboundStatus.QUARANTINED, route.reason, route.detail)
+        inbound.ticket = route.ticket
+        return
+    extracted = extract(mail)
+    try:
+        with transaction.atomic():
+            _apply(inbound, mail, route, extracted)
+    except IntegrityError:
+        # The same mail is already a message on that ticket (it came in through another mailbox
+        # or door): one mail, one message.
+        existing = _existing_message(inbound, mail, route)
+        if existing is None:
+            raise
+        _set(inbound, InboundStatus.IGNORED, "duplicate", "This mail is already on the ticket.")
+        inbound.ticket_id, inbound.message = existing.ticket_id, existing
+    except DomainError as exc:
+        _set(inbound, InboundStatus.QUARANTINED, "rejected", str(exc))
+        inbound.ticket = getattr(route, "ticket", None)
+
+
+def _set(inbound: InboundEmail, status: str, reason: str, detail: str) -> None:
+    inbound.status, inbound.reason, inbound.detail = status, reason, detail[:2000]
+
+
+# -- extraction (pure) ----------------------------------------------------------------------
+
+
+def extract(mail: ParsedEmail) -> Extracted:
+    """The person's own words, the HTML safe to show, and which files may be kept."""
+    source = mail.text if mail.text.strip() else html_to_text(mail.html)
+    text = visible_text(source) or ""
+    html = sanitize_html(mail.html) if mail.html else ""
+    files: list[MailAttachment] = []
+    refused: list[str] = []
+    for item in mail.attachments:
+        problem = file_problem(item)
+        if problem:
+            refused.append(f"{safe_filename(item.filename)}: {problem}")
+        else:
+            files.append(item)
+    if refused:
+        text = (text + "\n\n" if text else "") + "\n".join(f"[Attachment left out - {line}]" for line in refused)
+    return Extracted(text=text.strip() or NO_TEXT, html=html, files=files, refused=refused)
+
+
+def file_problem(item: MailAttachment) -> str:
+    """Why a mailed file may not be kept (the upload rules), or "" when it may."""
+    limit = settings.ATTACHMENT_MAX_BYTES
+    if len(item.data) > limit:
+        return f"larger than the limit of {limit // (1024 * 1024)} MB"
+    if not item.data:
+        return "empty"
+    sniffed = sniff_content_type(item.data[:8192], safe_filename(item.filename))
+    if sniffed is None or sniffed.content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
+        return f"{sniffed.content_type if sniffed else 'unknown binary data'} is not an accepted type"
+    return ""
+
+
+# -- applying through the domain services ---------------------------------------------------
+
+
+def _apply(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply, extracted: Extracted) -> None:
+    if isinstance(route, NewTicket):
+        customer = person_for(mail.from_address, mail.from_name)
+        ticket = services.open_ticket(
+            customer=customer,
+            title=_title(mail.subject),
+            message_text=extracted.text,
+            source=Source.EMAIL,
+            channel=Channel.EMAIL,
+            html=extracted.html,
+            email_message_id=mail.message_id,
+            follow_up_of=route.follow_up_of,
+            routed_by=route.routed_by,
+        )
+        message = ticket.messages.get()
+        author = customer
+        routed_by = "follow_up" if route.follow_up_of else "new"
+    else:
+        ticket, author, routed_by = route.ticket, route.author, route.routed_by
+        message = services.add_message(
+            ticket=ticket,
+            author=author,
+            message_text=extracted.text,
+            channel=Channel.EMAIL,
+            html=extracted.html,
+            email_message_id=mail.message_id,
+            routed_by=routed_by,
+        )
+    _keep_files(message, author, extracted)
+    if not author.is_staff:
+        _add_cc_participants(ticket, author, mail)
+    inbound.status = InboundStatus.PROCESSED
+    inbound.routed_by = routed_by
+    inbound.ticket = ticket
+    inbound.message = message
+
+
+def _keep_files(message: Message, author: User, extracted: Extracted) -> None:
+    stored: dict[str, Attachment] = {}
+    kept = []
+    for item in extracted.files:
+        attachment = services.store_attachment(
+            ticket=message.ticket,
+            uploader=author,
+            content=BytesIO(item.data),
+            filename=item.filename,
+            size=len(item.data),
+            content_id=item.content_id,
+        )
+        kept.append(attachment)
+        if item.content_id:
+            stored[item.content_id] = attachment
+    if not kept:
+        if message.html and "cid:" in message.html:
+            services.set_message_html(message=message, html=link_inline_images(message.html, {}))
+        return
+    html = message.html
+    if html and stored:
+        html = link_inline_images(html, {cid: _download_url(a) for cid, a in stored.items()})
+    services.attach_to_message(message=message, attachments=kept, html=html)
+
+
+def _download_url(attachment: Attachment) -> str:
+    return reverse("api-attachment-download", kwargs={"attachment_id": attachment.pk})
+
+
+def person_for(address: str, name: str = "") -> User:
+    """The user with this address; an unknown sender becomes a customer who has no password."""
+    user = User.objects.filter(email__iexact=address).first()
+    if user is not None:
+        return user
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=address, password=None, name=name[:150])
+    except IntegrityError:  # the same new sender in two mails at once
+        return User.objects.get(email__iexact=address)
+
+
+def _add_cc_participants(ticket: Ticket, author: User, mail: ParsedEmail) -> None:
+    people = [
+        person_for(address, name)
+        for name, address in mail.cc
+        if not is_support_address(address, support_address=settings.SUPPORT_ADDRESS) and address != author.email.lower()
+    ][:20]
+    if people:
+        services.add_participants(ticket=ticket, people=people, actor=author, channel=Channel.EMAIL)
+
+
+def _title(subject: str) -> str:
+    title = " ".join(subject.split())[:255]
+    return title or NO_SUBJECT
+
+
+def _existing_message(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply) -> Message | None:
+    if not mail.message_id:
+        return None
+    found = Message.objects.filter(email_message_id=mail.message_id)
+    if isinstance(route, Reply):
+        found = found.filter(ticket=route.ticket)
+    return found.order_by("created_at").first()
+
+
+# -- floods and bounces ---------------------------------------------------------------------
+
+
+def _flood(inbound: InboundEmail, mail: ParsedEmail) -> Ignore | None:
+    limit = settings.INBOUND_FLOOD_PER_HOUR
+    if not mail.from_address or limit <= 0:
+        return None
+    if User.objects.filter(email__iexact=mail.from_address, is_staff=True, is_active=True).exists():
+        return None
+    since = timezone.now() - timedelta(hours=1)
+    recent = (
+        InboundEmail.objects.filter(from_address=mail.from_address, received_at__gte=since)
+        .exclude(pk=inbound.pk)
+        .exclude(status=InboundStatus.RECEIVED)
+        .count()
+    )
+    if recent >= limit:
+        return Ignore("flood", f"{mail.from_address} sent more than {limit} mails within an hour.")
+    return None
+
+
+def _note_bounce(inbound: InboundEmail, mail: ParsedEmail) -> None:
+    """A permanent bounce of a mail we sent: that address gets no more mail."""
+    report = mail.report
+    if report is None or not report.permanent or not report.original_message_id:
+        return
+    if not Message.objects.filter(email_message_id=report.original_message_id).exists():
+        return  # a bounce of something we never sent is not evidence about anyone
+    for address in report.failed_recipients:
+        UndeliverableAddress.objects.get_or_create(
+            address=address,
+            defaults={
+                "reason": "bounce",
+                "detail": f"Permanent failure for {report.original_message_id}"[:2000],
+                "inbound": inbound,
+            },
+        )
+
+
+# -- staff decisions on quarantined mail ------------------------------------------------------
+
+
+def accept_into_ticket(inbound: InboundEmail, *, ticket: Ticket, actor: User) -> Message:
+    """Staff vouch for a quarantined mail: its sender joins the ticket and the mail is posted there."""
+    return _decide(inbound, actor, ticket=ticket)
+
+
+def open_as_new_ticket(inbound: InboundEmail, *, actor: User) -> Message:
+    """Staff turn a quarantined mail into a ticket of its own sender."""
+    return _decide(inbound, actor, ticket=None)
+
+
+def discard(inbound: InboundEmail, *, actor: User) -> None:
+    """Staff looked at it and it is nothing: kept as ignored, with who decided."""
+    with transaction.atomic():
+        row = InboundEmail.objects.select_for_update().get(pk=inbound.pk)
+        _require_quarantined(row, actor)
+        _set(row, InboundStatus.IGNORED, "discarded", f"Discarded by {actor.email}. {row.detail}")
+        row.save()
+
+
+def reprocess(inbound: InboundEmail) -> str:
+    """Route a quarantined or failed mail again (for example after a participant was added)."""
+    if inbound.status not in (InboundStatus.QUARANTINED, InboundStatus.FAILED, InboundStatus.RECEIVED):
+        return inbound.status
+    return process_stored_mail(str(inbound.pk), again=True)
+
+
+def _require_quarantined(row: InboundEmail, actor: User) -> None:
+    if not (actor.is_active and actor.is_staff):
+        raise NotAllowed("Only staff may decide on quarantined mail.")
+    if row.status != InboundStatus.QUARANTINED:
+        raise InvalidInput(f"This mail is {row.status}, not quarantined.", {"status": [row.status]})
+
+
+def _decide(inbound: InboundEmail, actor: User, *, ticket: Ticket | None) -> Message:
+    with transaction.atomic():
+        row = InboundEmail.objects.select_for_update().get(pk=inbound.pk)
+        _require_quarantined(row, actor)
+        mail = parse_email(bytes(row.raw))
+        if not mail.from_address:
+            raise InvalidInput("The mail has no sender to post it as.", {"from": ["missing"]})
+        sender = person_for(mail.from_address, mail.from_name)
+        if ticket is not None and not services.can_view_ticket(sender, ticket):
+            services.add_participants(ticket=ticket, people=[sender], actor=actor, channel=Channel.EMAIL)
+        route: NewTicket | Reply = (
+            Reply(ticket=ticket, author=sender, routed_by="staff") if ticket is not None else NewTicket()
+        )
+        _apply(row, mail, route, extract(mail))
+        row.reason, row.detail = "", f"{'Accepted' if ticket else 'Opened as a new ticket'} by {actor.email}."
+        row.routed_by = "staff" if ticket is not None else "new"
+        row.processed_at = timezone.now()
+        row.save()
+    assert row.message is not None
+    return row.message

@@ -1,0 +1,112 @@
+"""Every door's first and only write: keep the raw mail, then queue its processing.
+
+`store_inbound()` runs in one short transaction, reads nothing but the header block (for the
+Message-ID that makes the idempotency key), and schedules `process_inbound` on commit. When the
+same mail was stored before, it returns the existing row and schedules nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from .models import InboundEmail
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_MAX_HEADER_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Stored:
+    inbound: InboundEmail
+    created: bool
+
+
+def extract_message_id(raw: bytes) -> str:
+    """The Message-ID header, read from the header block only (cheap on a 40 MB mail)."""
+    end = _HEADER_END.search(raw, 0, _MAX_HEADER_BYTES)
+    head = raw[: end.start() if end else _MAX_HEADER_BYTES]
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(head)
+        value = str(headers.get("Message-ID", "") or "")
+    except Exception:  # a header block so broken that the stdlib gives up has no usable id
+        return ""
+    return " ".join(value.replace("\x00", "").split())[:998]
+
+
+def mailbox_of(address: str) -> str:
+    """`support+token@Example.com` -> `support@example.com`: the mailbox a mail was for."""
+    address = address.strip().strip("<>").lower()
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def idempotency_key(*, raw: bytes, message_id: str, envelope_recipient: str, provider: str, provider_id: str) -> str:
+    """The same mail has the same key whichever door it came through and however often.
+
+    A Message-ID is the best identity a mail has; the mailbox it was for keeps two mailboxes of
+    one installation apart. Without a Message-ID, the provider's id, else the bytes themselves.
+    """
+    if message_id:
+        basis = f"mid:{message_id.strip('<> ').lower()}:{mailbox_of(envelope_recipient)}"
+    elif provider_id:
+        basis = f"esp:{provider}:{provider_id}"
+    else:
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
+    return "key:" + hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()
+
+
+def store_inbound(
+    raw: bytes,
+    *,
+    door: str,
+    provider: str = "",
+    provider_message_id: str = "",
+    envelope_sender: str = "",
+    envelope_recipient: str = "",
+    provider_verdicts: dict[str, Any] | None = None,
+) -> Stored:
+    message_id = extract_message_id(raw)
+    key = idempotency_key(
+        raw=raw,
+        message_id=message_id,
+        envelope_recipient=envelope_recipient,
+        provider=provider,
+        provider_id=provider_message_id,
+    )
+    fields = {
+        "door": door,
+        "provider": provider[:32],
+        "provider_message_id": provider_message_id[:255],
+        "envelope_sender": envelope_sender[:998],
+        "envelope_recipient": envelope_recipient[:998],
+        "provider_verdicts": provider_verdicts or {},
+        "raw": raw,
+        "raw_size": len(raw),
+        "message_id_header": message_id,
+    }
+    try:
+        with transaction.atomic():
+            inbound = InboundEmail.objects.create(idempotency_key=key, **fields)
+            # robust: if the broker is down the mail is still stored; the sweeper queues it later.
+            transaction.on_commit(lambda: _enqueue(inbound.pk), robust=True)
+    except IntegrityError:
+        existing = InboundEmail.objects.filter(idempotency_key=key).first()
+        if existing is None:  # the conflict was something else
+            raise
+        return Stored(inbound=existing, created=False)
+    return Stored(inbound=inbound, created=True)
+
+
+def _enqueue(inbound_id: Any) -> None:
+    from .tasks import process_inbound
+
+    process_inbound.delay(str(inbound_id))

@@ -1,0 +1,126 @@
+"""Mail that must not become a ticket: each kind is recognised and named (pure checks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailgateway.authentication import fails_dmarc, sender_verdicts
+from mailgateway.classify import classify
+from mailgateway.parsing import parse_email
+from tests.mailbuilder import build_mail
+
+
+def verdict_for(raw: bytes, *, envelope_sender: str | None = None, provider: dict | None = None) -> str | None:
+    found = classify(
+        parse_email(raw),
+        envelope_sender=envelope_sender,
+        provider_verdicts=provider or {},
+        support_address="support@example.com",
+        ignored_senders=["robot@partner.example"],
+    )
+    return found.reason if found else None
+
+
+def test_a_person_s_mail_is_not_ignored():
+    assert verdict_for(build_mail()) is None
+
+
+@pytest.mark.parametrize("value", ["auto-replied", "auto-generated", "auto-notified"])
+def test_auto_submitted_other_than_no_is_an_auto_reply(value):
+    assert verdict_for(build_mail(headers={"Auto-Submitted": value})) == "auto_reply"
+
+
+def test_auto_submitted_no_is_a_person_s_mail():
+    assert verdict_for(build_mail(headers={"Auto-Submitted": "no"})) is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Autoreply": "yes"}, {"X-Autorespond": "yes"}, {"Precedence": "bulk"}, {"Precedence": "junk"}],
+)
+def test_autoresponder_markers_are_auto_replies(headers):
+    assert verdict_for(build_mail(headers=headers)) == "auto_reply"
+
+
+def test_an_exchange_out_of_office_is_an_auto_reply():
+    raw = build_mail(
+        subject="Automatic reply: Plumber did not arrive",
+        headers={"X-Auto-Response-Suppress": "All", "X-MS-Exchange-Inbox-Rules-Loop": "asha@example.com"},
+    )
+    assert verdict_for(raw) == "auto_reply"
+
+
+@pytest.mark.parametrize("headers", [{"List-Id": "<news.example.com>"}, {"List-Unsubscribe": "<mailto:u@x>"}])
+def test_mailing_list_mail_is_ignored(headers):
+    assert verdict_for(build_mail(headers=headers)) == "mailing_list"
+
+
+def test_precedence_list_is_mailing_list_mail():
+    assert verdict_for(build_mail(headers={"Precedence": "list"})) == "mailing_list"
+
+
+def test_mail_from_mailer_daemon_is_a_bounce():
+    assert verdict_for(build_mail(sender="MAILER-DAEMON@mx.example.net")) == "bounce"
+
+
+def test_an_empty_envelope_sender_is_a_bounce():
+    assert verdict_for(build_mail(), envelope_sender="<>") == "bounce"
+
+
+def test_an_empty_return_path_is_a_bounce():
+    assert verdict_for(build_mail(headers={"Return-Path": "<>"})) == "bounce"
+
+
+def test_a_delivery_report_is_a_bounce():
+    raw = build_mail(text=None, html=None).replace(
+        b"Subject:", b"Content-Type: multipart/report; report-type=delivery-status; boundary=Z\r\nSubject:", 1
+    )
+    assert verdict_for(raw + b"\r\n--Z\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--Z--\r\n") == "bounce"
+
+
+def test_the_provider_s_spam_verdict_is_respected():
+    assert verdict_for(build_mail(), provider={"spam_detected": True, "spam_score": 9.1}) == "spam"
+
+
+def test_the_receiving_server_s_spam_flag_is_respected():
+    assert verdict_for(build_mail(headers={"X-Spam-Flag": "YES"})) == "spam"
+
+
+def test_mail_from_our_own_address_is_a_loop():
+    assert verdict_for(build_mail(sender="SewaBazaar <support+abc@example.com>")) == "own_address"
+
+
+def test_an_operator_can_block_a_robot_sender():
+    assert verdict_for(build_mail(sender="robot@partner.example")) == "blocked_sender"
+
+
+def test_authentication_results_give_spf_dkim_and_dmarc():
+    raw = build_mail(
+        headers={
+            "Authentication-Results": "mx.sewabazaar.test; spf=pass smtp.mailfrom=example.com; "
+            "dkim=pass header.d=example.com; dmarc=fail (p=reject) header.from=example.com"
+        }
+    )
+    verdicts = sender_verdicts(parse_email(raw).headers)
+    assert (verdicts["spf"], verdicts["dkim"], verdicts["dmarc"]) == ("pass", "pass", "fail")
+    assert fails_dmarc(verdicts)
+
+
+def test_only_the_topmost_authentication_results_count():
+    # The sender wrote a passing verdict into the mail; our server added its own on top.
+    raw = build_mail(headers={"Authentication-Results": "forged.example; dmarc=pass"})
+    raw = b"Authentication-Results: mx.ours; dmarc=fail\r\n" + raw
+    assert sender_verdicts(parse_email(raw).headers)["dmarc"] == "fail"
+
+
+def test_authentication_results_from_an_untrusted_server_are_not_believed():
+    raw = build_mail(headers={"Authentication-Results": "forged.example; dmarc=pass"})
+    assert "dmarc" not in sender_verdicts(parse_email(raw).headers, trusted_servers=["mx.ours"])
+
+
+def test_the_provider_s_fields_count_when_no_header_says():
+    assert sender_verdicts({}, {"spf": "softfail", "dmarc": "fail"}) == {
+        "spf": "softfail",
+        "dmarc": "fail",
+        "source": "the provider",
+    }

@@ -1,0 +1,142 @@
+"""Reading raw mail: charsets that lie, encoded headers, inline images, winmail.dat, reports."""
+
+from __future__ import annotations
+
+from mailgateway.parsing import decode_text, message_ids, parse_email
+from tests.builders import PDF_HEAD, PNG_1PX
+from tests.mailbuilder import build_mail, tnef_with_file
+
+
+def raw_text_mail(body: bytes, content_type: str, *, subject: str = "Hello", encoding: str = "8bit") -> bytes:
+    head = (
+        f"From: Asha <asha@example.com>\r\nTo: support@example.com\r\nSubject: {subject}\r\n"
+        f"Message-ID: <p1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: {content_type}\r\n"
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+def test_gb2312_text_with_a_gb18030_character_is_read_as_gb18030():
+    raw = raw_text_mail("朱镕基 说 你好".encode("gb18030"), "text/plain; charset=gb2312")
+    assert parse_email(raw).text.strip() == "朱镕基 说 你好"
+
+
+def test_ks_c_5601_is_read_as_cp949():
+    raw = raw_text_mail("똠방각하 안녕하세요".encode("cp949"), 'text/plain; charset="ks_c_5601-1987"')
+    assert parse_email(raw).text.strip() == "똠방각하 안녕하세요"
+
+
+def test_iso_2022_jp_with_extended_characters_is_read():
+    text = "ｱｲｳ 予約の件です"  # half-width katakana are outside plain iso-2022-jp
+    raw = raw_text_mail(text.encode("iso2022_jp_ext"), "text/plain; charset=iso-2022-jp", encoding="7bit")
+    assert parse_email(raw).text.strip() == text
+
+
+def test_eight_bit_text_without_a_charset_keeps_its_letters():
+    raw = raw_text_mail("Viele Grüße aus München".encode("latin-1"), "text/plain")
+    assert parse_email(raw).text.strip() == "Viele Grüße aus München"
+
+
+def test_an_unknown_charset_name_does_not_lose_the_text():
+    raw = raw_text_mail("café ok".encode(), "text/plain; charset=x-no-such-charset")
+    assert parse_email(raw).text.strip() == "café ok"
+
+
+def test_a_charset_that_cannot_decode_the_bytes_still_gives_text():
+    raw = raw_text_mail(b"abc \xff\xfe\xfd def", "text/plain; charset=utf-8")
+    assert parse_email(raw).text.startswith("abc") and "def" in parse_email(raw).text
+
+
+def test_encoded_word_subjects_in_aliased_charsets_are_decoded():
+    subject = "=?gb2312?B?" + __import__("base64").b64encode("镕 预订".encode("gb18030")).decode() + "?="
+    raw = raw_text_mail(b"hi", "text/plain", subject=subject)
+    assert parse_email(raw).subject == "镕 预订"
+
+
+def test_a_subject_with_encoded_line_breaks_becomes_one_line():
+    raw = raw_text_mail(b"hi", "text/plain", subject="=?utf-8?q?Hello=0D=0ABcc=3A_eve=40evil=2Eexample?=")
+    parsed = parse_email(raw)
+    assert "\n" not in parsed.subject and "\r" not in parsed.subject
+    assert parsed.cc == ()
+
+
+def test_decode_text_reports_the_codec_that_worked():
+    assert decode_text("Grüße".encode("cp1252"), "us-ascii") == ("Grüße", "cp1252")
+
+
+def test_addresses_are_lower_cased_and_display_names_kept():
+    parsed = parse_email(build_mail(sender="Asha Rai <Asha@Example.COM>", cc="Bikash <BIKASH@example.com>, bad"))
+    assert (parsed.from_name, parsed.from_address) == ("Asha Rai", "asha@example.com")
+    assert parsed.cc == (("Bikash", "bikash@example.com"),)
+
+
+def test_thread_headers_are_read_as_message_ids():
+    parsed = parse_email(build_mail(in_reply_to="<a@x>", references="<r1@x> <r2@x> junk <a@x>"))
+    assert parsed.in_reply_to == ("<a@x>",) and parsed.references == ("<r1@x>", "<r2@x>", "<a@x>")
+
+
+def test_a_bare_message_id_without_brackets_is_still_an_id():
+    assert message_ids("abc@mail.example.com") == ("<abc@mail.example.com>",)
+
+
+def test_text_and_html_parts_are_both_kept():
+    parsed = parse_email(build_mail(text="plain words", html="<p>html words</p>"))
+    assert parsed.text.strip() == "plain words" and "html words" in parsed.html
+
+
+def test_an_inline_image_without_content_disposition_is_an_inline_attachment():
+    raw = (
+        b"From: asha@example.com\r\nTo: support@example.com\r\nSubject: pic\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/related; boundary="B"\r\n\r\n--B\r\nContent-Type: text/html; charset=utf-8\r\n\r\n'
+        b'<p>see <img src="cid:img1@x"></p>\r\n--B\r\nContent-Type: image/png\r\nContent-ID: <img1@x>\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + __import__("base64").b64encode(PNG_1PX) + b"\r\n--B--\r\n"
+    )
+    (image,) = parse_email(raw).attachments
+    assert (image.content_id, image.inline, image.data) == ("img1@x", True, PNG_1PX)
+
+
+def test_attached_files_keep_their_names_and_bytes():
+    parsed = parse_email(build_mail(files=[("invoice.pdf", PDF_HEAD, "application/pdf")]))
+    (pdf,) = parsed.attachments
+    assert (pdf.filename, pdf.data, pdf.inline) == ("invoice.pdf", PDF_HEAD, False)
+
+
+def test_winmail_dat_is_unpacked_into_the_files_inside():
+    winmail = tnef_with_file("invoice.pdf", PDF_HEAD)
+    parsed = parse_email(build_mail(files=[("winmail.dat", winmail, "application/ms-tnef")]))
+    assert [(a.filename, a.data) for a in parsed.attachments] == [("invoice.pdf", PDF_HEAD)]
+
+
+def test_a_broken_winmail_dat_is_kept_as_the_file_it_is():
+    parsed = parse_email(build_mail(files=[("winmail.dat", b"not tnef at all", "application/ms-tnef")]))
+    assert [a.filename for a in parsed.attachments] == ["winmail.dat"]
+    assert "winmail.dat could not be unpacked" in parsed.defects
+
+
+def test_a_delivery_report_names_the_failed_recipient_and_our_message():
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.net\r\nTo: support@example.com\r\nSubject: Undelivered Mail\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="R"\r\n\r\n'
+        b"--R\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n"
+        b"--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
+        b"Final-Recipient: rfc822; Gone@Example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        b"--R\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <sb-1@support.example.com>\r\n"
+        b"Subject: [SB-1001] hello\r\n\r\n--R--\r\n"
+    )
+    report = parse_email(raw).report
+    assert report is not None
+    assert (report.failed_recipients, report.original_message_id, report.permanent) == (
+        ("gone@example.net",),
+        "<sb-1@support.example.com>",
+        True,
+    )
+
+
+def test_nul_bytes_in_the_body_do_not_reach_the_text():
+    raw = raw_text_mail(b"hello\x00 world\x00", "text/plain; charset=utf-8")
+    assert "\x00" not in parse_email(raw).text
+
+
+def test_a_mail_without_headers_parses_to_an_empty_sender():
+    parsed = parse_email(b"just some words\r\nand more\r\n")
+    assert parsed.from_address == "" and parsed.message_id == ""
