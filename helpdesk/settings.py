@@ -193,12 +193,49 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.Em
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "sent_mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "SewaBazaar Support <support@example.com>")
 SUPPORT_ADDRESS = env_str("SUPPORT_ADDRESS", "support@example.com")
+# Anymail: every `ANYMAIL_<NAME>` environment variable becomes ANYMAIL["<NAME>"], so each provider's
+# keys are set without code: ANYMAIL_WEBHOOK_SECRET ("user:password", the basic auth of every
+# webhook URL), ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, ANYMAIL_POSTAL_WEBHOOK_KEY,
+# ANYMAIL_MAILERSEND_INBOUND_SECRET, ANYMAIL_RESEND_INBOUND_SECRET, ANYMAIL_MAILGUN_API_KEY, ...
 ANYMAIL = {
-    "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET") or None,
+    name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_") and value
 }
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 # Signs reply tokens (support+<token>@...); changing it retires every reply address at once.
 REPLY_TOKEN_KEY = env_str("REPLY_TOKEN_KEY", SECRET_KEY)
+
+# Inbound mail gateway (mailgateway/). Every door stores the raw mail first.
+# POST /mailgateway/raw/ is closed until a token is set: `Authorization: Bearer <token>`.
+INBOUND_RAW_TOKEN = env_str("INBOUND_RAW_TOKEN")
+INBOUND_MAX_BYTES = env_int("INBOUND_MAX_BYTES", 50 * 1024 * 1024)
+# More mails than this from one sender within an hour are recorded and ignored (a flood or a loop).
+INBOUND_FLOOD_PER_HOUR = env_int("INBOUND_FLOOD_PER_HOUR", 30)
+# Addresses of other helpdesks or robots whose mail is always ignored (comma-separated).
+INBOUND_IGNORE_SENDERS = env_list("INBOUND_IGNORE_SENDERS", "")
+# A plain mailbox polled over IMAPS (IMAP_SECURITY=ssl) or STARTTLS; off while IMAP_HOST is empty.
+IMAP_HOST = env_str("IMAP_HOST")
+IMAP_PORT = env_int("IMAP_PORT", 993)
+IMAP_SECURITY = env_str("IMAP_SECURITY", "ssl")  # ssl | starttls
+IMAP_USER = env_str("IMAP_USER")
+IMAP_PASSWORD = env_str("IMAP_PASSWORD")
+IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
+# After a mail is stored: mark it seen, or move it to this folder when set.
+IMAP_PROCESSED_FOLDER = env_str("IMAP_PROCESSED_FOLDER")
+IMAP_CA_FILE = env_str("IMAP_CA_FILE")  # a private CA for a self-hosted server
+IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 60)
+# Celery beat polls the mailbox only when one is configured; a poll not started within its interval
+# expires, so polls do not pile up behind a stopped worker.
+CELERY_BEAT_SCHEDULE = (
+    {
+        "poll-imap": {
+            "task": "mailgateway.poll_imap",
+            "schedule": float(IMAP_POLL_SECONDS),
+            "options": {"expires": IMAP_POLL_SECONDS},
+        }
+    }
+    if IMAP_HOST
+    else {}
+)
 
 # Helpdesk rules that an operator may tune.
 TICKET_REFERENCE_PREFIX = env_str("TICKET_REFERENCE_PREFIX", "SB")

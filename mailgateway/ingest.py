@@ -308,9 +308,7 @@ def _title(subject: str) -> str:
 def _existing_message(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply) -> Message | None:
     if not mail.message_id:
         return None
-    found = Message.objects.filter(email_message_id=mail.message_id)
-    if isinstance(route, Reply):
-        found = found.filter(ticket=route.ticket)
+    found = Message.objects.filter(email_message_id=mail.message_id, sender__email__iexact=mail.from_address)
     return found.order_by("created_at").first()
 
 

@@ -226,7 +226,7 @@ class Message(models.Model):
             # One mail is one message on a ticket, however often and through how many doors it
             # arrives: the database says so, not only a lookup.
             models.UniqueConstraint(
-                fields=["ticket", "email_message_id"],
+                fields=["sender", "email_message_id"],
                 condition=~models.Q(email_message_id=""),
                 name="message_one_per_mail",
             ),

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import itertools
 import struct
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 _counter = itertools.count(1)
 
@@ -38,7 +38,7 @@ def build_mail(
     if cc:
         message["Cc"] = cc
     message["Subject"] = subject
-    message["Date"] = format_datetime(datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc))
+    message["Date"] = format_datetime(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
     message["Message-ID"] = message_id or f"<test-{next(_counter)}@mail.example.com>"
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to
@@ -68,8 +68,10 @@ def tnef_with_file(filename: str, data: bytes) -> bytes:
 
     def attribute(level: int, attr_id: int, attr_type: int, payload: bytes) -> bytes:
         checksum = sum(payload) & 0xFFFF
-        return struct.pack("<BII", level, (attr_type << 16) | attr_id, len(payload)) + payload + struct.pack(
-            "<H", checksum
+        return (
+            struct.pack("<BII", level, (attr_type << 16) | attr_id, len(payload))
+            + payload
+            + struct.pack("<H", checksum)
         )
 
     message_level, attachment_level = 1, 2

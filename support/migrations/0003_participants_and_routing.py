@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='message',
-            constraint=models.UniqueConstraint(condition=models.Q(('email_message_id', ''), _negated=True), fields=('ticket', 'email_message_id'), name='message_one_per_mail'),
+            constraint=models.UniqueConstraint(condition=models.Q(('email_message_id', ''), _negated=True), fields=('sender', 'email_message_id'), name='message_one_per_mail'),
         ),
         migrations.AddField(
             model_name='ticketparticipant',

@@ -1,0 +1,48 @@
+"""Celery wrappers only: the work is in `mailgateway.ingest`; retries live here."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+
+logger = logging.getLogger("mailgateway")
+
+MAX_RETRIES = 5
+
+
+@shared_task(
+    bind=True,
+    name="mailgateway.process_inbound",
+    acks_late=True,
+    max_retries=MAX_RETRIES,
+)
+def process_inbound(self, inbound_id: str) -> str:  # type: ignore[no-untyped-def]
+    from .ingest import FINAL_FAILURE, process_stored_mail
+
+    try:
+        return process_stored_mail(inbound_id)
+    except Exception as exc:
+        final = self.request.retries >= self.max_retries
+        logger.exception("processing inbound mail %s failed (try %s)", inbound_id, self.request.retries + 1)
+        from .ingest import record_failure
+
+        record_failure(inbound_id, exc, final=final)
+        if final:
+            return FINAL_FAILURE
+        # Exponential backoff with jitter: 10 s, 20 s, 40 s ... at most 10 minutes.
+        countdown = min(10 * 2**self.request.retries, 600) * random.uniform(0.5, 1.5)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(name="mailgateway.poll_imap", ignore_result=True)
+def poll_imap() -> None:
+    """Celery beat's entry to the IMAP door; quiet when no mailbox is configured (IMAP_HOST empty)."""
+    from django.conf import settings
+
+    if not settings.IMAP_HOST:
+        return
+    from .imap import poll_mailbox
+
+    poll_mailbox()

@@ -1,0 +1,277 @@
+"""Processing stored mail: what reaches the ticket, what is left out, and that nothing is lost."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.core import mail as outbox
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from mailgateway.ingest import process_stored_mail, record_failure, reprocess
+from mailgateway.models import InboundEmail, UndeliverableAddress
+from mailgateway.store import store_inbound
+from support.models import Attachment, Message, Ticket
+from tests.builders import LINUX_ELF, PDF_HEAD, PNG_1PX, make_reply, make_ticket
+from tests.mailbuilder import build_mail, deliver, tnef_with_file
+
+pytestmark = pytest.mark.django_db
+
+GMAIL_REPLY = (
+    "Thanks, the plumber came.\n\nOn Tue, 24 Nov 2026 at 10:02, SewaBazaar <support@example.com> wrote:\n> Is it fixed?"
+)
+
+
+def test_the_stored_text_is_what_the_person_wrote_without_the_quote():
+    inbound = deliver(build_mail(text=GMAIL_REPLY))
+    assert inbound.message.message_text == "Thanks, the plumber came."
+
+
+def test_the_raw_mail_stays_with_the_message_for_staff():
+    raw = build_mail(text=GMAIL_REPLY)
+    inbound = deliver(raw)
+    assert bytes(InboundEmail.objects.get(message=inbound.message).raw) == raw
+
+
+def test_html_only_mail_becomes_readable_text_and_safe_html():
+    html = '<div>Hello <b>team</b>,<br>the tap leaks.<script>steal()</script><img src="https://t.example/p.gif"></div>'
+    inbound = deliver(build_mail(text=None, html=html))
+    message = inbound.message
+    assert message.message_text == "Hello team,\nthe tap leaks."
+    assert "<script" not in message.html and "steal" not in message.html and "t.example" not in message.html
+    assert "<b>team</b>" in message.html
+
+
+def test_event_handlers_and_javascript_links_are_removed_from_html():
+    html = '<p onclick="x()" onmouseover="y()">hi <a href="javascript:alert(1)">a</a> <a href="https://ok.example">b</a></p>'
+    message = deliver(build_mail(html=html)).message
+    assert "onclick" not in message.html and "javascript:" not in message.html
+    assert 'href="https://ok.example"' in message.html and 'rel="noopener noreferrer nofollow"' in message.html
+
+
+def test_attachments_are_kept_with_the_message():
+    inbound = deliver(build_mail(files=[("invoice.pdf", PDF_HEAD, "application/pdf")]))
+    (kept,) = inbound.message.attachments.all()
+    assert (kept.filename, kept.content_type, kept.file_size) == ("invoice.pdf", "application/pdf", len(PDF_HEAD))
+    assert kept.file.read() == PDF_HEAD
+
+
+def test_an_attachment_that_breaks_a_rule_is_left_out_and_the_message_says_why(settings):
+    settings.ATTACHMENT_MAX_BYTES = 1000
+    big_pdf = PDF_HEAD + b"0" * 2000
+    files = [("tool.exe", LINUX_ELF, "application/octet-stream"), ("big.pdf", big_pdf, "application/pdf")]
+    message = deliver(build_mail(files=files)).message
+    assert message.attachments.count() == 0
+    assert "[Attachment left out - tool.exe: application/x-executable is not an accepted type]" in message.message_text
+    assert "[Attachment left out - big.pdf: larger than the limit of 0 MB]" in message.message_text
+
+
+def test_a_path_in_an_attachment_name_is_never_used_as_a_path():
+    message = deliver(build_mail(files=[("../../etc/passwd", b"root:x:0:0\n", "text/plain")])).message
+    (kept,) = message.attachments.all()
+    assert kept.filename == "passwd" and ".." not in kept.file.name
+
+
+def test_an_inline_image_points_at_its_stored_attachment():
+    raw = build_mail(html='<p>see <img src="cid:photo1@x" alt="leak"></p>', inline=[("photo1@x", PNG_1PX, "image/png")])
+    message = deliver(raw).message
+    (image,) = message.attachments.all()
+    assert f'src="/api/support/attachments/{image.pk}/download/"' in message.html and image.content_id == "photo1@x"
+
+
+def test_an_inline_image_that_was_not_kept_leaves_no_cid_link():
+    raw = build_mail(html='<p><img src="cid:gone@x"></p>')
+    assert "cid:" not in deliver(raw).message.html
+
+
+def test_winmail_dat_arrives_as_the_files_inside_it():
+    raw = build_mail(files=[("winmail.dat", tnef_with_file("invoice.pdf", PDF_HEAD), "application/ms-tnef")])
+    assert [a.filename for a in deliver(raw).message.attachments.all()] == ["invoice.pdf"]
+
+
+def test_a_mail_with_only_an_attachment_still_becomes_a_message():
+    message = deliver(build_mail(text=None, files=[("scan.png", PNG_1PX, "image/png")])).message
+    assert message.message_text == "(The mail had no text.)" and message.attachments.count() == 1
+
+
+def test_a_very_long_mail_is_cut_with_a_marker_and_kept_whole_in_the_raw():
+    inbound = deliver(build_mail(text="word " * 5000))
+    assert len(inbound.message.message_text) <= 5000 and "truncated" in inbound.message.message_text
+
+
+def test_the_same_mail_delivered_twice_is_one_message():
+    raw = build_mail(message_id="<twice@example.com>")
+    first, second = deliver(raw), deliver(raw)
+    assert first.pk == second.pk and Message.objects.count() == 1
+
+
+def test_the_same_mail_through_two_mailboxes_is_one_message(customer_a):
+    raw = build_mail(message_id="<two-boxes@example.com>", subject="[SB-0] x")
+    first = deliver(raw, recipient="support@example.com")
+    second = deliver(raw, recipient="help@example.com")
+    assert first.pk != second.pk
+    assert (second.status, second.reason, second.message) == ("ignored", "duplicate", first.message)
+    assert Message.objects.filter(email_message_id="<two-boxes@example.com>").count() == 1
+
+
+def test_processing_a_row_again_does_nothing():
+    inbound = deliver(build_mail())
+    assert process_stored_mail(str(inbound.pk)) == "processed"
+    assert Message.objects.count() == 1
+
+
+def test_a_crash_in_the_middle_leaves_nothing_half_written_and_the_retry_posts_once():
+    stored = store_inbound(build_mail(files=[("a.pdf", PDF_HEAD, "application/pdf")]), door="raw")
+    crash = mock.patch("support.services.attach_to_message", side_effect=RuntimeError("worker died"))
+    with crash, pytest.raises(RuntimeError):
+        process_stored_mail(str(stored.inbound.pk))
+    assert (Ticket.objects.count(), Message.objects.count(), Attachment.objects.count()) == (0, 0, 0)
+    stored.inbound.refresh_from_db()
+    assert stored.inbound.status == "received"
+    assert process_stored_mail(str(stored.inbound.pk)) == "processed"
+    assert (Ticket.objects.count(), Message.objects.count(), Attachment.objects.count()) == (1, 1, 1)
+
+
+def test_a_mail_that_keeps_failing_ends_failed_with_its_error_and_can_be_reprocessed():
+    stored = store_inbound(build_mail(), door="raw")
+    record_failure(str(stored.inbound.pk), RuntimeError("database went away"), final=False)
+    stored.inbound.refresh_from_db()
+    assert (stored.inbound.status, stored.inbound.attempts) == ("received", 1)
+    record_failure(str(stored.inbound.pk), RuntimeError("database went away"), final=True)
+    stored.inbound.refresh_from_db()
+    assert (stored.inbound.status, stored.inbound.reason) == ("failed", "processing_error")
+    assert "database went away" in stored.inbound.error
+    assert reprocess(stored.inbound) == "processed" and Message.objects.count() == 1
+
+
+def test_the_task_retries_a_failing_mail_and_then_marks_it_failed():
+    """In the embedded default (eager tasks) the retries run at once; with workers they back off."""
+    from mailgateway.tasks import MAX_RETRIES, process_inbound
+
+    stored = store_inbound(build_mail(), door="raw")
+    with mock.patch("mailgateway.ingest._process", side_effect=RuntimeError("boom")) as processing:
+        process_inbound.apply(args=[str(stored.inbound.pk)])
+    stored.inbound.refresh_from_db()
+    assert processing.call_count == MAX_RETRIES + 1
+    assert (stored.inbound.status, stored.inbound.attempts) == ("failed", MAX_RETRIES + 1)
+    assert "RuntimeError: boom" in stored.inbound.error
+
+
+@pytest.mark.parametrize(
+    "raw, status, reason",
+    [
+        (b"\x00\x01\x02 not a mail at all \xff\xfe", "quarantined", "no_sender"),
+        (b"From: \r\nSubject: no sender\r\n\r\nbody", "quarantined", "no_sender"),
+        (b"From: asha@example.com\r\nContent-Type: multipart/mixed\r\n\r\nno boundary at all", "processed", ""),
+        (b"From: asha@example.com\r\nSubject: x\r\n\r\nhello\x00\x00world", "processed", ""),
+        (b"From: asha@example.com\r\nSubject: =?utf-8?q?a=0D=0AX-Evil=3A_1?=\r\n\r\nbody", "processed", ""),
+        (b'From: asha@example.com\r\nContent-Type: text/plain; charset="""\r\n\r\nodd charset', "processed", ""),
+    ],
+    ids=["binary-junk", "empty-from", "multipart-without-boundary", "nul-bytes", "crlf-in-subject", "bad-param"],
+)
+def test_bad_input_ends_stored_with_a_status_and_a_reason(raw, status, reason):
+    inbound = deliver(raw)
+    assert (inbound.status, inbound.reason) == (status, reason)
+    assert bytes(inbound.raw) == raw
+
+
+def test_a_forty_megabyte_mail_is_processed_and_its_oversized_file_left_out():
+    raw = build_mail(files=[("huge.pdf", PDF_HEAD + b"x" * (40 * 1024 * 1024), "application/pdf")])
+    inbound = deliver(raw)
+    assert inbound.status == "processed" and inbound.message.attachments.count() == 0
+    assert "huge.pdf: larger than the limit" in inbound.message.message_text
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from(["From", "To", "Cc", "Subject", "Content-Type", "Message-ID", "In-Reply-To", "X-Any"]),
+            st.text(max_size=60),
+        ),
+        max_size=8,
+    ),
+    body=st.binary(max_size=400),
+)
+def test_no_generated_mail_raises_out_of_the_pipeline(headers, body):
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("utf-8", "surrogateescape")
+    raw = head + b"\r\n" + body
+    inbound = deliver(raw)
+    assert inbound.status in ("processed", "ignored", "quarantined")
+    assert inbound.status == "processed" or inbound.reason
+
+
+# -- mail that must not become a ticket ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers, reason",
+    [
+        ({"Auto-Submitted": "auto-replied"}, "auto_reply"),
+        ({"List-Id": "<offers.example.com>"}, "mailing_list"),
+        ({"X-Spam-Flag": "YES"}, "spam"),
+    ],
+)
+def test_ignored_mail_is_recorded_and_creates_nothing_and_sends_nothing(headers, reason):
+    inbound = deliver(build_mail(headers=headers))
+    assert (inbound.status, inbound.reason) == ("ignored", reason)
+    assert Ticket.objects.count() == 0 and len(outbox.outbox) == 0
+
+
+def test_a_sender_who_floods_is_ignored_past_the_hourly_limit(settings):
+    settings.INBOUND_FLOOD_PER_HOUR = 3
+    results = [deliver(build_mail(subject=f"mail {n}")).status for n in range(5)]
+    assert results == ["processed"] * 3 + ["ignored"] * 2
+    assert InboundEmail.objects.filter(reason="flood").count() == 2 and Ticket.objects.count() == 3
+
+
+def test_staff_are_not_throttled_as_a_flood(settings, customer_a, agent):
+    settings.INBOUND_FLOOD_PER_HOUR = 1
+    ticket = make_ticket(customer_a)
+    statuses = {deliver(build_mail(sender=agent.email, subject=f"[{ticket.reference}] {n}")).status for n in range(3)}
+    assert statuses == {"processed"}
+
+
+def test_a_bounce_of_our_mail_marks_the_recipient_undeliverable(customer_a, agent):
+    ticket = make_ticket(customer_a)
+    make_reply(ticket, agent, "Hello", email_message_id="<sb-77@support.example.com>", channel="email")
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.net\r\nTo: support@example.com\r\nSubject: Undelivered\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="R"\r\n\r\n'
+        b"--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        b"Final-Recipient: rfc822; asha@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        b"--R\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <sb-77@support.example.com>\r\n\r\n--R--\r\n"
+    )
+    inbound = deliver(raw)
+    assert (inbound.status, inbound.reason) == ("ignored", "bounce")
+    assert UndeliverableAddress.objects.get().address == "asha@example.com"
+
+
+def test_a_bounce_of_mail_we_never_sent_marks_no_one(customer_a):
+    raw = build_mail(sender="MAILER-DAEMON@mx.example.net", subject="Undelivered")
+    assert deliver(raw).reason == "bounce" and not UndeliverableAddress.objects.exists()
+
+
+def test_two_helpdesks_acknowledging_each_other_stop_after_one_round(settings):
+    """The other side's automatic answer carries Auto-Submitted, so it never starts a ticket here.
+
+    Our own mail coming back (a forwarding loop) is recognised by its From address.
+    """
+    first = deliver(build_mail(sender="help@other-desk.example", subject="Order 55"))
+    their_ack = build_mail(
+        sender="help@other-desk.example",
+        subject=f"Re: [{first.ticket.reference}] Order 55 - we received your request",
+        headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
+    )
+    our_own_mail_back = build_mail(sender="SewaBazaar Support <support@example.com>", subject="[SB-1] ack")
+    assert deliver(their_ack).reason == "auto_reply"
+    assert deliver(our_own_mail_back).reason == "own_address"
+    assert Ticket.objects.count() == 1 and Message.objects.count() == 1 and len(outbox.outbox) == 0
+
+
+def test_an_autoresponder_without_markers_is_stopped_by_the_flood_limit(settings):
+    settings.INBOUND_FLOOD_PER_HOUR = 5
+    statuses = [deliver(build_mail(sender="bot@robots.example", subject=f"Re: ticket {n}")).status for n in range(8)]
+    assert statuses.count("processed") == 5 and statuses[-1] == "ignored"
