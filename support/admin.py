@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Attachment, Message, Ticket, TicketEvent, User
+from .models import Attachment, Message, Ticket, TicketEvent, TicketParticipant, User
 
 
 @admin.register(User)
@@ -70,8 +70,8 @@ class TicketAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["ticket", "sender", "is_internal", "is_from_customer", "channel", "created_at"]
-    list_filter = ["is_internal", "is_from_customer", "channel", "read_by_staff", "read_by_customer"]
+    list_display = ["ticket", "sender", "is_internal", "is_from_customer", "channel", "routed_by", "created_at"]
+    list_filter = ["is_internal", "is_from_customer", "channel", "routed_by", "read_by_staff", "read_by_customer"]
     search_fields = ["ticket__reference", "sender__email", "message_text", "email_message_id"]
     list_select_related = ["ticket", "sender"]
     raw_id_fields = ["ticket", "sender"]
@@ -93,3 +93,13 @@ class TicketEventAdmin(admin.ModelAdmin):
     search_fields = ["ticket__reference", "actor__email", "note"]
     list_select_related = ["ticket", "actor"]
     raw_id_fields = ["ticket", "actor"]
+
+
+@admin.register(TicketParticipant)
+class TicketParticipantAdmin(admin.ModelAdmin):
+    """People in Cc of a ticket; deleting a row takes the person out of the conversation."""
+
+    list_display = ["ticket", "person", "added_by", "added_at"]
+    search_fields = ["ticket__reference", "person__email"]
+    list_select_related = ["ticket", "person", "added_by"]
+    raw_id_fields = ["ticket", "person", "added_by"]
