@@ -1,0 +1,182 @@
+"""Visible text: what the person wrote, without the quoted history and signatures under it.
+
+Contract: pure. In: the plain text of one mail body (a str). Out: a str. Touches nothing, never
+raises on any str, and runs in time linear in the input: every pattern is matched against one
+line at a time (two when a client wrapped an attribution line), each pattern has at most one
+open-ended repeat per alternative, and lines longer than any marker can be are never matched.
+
+It reads the body line by line, top to bottom:
+
+- ">" lines are quoted history and are dropped wherever they stand, so the person's lines of an
+  inline or bottom-posted answer are kept (the raw mail keeps the questions they answer);
+- an attribution line ("On ... wrote:", "Am ... schrieb ...:", "Le ... a écrit :", ...), alone or
+  wrapped over two lines, is dropped when a ">" quote follows it; when unquoted text follows a
+  dated one, that text is the history (Outlook for Mac and Yahoo do not quote);
+- an Outlook header block (From / Sent / Subject, in the languages below), with the rule Outlook
+  draws above it, and the "-----Original Message-----" and forward markers start the history:
+  everything from there on is dropped;
+- the RFC 3676 signature separator "-- " ends the person's text;
+- "Sent from my iPhone" and the other mobile footers are dropped.
+
+When nothing is left the mail is all history (a bare forward, a quote sent back): the whole text
+is returned, since an empty message would lose what the mail said.
+"""
+
+from __future__ import annotations
+
+import re
+
+# No marker line is longer than this; longer lines are the person's text and are not matched.
+_MAX_MARKER_LINE = 400
+# Clients put a rule and a blank line or two between the reply and the header block.
+_RULE_TO_HEADER_GAP = 3
+# Outlook writes From, Sent, To, Cc, Subject; long To and Cc lists wrap onto extra lines.
+_HEADER_BLOCK_LINES = 8
+
+# The verb that ends an attribution line, from the start of the line.
+# Gmail: "On Tue, 3 Mar 2026 at 10:02, Asha <asha@example.com> wrote:"; Apple Mail:
+# "On 3 Mar 2026, at 10:02, Asha <asha@example.com> wrote:"; Thunderbird: "On 03/03/2026 10:02,
+# Asha wrote:"; German Gmail "Am Di., 3. März 2026 um 10:02 Uhr schrieb Asha <asha@example.com>:"
+# and its app "Asha <asha@example.com> schrieb am Di., 3. März 2026, 10:02:"; French "Le mar. 3 mars
+# 2026 à 10:02, Asha <asha@example.com> a écrit :" (Gmail puts U+202F before the colon); Spanish
+# "El mar, 3 mar 2026 a las 10:02, Asha (<asha@example.com>) escribió:"; Hindi "... Asha
+# <asha@example.com> ने लिखा:"; Nepali "... Asha <asha@example.com> ले लेख्नुभयो:".
+_ATTRIBUTION = re.compile(r".*\s(?:wrote|schrieb(?:\s.*)?|a\sécrit|escribió|ने\sलिखा|लेख्नुभयो)\s?:")
+# Every client dates its attribution line or names an address; prose that ends in "wrote:" rarely does.
+_TIME = re.compile(r"\d{1,2}[:.]\d\d")
+_DATED = re.compile(r"\d{1,2}[:.]\d\d|@")
+
+_SEPARATOR = re.compile(
+    r"-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original"
+    r"|Forwarded message|Weitergeleitete Nachricht|Message transféré|Mensaje reenviado"
+    r"|Original|原始邮件)\s*-{2,}"  # Foxmail and QQ Mail: "------------------ 原始邮件 ------------------"
+    r"|(?:Begin forwarded message|Anfang der weitergeleiteten Nachricht|Début du message réexpédié"
+    r"|Inicio del mensaje reenviado)\s?:",
+    re.IGNORECASE,
+)
+# Outlook desktop and Outlook on the web draw 32 underscores above the header block.
+_RULE = re.compile(r"_{10,}")
+# Gmail renders Outlook's bold labels as "*From:*"; French puts a (no-break) space before the colon.
+_LABEL = r"\*?(?:{})\s?\*?\s?:"
+_HEADER_FROM = re.compile(_LABEL.format("From|Von|De"), re.IGNORECASE)
+_HEADER_DATE = re.compile(_LABEL.format("Sent|Date|Gesendet|Datum|Envoyé|Enviado|Enviada|Fecha"), re.IGNORECASE)
+_HEADER_SUBJECT = re.compile(_LABEL.format("Subject|Betreff|Objet|Asunto"), re.IGNORECASE)
+
+# One whole line, as the phone or app writes it under the reply.
+_MOBILE_FOOTER = re.compile(
+    r"(?:Sent from my(?:\s+\S+){1,4}"
+    r"|Sent from (?:Yahoo Mail|Mail|Outlook)\b.{0,80}"
+    r"|Get Outlook for\s.{1,80}"
+    r"|Von meinem(?:\s+\S+){1,3}\s+gesendet"
+    r"|Gesendet von meinem(?:\s+\S+){1,3}"
+    r"|Envoyé de mon(?:\s+\S+){1,3}"
+    r"|Enviado desde mi(?:\s+\S+){1,3}"
+    r"|मेरे(?:\s+\S+){1,3}\s+से\s+भेजा\s+गया)"
+    r"[.!]?",
+    re.IGNORECASE,
+)
+
+
+def visible_text(text: str) -> str:
+    """Return what the person wrote in this plain-text body, or the whole body if that is all quote.
+
+    The stored message text is what staff read, so quoted history and signatures go; the raw
+    mail keeps everything else.
+    """
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return _joined(_person_lines(lines)) or _joined(lines)
+
+
+def _person_lines(lines: list[str]) -> list[str]:
+    kept: list[str] = []
+    dropped = False  # a line was dropped since the last kept text: do not double the blank lines round it
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _is_quoted(line) or _is_mobile_footer(line):
+            dropped, i = True, i + 1
+            continue
+        if line.strip() == "--" or _starts_history(lines, i):
+            break
+        span = _attribution_span(lines, i)
+        if span and _quote_follows(lines, i + span):
+            dropped, i = True, i + span
+            continue
+        if span and _DATED.search(" ".join(lines[i : i + span])):
+            break
+        if line:
+            kept.append(line)
+            dropped = False
+        elif not (dropped and kept and not kept[-1]):
+            kept.append(line)
+        i += 1
+    return kept
+
+
+def _joined(lines: list[str]) -> str:
+    return "\n".join(lines).strip("\n")
+
+
+def _is_quoted(line: str) -> bool:
+    return line.lstrip(" \t").startswith(">")
+
+
+def _is_mobile_footer(line: str) -> bool:
+    return len(line) <= 160 and _MOBILE_FOOTER.fullmatch(line.strip()) is not None
+
+
+def _starts_history(lines: list[str], i: int) -> bool:
+    """True at the first line of unquoted history: a separator, or a header block and its rule."""
+    line = lines[i].strip()
+    if len(line) > _MAX_MARKER_LINE:
+        return False
+    if _SEPARATOR.fullmatch(line):
+        return True
+    if _RULE.fullmatch(line):
+        following = [j for j in range(i + 1, min(i + 1 + _RULE_TO_HEADER_GAP, len(lines))) if lines[j].strip()]
+        return bool(following) and _is_header_block(lines, following[0])
+    return _is_header_block(lines, i)
+
+
+def _is_header_block(lines: list[str], i: int) -> bool:
+    """From, then a date and a subject: Outlook's block over the message it answers or forwards.
+
+    Asking for all three keeps prose such as "From: Kathmandu / To: Pokhara" in the reply.
+    """
+    if not _HEADER_FROM.match(lines[i].lstrip()):
+        return False
+    block = [line.lstrip() for line in lines[i + 1 : i + _HEADER_BLOCK_LINES]]
+    return any(_HEADER_DATE.match(line) for line in block) and any(_HEADER_SUBJECT.match(line) for line in block)
+
+
+def _attribution_span(lines: list[str], i: int) -> int:
+    """How many lines (0, 1 or 2) the attribution starting at line i takes.
+
+    Gmail wraps its plain text at 78 columns, so a long attribution arrives as two lines:
+    "On Tue, 3 Mar 2026 at 10:02, SewaBazaar Support <" / "support@example.com> wrote:".
+    """
+    first = lines[i].strip()
+    if _is_attribution(first):
+        return 1
+    if i + 1 >= len(lines) or not first or _is_quoted(lines[i + 1]):
+        return 0
+    second = lines[i + 1].strip()
+    if not _is_attribution(f"{first} {second}"):
+        return 0
+    # The tail may pass for an attribution alone ("support@example.com> wrote:"). Then the line
+    # above is its head only if it carries the time, as every client's head does, and does not
+    # end a sentence, as the last line of a reply written right above the attribution would.
+    if _is_attribution(second) and (not _TIME.search(first) or first.endswith((".", "!", "?"))):
+        return 0
+    return 2
+
+
+def _is_attribution(text: str) -> bool:
+    # Every attribution ends with a colon; checking that first keeps the patterns off most lines.
+    return text.endswith(":") and len(text) <= _MAX_MARKER_LINE and _ATTRIBUTION.fullmatch(text) is not None
+
+
+def _quote_follows(lines: list[str], i: int) -> bool:
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    return i < len(lines) and _is_quoted(lines[i])

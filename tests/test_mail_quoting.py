@@ -1,0 +1,608 @@
+"""visible_text: the person's own words, from small bodies per client and language and from real .eml files."""
+
+from __future__ import annotations
+
+import email
+import email.message
+import email.policy
+import random
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mailgateway.quoting import visible_text
+
+MAIL_DIR = Path(__file__).parent / "mail"
+
+
+def body(text: str) -> str:
+    """A mail body written indented in the test, without the indent and the first newline."""
+    return dedent(text).lstrip("\n")
+
+
+# Gmail
+
+
+def test_a_gmail_reply_keeps_only_the_new_text() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        On Tue, 3 Mar 2026 at 10:02, SewaBazaar Support <support@example.com> wrote:
+
+        > Hello Asha,
+        > When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_gmail_attribution_wrapped_over_two_lines_is_recognised() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        On Tue, Mar 3, 2026 at 10:02 AM SewaBazaar Support <support@example.com>
+        wrote:
+
+        > When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_gmail_attribution_wrapped_inside_the_address_is_recognised() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        On Tue, 3 Mar 2026 at 10:02, SewaBazaar Customer Support Team <
+        support@example.com> wrote:
+
+        > When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_gmail_forward_without_own_text_returns_the_whole_forward() -> None:
+    text = body("""
+        ---------- Forwarded message ---------
+        From: Bikash <bikash@example.com>
+        Date: Tue, 3 Mar 2026 at 10:02
+        Subject: Leak
+        To: <asha@example.com>
+
+        The kitchen tap leaks.
+    """)
+    assert visible_text(text) == text.rstrip("\n")
+
+
+def test_text_above_a_forward_is_kept_and_the_forward_dropped() -> None:
+    text = body("""
+        Please see what my neighbour wrote.
+
+        ---------- Forwarded message ---------
+        From: Bikash <bikash@example.com>
+        Date: Tue, 3 Mar 2026 at 10:02
+        Subject: Leak
+    """)
+    assert visible_text(text) == "Please see what my neighbour wrote."
+
+
+# Outlook
+
+
+def test_an_outlook_header_block_under_a_rule_starts_the_history() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        ________________________________
+        From: SewaBazaar Support <support@example.com>
+        Sent: Tuesday, March 3, 2026 10:02 AM
+        To: Asha Gurung <asha@example.com>
+        Subject: Re: [SB-1001] Plumber did not arrive
+
+        When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_reply_written_right_above_the_rule_is_kept() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+        ________________________________
+        From: SewaBazaar Support <support@example.com>
+        Sent: Tuesday, March 3, 2026 10:02 AM
+        Subject: Re: [SB-1001] Plumber did not arrive
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_an_outlook_header_block_without_a_rule_starts_the_history() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        From: SewaBazaar Support <support@example.com>
+        Sent: Tuesday, 3 March 2026 10:02
+        To: Asha Gurung <asha@example.com>
+        Cc: Bikash <bikash@example.com>
+        Subject: RE: [SB-1001] Plumber did not arrive
+
+        When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_bold_header_labels_as_gmail_renders_them_start_the_history() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        *From:* SewaBazaar Support <support@example.com>
+        *Sent:* Tuesday, March 3, 2026 10:02 AM
+        *To:* Asha Gurung <asha@example.com>
+        *Subject:* Re: [SB-1001] Plumber did not arrive
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_an_original_message_separator_starts_the_history() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        -----Original Message-----
+        From: SewaBazaar Support [mailto:support@example.com]
+        Sent: Tuesday, March 03, 2026 10:02 AM
+        To: Asha Gurung
+        Subject: RE: [SB-1001] Plumber did not arrive
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_new_outlook_reply_from_a_phone_keeps_only_the_new_text() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        Get Outlook for iOS<https://aka.ms/o0ukef>
+        ________________________________
+        From: SewaBazaar Support <support@example.com>
+        Sent: Tuesday, March 3, 2026 10:02:11 AM
+        To: Asha Gurung <asha@example.com>
+        Subject: Re: [SB-1001] Plumber did not arrive
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_prose_that_mentions_from_and_to_is_not_a_header_block() -> None:
+    text = body("""
+        I need a mover.
+        From: Kathmandu
+        To: Pokhara
+        Date: 5 March
+        Thanks
+    """)
+    assert visible_text(text) == text.rstrip("\n")
+
+
+# Apple Mail and Thunderbird
+
+
+def test_an_apple_mail_reply_drops_the_quote_and_the_iphone_footer() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        Sent from my iPhone
+
+        On 3 Mar 2026, at 10:02, SewaBazaar Support <support@example.com> wrote:
+
+        > When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_an_ios_reply_with_a_quoted_attribution_keeps_only_the_new_text() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        > On 3 Mar 2026, at 10:02, SewaBazaar Support <support@example.com> wrote:
+        >
+        > When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_thunderbird_reply_keeps_only_the_new_text() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        On 03/03/2026 10:02, SewaBazaar Support wrote:
+        > When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_dated_attribution_followed_by_unquoted_history_starts_the_history() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        On Tuesday, March 3, 2026, 10:02 AM, SewaBazaar Support <support@example.com> wrote:
+
+        When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_an_undated_wrote_line_followed_by_prose_is_kept() -> None:
+    text = body("""
+        On the bill the plumber wrote:
+        call-out fee 500
+    """)
+    assert visible_text(text) == text.rstrip("\n")
+
+
+def test_an_undated_wrote_line_over_a_quote_is_dropped() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        SewaBazaar Support wrote:
+        > When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+# Quotes and inline answers
+
+
+def test_a_quoted_block_below_the_reply_is_dropped() -> None:
+    assert visible_text("Yes, please.\n\n> Shall we send someone?\n> Support\n") == "Yes, please."
+
+
+def test_a_nested_quote_is_dropped_whole() -> None:
+    text = body("""
+        Yes, please.
+
+        > Shall we send someone?
+        >
+        >> On Mon, 2 Mar 2026 at 09:00, Asha <asha@example.com> wrote:
+        >> The plumber did not come.
+    """)
+    assert visible_text(text) == "Yes, please."
+
+
+def test_an_inline_reply_keeps_every_line_the_person_wrote() -> None:
+    text = body("""
+        On Tue, 3 Mar 2026 at 10:02, SewaBazaar Support <support@example.com> wrote:
+        > When can the plumber come back?
+        Tuesday at 9.
+
+        > Is the address still 12 Lakeside Road?
+        Yes, flat 4.
+
+        > Regards, Support
+    """)
+    assert visible_text(text) == "Tuesday at 9.\n\nYes, flat 4."
+
+
+def test_a_bottom_posted_reply_keeps_the_text_under_the_quote() -> None:
+    text = body("""
+        On 03/03/2026 10:02, SewaBazaar Support wrote:
+        > When can the plumber come back?
+
+        Tuesday at 9.
+    """)
+    assert visible_text(text) == "Tuesday at 9."
+
+
+def test_removing_a_quote_between_paragraphs_leaves_one_blank_line() -> None:
+    assert visible_text("First.\n\n> quoted\n\nSecond.") == "First.\n\nSecond."
+
+
+def test_a_mail_that_is_only_a_quote_returns_the_quote() -> None:
+    assert visible_text("> When can the plumber come back?\n> Support\n") == (
+        "> When can the plumber come back?\n> Support"
+    )
+
+
+# Signatures and mobile footers
+
+
+def test_a_signature_after_the_dash_dash_space_line_is_dropped() -> None:
+    text = "Tuesday at 9 works for me.\n\n-- \nAsha Gurung\n+977 1 5550100\n"
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_dash_dash_line_whose_space_was_stripped_still_ends_the_text() -> None:
+    assert visible_text("Tuesday at 9.\n--\nAsha") == "Tuesday at 9."
+
+
+def test_a_dash_dash_inside_a_line_is_text() -> None:
+    assert visible_text("Tuesday -- or Wednesday -- at 9.") == "Tuesday -- or Wednesday -- at 9."
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "Sent from my iPhone",
+        "Sent from my Galaxy",
+        "Sent from my Samsung Galaxy smartphone.",
+        "Get Outlook for Android",
+        "Get Outlook for iOS<https://aka.ms/o0ukef>",
+        "Sent from Yahoo Mail for iPhone",
+        "Sent from Mail for Windows",
+        "Sent from Mail<https://go.microsoft.com/fwlink/?LinkId=550986> for Windows",
+        "Von meinem iPhone gesendet",
+        "Envoyé de mon iPhone",
+        "Enviado desde mi iPhone",
+        "मेरे iPhone से भेजा गया",
+    ],
+)
+def test_a_mobile_footer_line_is_dropped(footer: str) -> None:
+    assert visible_text(f"Tuesday at 9 works for me.\n\n{footer}\n") == "Tuesday at 9 works for me."
+
+
+def test_a_sentence_that_starts_like_a_footer_is_kept() -> None:
+    text = "Sent from my office because the phone line at home is down since the storm."
+    assert visible_text(text) == text
+
+
+# Languages
+
+
+def test_a_german_gmail_reply_keeps_only_the_new_text() -> None:
+    text = body("""
+        Dienstag um 9 passt.
+
+        Am Di., 3. März 2026 um 10:02 Uhr schrieb SewaBazaar Support <
+        support@example.com>:
+
+        > Wann kann der Klempner wiederkommen?
+    """)
+    assert visible_text(text) == "Dienstag um 9 passt."
+
+
+def test_a_german_gmail_app_attribution_with_schrieb_am_is_recognised() -> None:
+    text = body("""
+        Dienstag um 9 passt.
+
+        SewaBazaar Support <support@example.com> schrieb am Di., 3. März 2026, 10:02:
+
+        > Wann kann der Klempner wiederkommen?
+    """)
+    assert visible_text(text) == "Dienstag um 9 passt."
+
+
+def test_a_german_thunderbird_reply_keeps_only_the_new_text() -> None:
+    text = "Dienstag um 9 passt.\n\nAm 03.03.2026 um 10:02 schrieb SewaBazaar Support:\n> Wann?\n"
+    assert visible_text(text) == "Dienstag um 9 passt."
+
+
+def test_a_german_original_message_separator_starts_the_history() -> None:
+    text = body("""
+        Dienstag um 9 passt.
+
+        -----Ursprüngliche Nachricht-----
+        Von: SewaBazaar Support <support@example.com>
+        Gesendet: Dienstag, 3. März 2026 10:02
+        An: Asha Gurung <asha@example.com>
+        Betreff: AW: [SB-1001] Plumber did not arrive
+    """)
+    assert visible_text(text) == "Dienstag um 9 passt."
+
+
+def test_a_german_outlook_header_block_starts_the_history() -> None:
+    text = body("""
+        Dienstag um 9 passt.
+
+        ________________________________
+        Von: SewaBazaar Support <support@example.com>
+        Gesendet: Dienstag, 3. März 2026 10:02
+        An: Asha Gurung <asha@example.com>
+        Betreff: AW: [SB-1001] Plumber did not arrive
+    """)
+    assert visible_text(text) == "Dienstag um 9 passt."
+
+
+def test_a_french_gmail_reply_keeps_only_the_new_text() -> None:
+    attribution = "Le mar. 3 mars 2026 à 10:02, SewaBazaar Support <support@example.com> a écrit\u202f:"
+    text = f"Mardi à 9 h me convient.\n\n{attribution}\n\n> Quand le plombier peut-il revenir ?\n"
+    assert visible_text(text) == "Mardi à 9 h me convient."
+
+
+def test_a_french_outlook_header_block_starts_the_history() -> None:
+    text = body("""
+        Mardi à 9 h me convient.
+
+        ________________________________
+        De : SewaBazaar Support <support@example.com>
+        Envoyé : mardi 3 mars 2026 10:02
+        À : Asha Gurung <asha@example.com>
+        Objet : RE: [SB-1001] Plumber did not arrive
+    """)
+    assert visible_text(text) == "Mardi à 9 h me convient."
+
+
+def test_a_spanish_gmail_reply_keeps_only_the_new_text() -> None:
+    text = body("""
+        El martes a las 9 me viene bien.
+
+        El mar, 3 mar 2026 a las 10:02, SewaBazaar Support (<support@example.com>)
+        escribió:
+
+        > ¿Cuándo puede volver el fontanero?
+    """)
+    assert visible_text(text) == "El martes a las 9 me viene bien."
+
+
+def test_a_spanish_outlook_header_block_starts_the_history() -> None:
+    text = body("""
+        El martes a las 9 me viene bien.
+
+        ________________________________
+        De: SewaBazaar Support <support@example.com>
+        Enviado: martes, 3 de marzo de 2026 10:02
+        Para: Asha Gurung <asha@example.com>
+        Asunto: RE: [SB-1001] Plumber did not arrive
+    """)
+    assert visible_text(text) == "El martes a las 9 me viene bien."
+
+
+def test_a_hindi_gmail_reply_keeps_only_the_new_text() -> None:
+    text = body("""
+        मंगलवार सुबह 9 बजे ठीक है।
+
+        मंगल, 3 मार्च 2026, 10:02 am को SewaBazaar Support <support@example.com> ने लिखा:
+
+        > प्लंबर कब दोबारा आ सकता है?
+    """)
+    assert visible_text(text) == "मंगलवार सुबह 9 बजे ठीक है।"
+
+
+def test_a_nepali_gmail_reply_keeps_only_the_new_text() -> None:
+    text = body("""
+        मंगलबार बिहान ९ बजे ठीक छ।
+
+        मङ्गल, मार्च ३, २०२६ १०:०२ पूर्वाह्नमा SewaBazaar Support <support@example.com>
+        ले लेख्नुभयो:
+
+        > प्लम्बर फेरि कहिले आउन सक्छ?
+    """)
+    assert visible_text(text) == "मंगलबार बिहान ९ बजे ठीक छ।"
+
+
+def test_a_nepali_sentence_ending_in_lekhnubhayo_is_kept() -> None:
+    text = "तपाईंले ठेगाना गलत लेख्नुभयो।\nकृपया फेरि पठाउनुहोस्।"
+    assert visible_text(text) == text
+
+
+# Normalising
+
+
+def test_a_mail_without_quotes_loses_nothing() -> None:
+    text = "Hello,\n\nThe plumber did not come.\n  - kitchen tap\n  - bathroom\n\nAsha"
+    assert visible_text(text) == text
+
+
+def test_crlf_and_cr_line_endings_are_normalised() -> None:
+    assert visible_text("One.\r\nTwo.\rThree.\r\n") == "One.\nTwo.\nThree."
+
+
+def test_trailing_whitespace_and_blank_lines_at_the_ends_are_trimmed() -> None:
+    assert visible_text("\n\n  Indented first line.  \nSecond.\t\n\n\n") == "  Indented first line.\nSecond."
+
+
+def test_inner_paragraphs_are_kept() -> None:
+    assert visible_text("First.\n\n\nSecond.") == "First.\n\n\nSecond."
+
+
+def test_an_empty_body_stays_empty() -> None:
+    assert visible_text("") == ""
+
+
+def test_a_reply_line_right_above_an_attribution_is_kept() -> None:
+    text = "Thanks!\nOn Tue, 3 Mar 2026 at 10:02, SewaBazaar Support <support@example.com> wrote:\n> Hello\n"
+    assert visible_text(text) == "Thanks!"
+
+
+def test_a_foxmail_original_marker_starts_the_history() -> None:
+    text = "星期二上午九点可以。\n\n------------------ 原始邮件 ------------------\n发件人: support@example.com\n"
+    assert visible_text(text) == "星期二上午九点可以。"
+
+
+# Hostile input: must finish and not raise (timings are the benchmark's business, not asserted here).
+
+
+def test_two_megabytes_of_random_text_do_not_raise() -> None:
+    rng = random.Random(1001)
+    alphabet = "ab :>-_@\n\t0123456789wroteOnAmschriebFromSentSubject"
+    text = "".join(rng.choice(alphabet) for _ in range(2_000_000))
+    assert isinstance(visible_text(text), str)
+
+
+def test_a_hundred_thousand_quote_lines_do_not_raise() -> None:
+    assert visible_text(">\n" * 100_000).startswith(">")
+
+
+def test_long_lines_that_almost_look_like_markers_do_not_raise() -> None:
+    lines = [
+        "On " + "10:02 " * 50_000 + "wrote",
+        "Am " + "schrieb " * 50_000 + ":",
+        " " + "a écrit " * 50_000,
+        "From: " + ":" * 100_000,
+        "Sent from my" + " x" * 100_000,
+        "-" * 100_000 + "Original Message",
+        "_" * 100_000 + "x",
+    ]
+    assert isinstance(visible_text("\n".join(lines)), str)
+
+
+def test_many_short_almost_attributions_do_not_raise() -> None:
+    text = "On 10:02 @ schrieb a écrit ने लिखा wrote x:\n" * 50_000
+    assert isinstance(visible_text(text), str)
+
+
+@given(st.text())
+def test_any_text_gives_text_without_carriage_returns(text: str) -> None:
+    result = visible_text(text)
+    assert isinstance(result, str)
+    assert "\r" not in result
+
+
+# Real raw mails (tests/mail/README.md says what each imitates).
+
+# Labels that clients put on text written in a wider charset, and the missing label: stdlib decodes
+# the label strictly (U+FFFD), the parsing stage decodes the wider charset; these tests do the same.
+WIDER_CHARSET = {"gb2312": "gb18030", "ks_c_5601-1987": "cp949", None: "cp1252"}
+
+REPLIES = {
+    "gmail_reply.eml": "Tuesday at 9 works for me. Please ask him to ring twice, the doorbell is\nweak.\n\nAsha",
+    "outlook_reply.eml": "Tuesday at 9 works for me. The gate code is 4471.\n\nKind regards,\nAsha Gurung",
+    "outlook_original_message.eml": (
+        "Tuesday at 9 works for me. I will be at home from 8.\n\nBikash Thapa\nFlat 4, 12 Lakeside Road"
+    ),
+    "apple_mail_reply.eml": "Tuesday at 9 works for me. I\u2019ll leave the side gate open.",
+    # format=flowed is not unwrapped by stdlib: the soft break stays a line break here.
+    "thunderbird_reply.eml": (
+        "Tuesday at 9 works for me. The plumber should use the side entrance, the\nfront gate is locked during the day."
+    ),
+    "inline_image.eml": "Here is a photo of the leak under the kitchen sink.\n\nRegards,\nAsha",
+    "non_utf8_iso2022jp.eml": "火曜日の9時で大丈夫です。\n門は開けておきます。",
+    "non_utf8_gb2312.eml": "星期二上午九点可以。我叫王镕，我会在家。",  # noqa: RUF001 (Chinese punctuation)
+    "latin1_no_charset.eml": "Dienstag um 9 Uhr passt. Bitte zweimal läuten.\n\nGrüße\nAsha",
+    "ks_c_5601.eml": "화요일 오전 9시 괜찮습니다. 똠얌꿍 식당 옆 건물 4층입니다.",
+    "german_reply.eml": (
+        "Dienstag um 9 Uhr passt mir. Bitte zweimal klingeln, die Klingel ist leise.\n\nViele Grüße\nAsha"
+    ),
+    "french_reply.eml": (
+        "Mardi à 9 h me convient. Merci de sonner deux fois, la sonnette est faible.\n\nCordialement,\nAsha"
+    ),
+    "spanish_reply.eml": (
+        "El martes a las 9 me viene bien. Por favor, que llame dos veces al timbre.\n\nSaludos,\nAsha"
+    ),
+    "hindi_reply.eml": "मंगलवार सुबह 9 बजे ठीक है। कृपया दो बार घंटी बजाएँ।\n\nधन्यवाद,\nआशा",
+    "nepali_reply.eml": "मंगलबार बिहान ९ बजे ठीक छ। कृपया दुई पटक घण्टी बजाउनुहोस्।\n\nधन्यवाद,\nविकास",
+    "winmail_dat.eml": "Here is the invoice from the first visit, as you asked.\n\nAsha",
+}
+NOT_A_PERSONS_REPLY = {"html_only.eml", "dsn_bounce.eml", "exchange_auto_reply.eml"}
+
+
+def plain_body(name: str) -> str:
+    message = email.message_from_bytes((MAIL_DIR / name).read_bytes(), policy=email.policy.default)
+    part = message.get_body(preferencelist=("plain",))
+    assert isinstance(part, email.message.EmailMessage)
+    charset = part.get_content_charset()
+    if charset in WIDER_CHARSET:
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        return payload.decode(WIDER_CHARSET[charset])
+    text = part.get_content()
+    assert isinstance(text, str)
+    return text
+
+
+@pytest.mark.parametrize("name", sorted(REPLIES))
+def test_a_real_reply_keeps_only_what_the_person_wrote(name: str) -> None:
+    assert visible_text(plain_body(name)) == REPLIES[name]
+
+
+def test_every_raw_mail_is_tested_here_and_listed_in_the_readme() -> None:
+    names = {path.name for path in MAIL_DIR.glob("*.eml")}
+    readme = (MAIL_DIR / "README.md").read_text(encoding="utf-8")
+    assert names == set(REPLIES) | NOT_A_PERSONS_REPLY
+    assert [name for name in sorted(names) if f"`{name}`" not in readme] == []
