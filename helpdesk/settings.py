@@ -201,6 +201,8 @@ ANYMAIL = {
     name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_") and value
 }
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# How long the signed link in a mail opens its ticket signed in (support/links.py).
+TICKET_LINK_MAX_AGE_DAYS = env_int("TICKET_LINK_MAX_AGE_DAYS", 30)
 # Signs reply tokens (support+<token>@...); changing it retires every reply address at once.
 REPLY_TOKEN_KEY = env_str("REPLY_TOKEN_KEY", SECRET_KEY)
 
