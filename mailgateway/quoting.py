@@ -77,6 +77,13 @@ _MOBILE_FOOTER = re.compile(
 )
 
 
+# The first sign or word of every marker below except attributions (those end in a colon): quote,
+# signature, separators, rule, header labels, mobile footers. Keep it in step with them.
+_MARKER_START = re.compile(
+    r"[ \t]*(?:[->_*]|From|Von|De|Sent|Get|Gesendet|Envoy|Enviado|Begin|Anfang|Début|Inicio|मेरे)", re.IGNORECASE
+)
+
+
 def visible_text(text: str) -> str:
     """Return what the person wrote in this plain-text body, or the whole body if that is all quote.
 
@@ -87,23 +94,21 @@ def visible_text(text: str) -> str:
     return _joined(_person_lines(lines)) or _joined(lines)
 
 
+_HISTORY = -1  # what _lines_to_drop answers at the first line of history
+
+
 def _person_lines(lines: list[str]) -> list[str]:
     kept: list[str] = []
     dropped = False  # a line was dropped since the last kept text: do not double the blank lines round it
     i = 0
     while i < len(lines):
+        drop = _lines_to_drop(lines, i)
+        if drop == _HISTORY:
+            break
+        if drop:
+            dropped, i = True, i + drop
+            continue
         line = lines[i]
-        if _is_quoted(line) or _is_mobile_footer(line):
-            dropped, i = True, i + 1
-            continue
-        if line.strip() == "--" or _starts_history(lines, i):
-            break
-        span = _attribution_span(lines, i)
-        if span and _quote_follows(lines, i + span):
-            dropped, i = True, i + span
-            continue
-        if span and _DATED.search(" ".join(lines[i : i + span])):
-            break
         if line:
             kept.append(line)
             dropped = False
@@ -111,6 +116,34 @@ def _person_lines(lines: list[str]) -> list[str]:
             kept.append(line)
         i += 1
     return kept
+
+
+def _lines_to_drop(lines: list[str], i: int) -> int:
+    """0 if line i is the person's; n to drop n lines (quote, footer, attribution over a quote); or _HISTORY."""
+    line = lines[i]
+    if not line or not _may_be_marker(lines, i):
+        return 0
+    if _is_quoted(line) or _is_mobile_footer(line):
+        return 1
+    if line.strip() == "--" or _starts_history(lines, i):
+        return _HISTORY
+    span = _attribution_span(lines, i)
+    if span and _quote_follows(lines, i + span):
+        return span
+    if span and _DATED.search(" ".join(lines[i : i + span])):
+        return _HISTORY
+    return 0
+
+
+def _may_be_marker(lines: list[str], i: int) -> bool:
+    """A cheap test that lets most lines of a long body skip the others.
+
+    Every marker starts with one of _MARKER_START's words or signs, or ends (alone or with the next
+    line, when wrapped) in the colon of an attribution.
+    """
+    if lines[i].endswith(":") or (i + 1 < len(lines) and lines[i + 1].endswith(":")):
+        return True
+    return _MARKER_START.match(lines[i]) is not None
 
 
 def _joined(lines: list[str]) -> str:
