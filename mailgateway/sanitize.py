@@ -5,6 +5,11 @@ can change in one place. No scripts, no event handlers, no styles, no forms, no 
 only to http(s) and mailto and never able to reach the opener; images only from the mail's own
 inline parts (`cid:`), which `link_inline_images()` points at their attachment downloads. Remote
 images are dropped: they would tell the sender when and where an agent read the mail.
+
+The engine is nh3 (the Rust html5ever-based sanitizer ammonia). bleach did the same job with
+the same allow-list, but `bench/inbound.py` measured it at 40% of the time of an HTML
+newsletter's whole trip through the gateway; nh3 is about forty times faster on the same mails.
+The tests in `tests/test_mail_sanitize.py` state the allow-list, whatever the engine.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-import bleach
+import nh3
 
 ALLOWED_TAGS = frozenset(
     {
@@ -22,39 +27,39 @@ ALLOWED_TAGS = frozenset(
         "tr", "u", "ul",
     }
 )  # fmt: skip
+ALLOWED_ATTRIBUTES: Mapping[str, frozenset[str]] = {
+    "*": frozenset({"title", "dir", "lang"}),
+    "a": frozenset({"href"}),
+    "img": frozenset({"alt", "width", "height", "src"}),
+    "td": frozenset({"colspan", "rowspan", "align"}),
+    "th": frozenset({"colspan", "rowspan", "align"}),
+    "ol": frozenset({"start", "type"}),
+    "li": frozenset({"value", "type"}),
+}
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto", "cid"})
+# Removed with everything inside them; every other element outside the allow-list loses only its tag.
+_REMOVED_WITH_CONTENT = frozenset(
+    {"script", "style", "head", "title", "template", "noscript", "iframe", "object", "embed", "svg", "math",
+     "form", "textarea", "select", "button"}
+)  # fmt: skip
 _CID_SRC = re.compile(r"""(<img\b[^>]*?\bsrc=")cid:([^"]+)(")""", re.IGNORECASE)
 
 
-def _allowed_attribute(tag: str, name: str, value: str) -> bool:
-    if name in ("title", "dir", "lang"):
-        return True
-    if tag == "a":
-        return name == "href"
-    if tag == "img":
-        return name in ("alt", "width", "height") or (name == "src" and value.strip().lower().startswith("cid:"))
-    if tag in ("td", "th"):
-        return name in ("colspan", "rowspan", "align")
-    if tag in ("ol", "li"):
-        return name in ("start", "type", "value")
-    return False
+def _only_inline_images(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src" and not value.strip().lower().startswith("cid:"):
+        return None
+    return value
 
 
-def _safe_links(attrs: dict, new: bool = False) -> dict | None:
-    href_key = (None, "href")
-    if href_key in attrs:
-        attrs[(None, "rel")] = "noopener noreferrer nofollow"
-        attrs[(None, "target")] = "_blank"
-    return attrs
-
-
-_CLEANER = bleach.Cleaner(
-    tags=ALLOWED_TAGS,
-    attributes=_allowed_attribute,
-    protocols=ALLOWED_PROTOCOLS,
-    strip=True,
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(_REMOVED_WITH_CONTENT),
+    attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+    attribute_filter=_only_inline_images,
+    url_schemes=set(ALLOWED_PROTOCOLS),
     strip_comments=True,
-    filters=[lambda source: bleach.linkifier.LinkifyFilter(source, callbacks=[_safe_links], skip_tags={"pre"})],
+    link_rel="noopener noreferrer nofollow",
+    set_tag_attribute_values={"a": {"target": "_blank"}},
 )
 
 
@@ -62,8 +67,7 @@ def sanitize_html(html: str) -> str:
     """Mail HTML reduced to the allow-list; the text of removed elements stays, their code does not."""
     if not html or not html.strip():
         return ""
-    html = re.sub(r"(?is)<(script|style|head|title|template|noscript)\b.*?</\1\s*>", "", html.replace("\x00", ""))
-    return _CLEANER.clean(html).strip()
+    return _CLEANER.clean(html.replace("\x00", "")).strip()
 
 
 def link_inline_images(html: str, url_for_cid: Mapping[str, str] | Callable[[str], str | None]) -> str:
