@@ -172,12 +172,40 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = False
+# A task is acknowledged only after it ran: a worker that dies mid-task leaves the message in Redis
+# and, once the visibility timeout has passed, another worker takes it (keep the timeout above the
+# longest task). A pool child that is killed puts its task back at once (reject_on_worker_lost).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 900)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # A broker that does not answer must not hold a provider's webhook for long: the mail is
+    # already stored and the sweeper queues it later.
+    "socket_timeout": 5,
+    "socket_connect_timeout": 3,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+# The soft limit raises inside the task (it is retried with backoff); the hard limit kills it.
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Three queues, so that a burst of one kind of work never delays another: run one worker (or more)
+# per queue (`celery -A helpdesk worker -Q inbound`). A task without a route goes to housekeeping,
+# never to a queue that nobody reads.
+CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
+CELERY_TASK_ROUTES = {
+    "mailgateway.process_inbound": {"queue": "inbound"},
+    "mailgateway.poll_imap": {"queue": "inbound"},
+    "mailgateway.send*": {"queue": "outbound"},
+    "mailgateway.outbound*": {"queue": "outbound"},
+    "support.notify*": {"queue": "outbound"},
+    "helpdesk.*": {"queue": "housekeeping"},
+}
+CELERY_QUEUE_NAMES = ("inbound", "outbound", "housekeeping")
+CELERY_IMPORTS = ("helpdesk.tasks",)  # helpdesk is the project, not an app: autodiscovery misses it
 
 CACHES = {
     "default": (
@@ -238,6 +266,45 @@ CELERY_BEAT_SCHEDULE = (
     if IMAP_HOST
     else {}
 )
+
+# Production housekeeping (helpdesk/tasks.py), all on the housekeeping queue.
+# A mail still `received` this long after it arrived (or after it was last re-queued) lost its task,
+# for example because Redis was down when the webhook committed: the sweeper queues it again.
+INBOUND_STUCK_AFTER_SECONDS = env_int("INBOUND_STUCK_AFTER_SECONDS", 600)
+# The same for outbound mail still `queued`.
+OUTBOUND_STUCK_AFTER_SECONDS = env_int("OUTBOUND_STUCK_AFTER_SECONDS", 600)
+SWEEP_SECONDS = env_int("SWEEP_SECONDS", 60)
+SWEEP_BATCH = env_int("SWEEP_BATCH", 1000)
+# A resolved ticket nobody answered for this many days is closed (0: never).
+AUTO_CLOSE_RESOLVED_DAYS = env_int("AUTO_CLOSE_RESOLVED_DAYS", 7)
+# The raw bytes of handled mail older than this many days are removed; the messages, attachments
+# and the mail's record (sender, subject, verdicts, outcome) stay (0: keep raw mail forever).
+RAW_MAIL_RETENTION_DAYS = env_int("RAW_MAIL_RETENTION_DAYS", 90)
+HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 3600)
+CELERY_BEAT_SCHEDULE |= {
+    "sweep-stuck-mail": {
+        "task": "helpdesk.sweep_stuck_mail",
+        "schedule": float(SWEEP_SECONDS),
+        "options": {"expires": SWEEP_SECONDS},
+    },
+    "close-resolved-tickets": {
+        "task": "helpdesk.close_resolved_tickets",
+        "schedule": float(HOUSEKEEPING_SECONDS),
+        "options": {"expires": HOUSEKEEPING_SECONDS},
+    },
+    "purge-raw-mail": {
+        "task": "helpdesk.purge_raw_mail",
+        "schedule": float(HOUSEKEEPING_SECONDS),
+        "options": {"expires": HOUSEKEEPING_SECONDS},
+    },
+}
+# /metrics (Prometheus): open to a scraper that sends `Authorization: Bearer $METRICS_TOKEN`; with
+# no token it answers 404, unless METRICS_PUBLIC=true (a port only the scraper can reach).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", False)
+# Counters shared by gunicorn and Celery processes of one host (prometheus-client's multiprocess
+# mode): a writable folder, emptied when the stack starts.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 
 # Helpdesk rules that an operator may tune.
 TICKET_REFERENCE_PREFIX = env_str("TICKET_REFERENCE_PREFIX", "SB")
@@ -306,10 +373,19 @@ SPECTACULAR_SETTINGS = {
 
 LOGIN_URL = "/admin/login/"
 
+# LOG_FORMAT=json writes one JSON object per line (time, level, logger, message, process, the
+# Celery task, the exception, and any `extra=` fields), for a log collector; `text` for people.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+        "json": {"()": "helpdesk.jsonlog.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -3,9 +3,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from helpdesk import health, metrics
 from support.api import errors as api_errors
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     # Every inbound (and tracking) webhook of every provider Anymail knows: /anymail/<esp>/inbound/.
     path("anymail/", include("anymail.urls")),

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk import metrics
 from support import services
 from support.errors import DomainError, InvalidInput, NotAllowed
 from support.files import safe_filename, sniff_content_type
@@ -71,6 +72,7 @@ def process_stored_mail(inbound_id: str, *, again: bool = False) -> str:
         _process(inbound)
         inbound.processed_at = timezone.now()
         inbound.save()
+        metrics.count_outcome(inbound.status, inbound.reason)
     logger.info("inbound %s: %s %s", inbound.pk, inbound.status, inbound.reason)
     return inbound.status
 
@@ -89,6 +91,8 @@ def record_failure(inbound_id: str, exc: BaseException, *, final: bool) -> None:
             inbound.reason = "processing_error"
             inbound.processed_at = timezone.now()
         inbound.save(update_fields=["attempts", "error", "status", "reason", "processed_at"])
+        if final:
+            metrics.count_outcome(InboundStatus.FAILED)
 
 
 def outcome_of(inbound: InboundEmail) -> dict[str, Any]:

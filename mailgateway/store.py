@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from helpdesk import metrics
+
 from .models import InboundEmail
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -98,6 +100,7 @@ def store_inbound(
             inbound = InboundEmail.objects.create(idempotency_key=key, **fields)
             # robust: if the broker is down the mail is still stored; the sweeper queues it later.
             transaction.on_commit(lambda: _enqueue(inbound.pk), robust=True)
+            metrics.count_received(door)
     except IntegrityError:
         existing = InboundEmail.objects.filter(idempotency_key=key).first()
         if existing is None:  # the conflict was something else

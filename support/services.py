@@ -519,6 +519,25 @@ def escalate(
     return recorded
 
 
+def close_if_resolved_before(*, ticket: Ticket, resolved_before: Any, note: str) -> TicketEvent | None:
+    """The helpdesk itself closes a ticket still resolved since before `resolved_before`.
+
+    The change is recorded like any other (actor: none, channel: system); a ticket that was
+    reopened or closed in the meantime is left alone and None returned.
+    """
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if ticket.status != Status.RESOLVED or ticket.resolved_at is None or ticket.resolved_at >= resolved_before:
+            return None
+        event = _record(ticket, None, EventKind.STATUS, ticket.status, Status.CLOSED, Channel.SYSTEM, note=note)
+        now = timezone.now()
+        _apply_status(ticket, Status.CLOSED, now)
+        ticket.updated_at = now
+        ticket.save()
+        events.announce(events.ticket_changed, ticket=ticket, actor=None, channel=Channel.SYSTEM, events=[event])
+    return event
+
+
 def mark_read(*, ticket: Ticket, reader: User) -> int:
     """Mark the messages of the reader's side read; returns how many changed."""
     _require_view(reader, ticket)

@@ -1,0 +1,92 @@
+"""No mail waits forever: queue again the mail whose task was lost.
+
+A door commits the mail and then queues its task; if Redis was down at that moment (the provider
+still got its 200), or a task was lost with a Redis that restarted without its data, the row stays
+`received`. `requeue_stuck_inbound()` finds rows still `received` longer than
+`INBOUND_STUCK_AFTER_SECONDS` and queues `process_inbound` for each again, oldest first, at most
+`SWEEP_BATCH` per run.
+
+A row is queued again at most once per that period: a marker with that lifetime is kept in the
+cache (Redis, next to the queue). While a backlog is longer than the period this adds one cheap
+duplicate task per mail (processing locks the row and does nothing for a mail already handled),
+not one per sweep. If Redis loses its data the markers go with the queue, and everything stuck
+is queued again, which is what is needed then.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from .models import InboundEmail, InboundStatus
+
+logger = logging.getLogger("mailgateway")
+
+
+def find_stuck_inbound(*, now: datetime, stuck_after: timedelta, limit: int) -> list[str]:
+    rows = (
+        InboundEmail.objects.filter(status=InboundStatus.RECEIVED, received_at__lt=now - stuck_after)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return [str(pk) for pk in rows]
+
+
+def requeue_stuck_inbound(*, now: datetime | None = None) -> list[str]:
+    """Queue again every mail stuck in `received`; returns the ids queued this time."""
+    from helpdesk import metrics
+
+    from .tasks import process_inbound
+
+    stuck_after = timedelta(seconds=settings.INBOUND_STUCK_AFTER_SECONDS)
+    marker_seconds = max(1, settings.INBOUND_STUCK_AFTER_SECONDS)
+    queued: list[str] = []
+    for inbound_id in find_stuck_inbound(
+        now=now or timezone.now(), stuck_after=stuck_after, limit=settings.SWEEP_BATCH
+    ):
+        if not cache.add(f"mailgateway:requeued:{inbound_id}", 1, timeout=marker_seconds):
+            continue  # queued again recently; its task is still on the way
+        process_inbound.delay(inbound_id)
+        queued.append(inbound_id)
+    if queued:
+        logger.warning("sweeper: queued %s stuck inbound mails again", len(queued), extra={"requeued": len(queued)})
+    metrics.count_requeued("inbound", len(queued))
+    return queued
+
+
+def requeue_stuck_outbound(*, now: datetime | None = None) -> list[str]:
+    """Queue again every outbound mail still `queued` after OUTBOUND_STUCK_AFTER_SECONDS.
+
+    Sent by task name (`mailgateway.send_outbound`, routed to the outbound queue); the sending task
+    itself makes a second delivery of the same row harmless.
+    """
+    from celery import current_app
+    from django.apps import apps
+
+    from helpdesk import metrics
+
+    try:
+        outbound_model = apps.get_model("mailgateway", "OutboundEmail")
+    except LookupError:  # outbound mail is not installed in this version
+        return []
+    stuck_after = settings.OUTBOUND_STUCK_AFTER_SECONDS
+    since = (now or timezone.now()) - timedelta(seconds=stuck_after)
+    rows = (
+        outbound_model.objects.filter(status="queued", created_at__lt=since)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[: settings.SWEEP_BATCH]
+    )
+    queued: list[str] = []
+    for outbound_id in map(str, rows):
+        if not cache.add(f"mailgateway:requeued-out:{outbound_id}", 1, timeout=max(1, stuck_after)):
+            continue
+        current_app.send_task("mailgateway.send_outbound", args=[outbound_id])
+        queued.append(outbound_id)
+    if queued:
+        logger.warning("sweeper: queued %s stuck outbound mails again", len(queued), extra={"requeued": len(queued)})
+    metrics.count_requeued("outbound", len(queued))
+    return queued
