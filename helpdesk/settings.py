@@ -371,7 +371,10 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+# How often an open ticket page (customer or console) asks for new messages, in seconds.
+WEB_POLL_SECONDS = env_int("WEB_POLL_SECONDS", 15)
 
 # LOG_FORMAT=json writes one JSON object per line (time, level, logger, message, process, the
 # Celery task, the exception, and any `extra=` fields), for a log collector; `text` for people.

@@ -21,6 +21,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Anything else under /api/ is a JSON 404, also with DEBUG on (Django's debug page is HTML).
     re_path(r"^api/", api_errors.api_not_found),
+    # The customer web pages and the staff console (support/web/).
+    path("", include("support.web.urls")),
 ]
 
 handler400 = "support.api.errors.handler400"

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Attachment, Message, Ticket, TicketEvent, TicketParticipant, User
+from .models import Attachment, CannedReply, Message, Ticket, TicketEvent, TicketParticipant, User
 
 
 @admin.register(User)
@@ -103,3 +103,10 @@ class TicketParticipantAdmin(admin.ModelAdmin):
     search_fields = ["ticket__reference", "person__email"]
     list_select_related = ["ticket", "person", "added_by"]
     raw_id_fields = ["ticket", "person", "added_by"]
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ["title", "created_by", "updated_at"]
+    search_fields = ["title", "body"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]

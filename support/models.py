@@ -315,3 +315,21 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.kind}: {self.from_value} -> {self.to_value}"
+
+
+class CannedReply(models.Model):
+    """A prepared answer agents insert into the reply box of the console (and then edit)."""
+
+    id = models.BigAutoField(primary_key=True)
+    title = models.CharField(max_length=120, unique=True)
+    body = models.TextField()
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = "canned replies"
+
+    def __str__(self) -> str:
+        return self.title

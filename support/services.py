@@ -21,6 +21,7 @@ from .errors import FileTooLarge, InvalidFileType, InvalidInput, NotAllowed
 from .files import safe_filename, sniff_content_type
 from .models import (
     Attachment,
+    CannedReply,
     Category,
     Channel,
     EventKind,
@@ -545,3 +546,28 @@ def mark_read(*, ticket: Ticket, reader: User) -> int:
     if reader.is_staff and ticket.customer_id != reader.pk:
         return messages.filter(read_by_staff=False).update(read_by_staff=True)
     return messages.filter(is_internal=False, read_by_customer=False).update(read_by_customer=True)
+
+
+# -- canned replies ------------------------------------------------------------------------
+
+
+def save_canned_reply(*, actor: User, title: str, body: str, reply: CannedReply | None = None) -> CannedReply:
+    """Create a canned reply, or change `reply`; staff only, titles unique, body like a message."""
+    _require_staff(actor, "manage canned replies")
+    title = clean_title(title)[:120]
+    body = clean_message_text(body, channel=Channel.WEB)
+    clash = CannedReply.objects.filter(title__iexact=title)
+    if reply is not None:
+        clash = clash.exclude(pk=reply.pk)
+    if clash.exists():
+        raise InvalidInput("A canned reply with this title exists.", {"title": ["Choose another title."]})
+    if reply is None:
+        return CannedReply.objects.create(title=title, body=body, created_by=actor)
+    reply.title, reply.body, reply.updated_at = title, body, timezone.now()
+    reply.save(update_fields=["title", "body", "updated_at"])
+    return reply
+
+
+def delete_canned_reply(*, actor: User, reply: CannedReply) -> None:
+    _require_staff(actor, "manage canned replies")
+    reply.delete()

@@ -1,0 +1,35 @@
+from django.urls import path
+
+from . import auth, console, customer, metrics, quarantine
+
+urlpatterns = [
+    path("", customer.home, name="home"),
+    path("login/", auth.SignInView.as_view(), name="sign-in"),
+    path("logout/", auth.SignOutView.as_view(), name="sign-out"),
+    path("password-reset/", auth.password_reset, name="password_reset"),
+    path("password-reset/sent/", auth.password_reset_sent, name="password_reset_done"),
+    path("password-reset/<uidb64>/<token>/", auth.password_reset_confirm, name="password_reset_confirm"),
+    path("password-reset/done/", auth.password_reset_done, name="password_reset_complete"),
+    path("t/<str:token>/", auth.ticket_link, name="ticket-link"),
+    path("tickets/", customer.my_tickets, name="my-tickets"),
+    path("tickets/new/", customer.new_ticket, name="new-ticket"),
+    path("tickets/<str:reference>/", customer.ticket_page, name="customer-ticket"),
+    path("tickets/<str:reference>/reply/", customer.reply, name="customer-reply"),
+    path("tickets/<str:reference>/close/", customer.close, name="customer-close"),
+    path("tickets/<str:reference>/updates/", customer.updates, name="customer-updates"),
+    path("console/", console.queue_page, name="console-queue"),
+    path("console/bulk/", console.bulk, name="console-bulk"),
+    path("console/tickets/<str:reference>/", console.ticket_page, name="console-ticket"),
+    path("console/tickets/<str:reference>/reply/", console.reply, name="console-reply"),
+    path("console/tickets/<str:reference>/change/", console.change, name="console-change"),
+    path("console/tickets/<str:reference>/assign/", console.assign, name="console-assign"),
+    path("console/tickets/<str:reference>/escalate/", console.escalate, name="console-escalate"),
+    path("console/tickets/<str:reference>/updates/", console.updates, name="console-updates"),
+    path("console/tickets/<str:reference>/presence/", console.presence_beat, name="console-presence"),
+    path("console/mail/<str:inbound_id>/raw/", console.raw_mail, name="console-raw-mail"),
+    path("console/quarantine/", quarantine.quarantine_page, name="console-quarantine"),
+    path("console/quarantine/<str:inbound_id>/", quarantine.decide, name="console-quarantine-decide"),
+    path("console/canned/", console.canned_list, name="console-canned"),
+    path("console/canned/<int:pk>/", console.canned_edit, name="console-canned-edit"),
+    path("console/metrics/", metrics.metrics_page, name="console-metrics"),
+]
