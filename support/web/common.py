@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,13 @@ POLL_SECONDS_DEFAULT = 15
 def poll_seconds() -> int:
     """How often an open ticket page asks for new messages (WEB_POLL_SECONDS, default 15)."""
     return int(getattr(settings, "WEB_POLL_SECONDS", POLL_SECONDS_DEFAULT))
+
+
+def uuid_or_404(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise Http404("No such item.") from exc
 
 
 def get_ticket_or_404(user: User, reference: str) -> Ticket:

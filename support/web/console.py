@@ -35,6 +35,7 @@ from .common import (
     new_messages_response,
     poll_seconds,
     store_uploads,
+    uuid_or_404,
     wants_json,
 )
 from .forms import (
@@ -279,10 +280,7 @@ def presence_beat(request: HttpRequest, reference: str) -> HttpResponse:
 @require_GET
 def raw_mail(request: HttpRequest, inbound_id: str) -> HttpResponse:
     """A mail as it arrived, as text, never rendered (a raw mail may hold anything)."""
-    try:
-        inbound = InboundEmail.objects.filter(pk=inbound_id).only("raw").first()
-    except (ValueError, DomainError):
-        inbound = None
+    inbound = InboundEmail.objects.filter(pk=uuid_or_404(inbound_id)).only("raw").first()
     if inbound is None:
         raise Http404("No such mail.")
     response = HttpResponse(bytes(inbound.raw), content_type="text/plain; charset=utf-8")

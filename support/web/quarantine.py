@@ -14,6 +14,7 @@ from mailgateway.models import InboundEmail, InboundStatus
 from support import selectors
 from support.errors import DomainError
 
+from .common import uuid_or_404
 from .console import staff_required
 
 PAGE_SIZE = 25
@@ -32,10 +33,7 @@ def quarantine_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def decide(request: HttpRequest, inbound_id: str) -> HttpResponse:
     """accept (into the ticket it names, or the reference typed), new, reprocess or discard."""
-    try:
-        inbound = InboundEmail.objects.defer("raw").select_related("ticket").filter(pk=inbound_id).first()
-    except ValueError:
-        inbound = None
+    inbound = InboundEmail.objects.defer("raw").select_related("ticket").filter(pk=uuid_or_404(inbound_id)).first()
     if inbound is None:
         raise Http404("No such mail.")
     action = request.POST.get("action", "")
