@@ -234,6 +234,22 @@ TICKET_LINK_MAX_AGE_DAYS = env_int("TICKET_LINK_MAX_AGE_DAYS", 30)
 # Signs reply tokens (support+<token>@...); changing it retires every reply address at once.
 REPLY_TOKEN_KEY = env_str("REPLY_TOKEN_KEY", SECRET_KEY)
 
+# --- Outbound mail (mailgateway/outbound.py, mailgateway/notifications.py) -------------------
+# At most this many acknowledgements to one address per hour (a sender opening many tickets, or
+# a robot we failed to recognise, gets no more automatic answers within the hour).
+OUTBOUND_ACK_PER_HOUR = env_int("OUTBOUND_ACK_PER_HOUR", 5)
+# Tries of the send task on provider errors, with exponential backoff (30 s, 60 s, ... at most 1 h).
+OUTBOUND_MAX_RETRIES = env_int("OUTBOUND_MAX_RETRIES", 6)
+# Who hears of an escalation: these staff addresses; empty means every active superuser.
+SUPERVISOR_ADDRESSES = env_list("SUPERVISOR_ADDRESSES")
+# Who hears of new tickets and of customer replies on unassigned tickets: these staff addresses;
+# empty means every active staff user.
+STAFF_NOTIFY_ADDRESSES = env_list("STAFF_NOTIFY_ADDRESSES")
+# Optional provider-side templates: `name=template-id,...` (the names of templates/emails/); such
+# a mail is sent with Anymail's template_id and the context as merge_global_data.
+OUTBOUND_ESP_TEMPLATES = dict(item.split("=", 1) for item in env_list("OUTBOUND_ESP_TEMPLATES") if "=" in item)
+# --- end of outbound mail ----------------------------------------------------------------------
+
 # Inbound mail gateway (mailgateway/). Every door stores the raw mail first.
 # POST /mailgateway/raw/ is closed until a token is set: `Authorization: Bearer <token>`.
 INBOUND_RAW_TOKEN = env_str("INBOUND_RAW_TOKEN")

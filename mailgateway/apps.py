@@ -7,4 +7,7 @@ class MailgatewayConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects Anymail's inbound signal)
+        from . import notifications, outbound_admin, receivers  # noqa: F401  (receivers: Anymail's signals)
+
+        notifications.connect()  # the domain events -> mail and in-app notifications
+        outbound_admin.register()

@@ -112,3 +112,90 @@ class UndeliverableAddress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} ({self.reason})"
+
+
+class OutboundStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    DELIVERED = "delivered", "Delivered"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained (marked as spam)"
+    REJECTED = "rejected", "Rejected by the provider"
+    SKIPPED = "skipped", "Not sent (see error)"
+
+
+class OutboundEmail(models.Model):
+    """One mail the helpdesk sends to one person, from queued to what the provider reported.
+
+    Written when a domain event decides the mail (`mailgateway.notifications`), sent by the
+    `mailgateway.send_outbound` task (`mailgateway.outbound`), updated by Anymail's tracking
+    webhooks (`mailgateway.delivery`). `message_id_header` is the Message-ID the mail carries.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ticket = models.ForeignKey("support.Ticket", on_delete=models.CASCADE, related_name="outbound_emails")
+    message = models.ForeignKey(
+        "support.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="outbound_emails"
+    )
+    recipient = models.ForeignKey(
+        "support.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="outbound_emails"
+    )
+    to_address = models.CharField(max_length=320)
+    template = models.CharField(max_length=32)
+    message_id_header = models.CharField(max_length=998, db_index=True)
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=OutboundStatus.choices, default=OutboundStatus.QUEUED)
+    provider = models.CharField(max_length=32, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["to_address", "template", "created_at"], name="outbound_to_template"),
+            models.Index(fields=["status", "created_at"], name="outbound_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} to {self.to_address} ({self.status})"
+
+
+class HeldStatus(models.TextChoices):
+    HELD = "held", "Held"
+    SENT = "sent", "Sent anyway"
+    DROPPED = "dropped", "Dropped"
+
+
+class HeldReply(models.Model):
+    """An agent's mailed reply that answered an out-of-date notification, kept until they decide.
+
+    The reply is posted only when the agent sends it anyway (console, or `#send` by mail) after
+    seeing what changed; `#drop` or the console drops it. The mail itself stays in `inbound`.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ticket = models.ForeignKey("support.Ticket", on_delete=models.CASCADE, related_name="held_replies")
+    agent = models.ForeignKey("support.User", on_delete=models.CASCADE, related_name="held_replies")
+    inbound = models.ForeignKey(InboundEmail, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    text = models.TextField()
+    answered_message = models.ForeignKey(
+        "support.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=HeldStatus.choices, default=HeldStatus.HELD)
+    posted_message = models.ForeignKey(
+        "support.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "held replies"
+
+    def __str__(self) -> str:
+        return f"held reply of {self.agent_id} on {self.ticket_id} ({self.status})"

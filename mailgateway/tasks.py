@@ -46,3 +46,23 @@ def poll_imap() -> None:
     from .imap import poll_mailbox
 
     poll_mailbox()
+
+
+@shared_task(bind=True, name="mailgateway.send_outbound", acks_late=True, max_retries=None)
+def send_outbound(self, outbound_id: str) -> str:  # type: ignore[no-untyped-def]
+    """Send one queued `OutboundEmail`; provider errors are retried with backoff, then `failed`."""
+    from django.conf import settings
+
+    from .outbound import record_send_failure, send_outbound_email
+
+    try:
+        return send_outbound_email(outbound_id)
+    except Exception as exc:
+        final = self.request.retries >= settings.OUTBOUND_MAX_RETRIES
+        logger.warning("sending outbound mail %s failed (try %s): %s", outbound_id, self.request.retries + 1, exc)
+        record_send_failure(outbound_id, exc, final=final)
+        if final:
+            return "failed"
+        # 30 s, 60 s, 120 s ... at most an hour, with jitter so that retries do not arrive together.
+        countdown = min(30 * 2**self.request.retries, 3600) * random.uniform(0.5, 1.5)
+        raise self.retry(exc=exc, countdown=countdown) from exc

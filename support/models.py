@@ -333,3 +333,55 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# -- notifications (written by mailgateway.notifications from the domain events) -------------
+
+
+class NotificationEvent(models.TextChoices):
+    NEW_TICKET = "new_ticket", "New ticket"
+    AGENT_REPLY = "agent_reply", "Reply from support"
+    CUSTOMER_REPLY = "customer_reply", "Reply from the customer"
+    INTERNAL_NOTE = "internal_note", "Internal note"
+    TICKET_RESOLVED = "ticket_resolved", "Ticket resolved"
+    TICKET_ASSIGNED = "ticket_assigned", "Ticket assigned to you"
+    TICKET_ESCALATED = "ticket_escalated", "Ticket escalated"
+
+
+class Notification(models.Model):
+    """Something a person should know about a ticket, shown in the app (always on, unlike mail).
+
+    Written by the same domain events as the mails, for the same people: a customer is never
+    notified of an internal note.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notifications")
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    event = models.CharField(max_length=24, choices=NotificationEvent.choices)
+    summary = models.CharField(max_length=255, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at", "-created_at"], name="notification_inbox")]
+
+    def __str__(self) -> str:
+        return f"{self.event} on {self.ticket_id} for {self.recipient_id}"
+
+
+class NotificationPreference(models.Model):
+    """One person's choice to receive (or not) the mail of one event; no row means yes."""
+
+    id = models.BigAutoField(primary_key=True)
+    person = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_preferences")
+    event = models.CharField(max_length=24, choices=NotificationEvent.choices)
+    email = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["person", "event"], name="preference_once_per_event")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.event}: {'mail' if self.email else 'no mail'}"

@@ -1,0 +1,324 @@
+"""Who hears of what: receivers of the domain events (`support.events`) that queue mail.
+
+The events arrive after the change committed. Each receiver decides the people (pure functions
+over plain data, `plan_*`), then `queue_notices()` writes, in one transaction, an in-app
+`Notification` per person and an `OutboundEmail` per mail, and starts `mailgateway.send_outbound`
+for each on commit. The doors never send mail; nothing here writes tickets.
+
+| event | who |
+| --- | --- |
+| ticket opened | the customer (acknowledgement), and the staff list (new ticket) |
+| public staff reply | the customer and the ticket's participants, each with their own mail |
+| customer's or participant's reply | the assigned agent, or the staff list when unassigned |
+| internal note | the assigned agent and agents mentioned (`@sita` or `@sita@example.com`); never a customer |
+| status changed to resolved | the customer |
+| assigned | the new agent (not when they took it themselves) |
+| escalated | the supervisors (`SUPERVISOR_ADDRESSES`, else superusers) |
+
+Nobody is mailed about their own action, except the acknowledgement of one's own new ticket.
+Per-person preferences switch mail events off (in-app notifications stay on); undeliverable
+addresses and acknowledgements beyond `OUTBOUND_ACK_PER_HOUR` are recorded as `skipped`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.dispatch import receiver
+from django.utils import timezone
+
+from support import events
+from support.models import Message, Notification, NotificationEvent, NotificationPreference, Status, Ticket, User
+
+from .models import OutboundEmail, OutboundStatus, UndeliverableAddress
+from .outbound import new_message_id
+
+logger = logging.getLogger("mailgateway.notifications")
+
+# Templates whose mail is the message itself: they carry the message's own Message-ID.
+CARRIES_MESSAGE = frozenset({"new_ticket", "agent_reply", "customer_reply", "internal_note"})
+_MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9._%+-]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One person to tell about one thing: a mail from `template`, and an in-app notification."""
+
+    person: User
+    template: str
+    in_app: bool = True
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+# -- deciding (pure) ---------------------------------------------------------------------------
+
+
+def extract_mentions(text: str) -> set[str]:
+    """`@sita` and `@sita@example.com` in a note, lower-cased."""
+    return {m.lower().rstrip(".") for m in _MENTION.findall(text or "")}
+
+
+def mentioned_staff(text: str, staff: Iterable[User]) -> list[User]:
+    wanted = extract_mentions(text)
+    if not wanted:
+        return []
+    return [s for s in staff if s.email.lower() in wanted or s.email.lower().split("@")[0] in wanted]
+
+
+def without(people: Iterable[User | None], *excluded: User | None) -> list[User]:
+    """Each active person once, in order, leaving out the excluded (the actor)."""
+    skip = {p.pk for p in excluded if p is not None}
+    found: dict[Any, User] = {}
+    for person in people:
+        if person is not None and person.is_active and person.pk not in skip and person.pk not in found:
+            found[person.pk] = person
+    return list(found.values())
+
+
+def plan_message(
+    *,
+    ticket: Ticket,
+    message: Message,
+    participants: Sequence[User],
+    staff_list: Sequence[User],
+    mentioned: Sequence[User],
+) -> list[Notice]:
+    author = message.sender
+    if message.is_internal:
+        return [Notice(p, "internal_note") for p in without([ticket.assigned_agent, *mentioned], author) if p.is_staff]
+    if message.is_from_customer:
+        staff = [ticket.assigned_agent] if ticket.assigned_agent is not None else list(staff_list)
+        return [Notice(p, "customer_reply") for p in without(staff, author) if p.is_staff]
+    return [Notice(p, "agent_reply") for p in without([ticket.customer, *participants], author) if not p.is_staff]
+
+
+def plan_opened(*, ticket: Ticket, actor: User, staff_list: Sequence[User]) -> list[Notice]:
+    ack = [Notice(ticket.customer, "ticket_opened", in_app=False)] if ticket.customer.is_active else []
+    return ack + [Notice(p, "new_ticket") for p in without(staff_list, actor, ticket.customer) if p.is_staff]
+
+
+# -- reading the people ------------------------------------------------------------------------
+
+
+def staff_list() -> list[User]:
+    people = User.objects.filter(is_staff=True, is_active=True)
+    if settings.STAFF_NOTIFY_ADDRESSES:
+        people = people.filter(_any_address(settings.STAFF_NOTIFY_ADDRESSES))
+    return list(people.order_by("email"))
+
+
+def supervisors() -> list[User]:
+    people = User.objects.filter(is_staff=True, is_active=True)
+    if settings.SUPERVISOR_ADDRESSES:
+        return list(people.filter(_any_address(settings.SUPERVISOR_ADDRESSES)).order_by("email"))
+    return list(people.filter(is_superuser=True).order_by("email"))
+
+
+def _any_address(addresses: Iterable[str]) -> Q:
+    query = Q(pk__in=[])
+    for address in addresses:
+        query |= Q(email__iexact=address)
+    return query
+
+
+def ensure_message_id(message: Message) -> str:
+    """The message's Message-ID, generated and stored when it has none (written on the web)."""
+    if not message.email_message_id:
+        candidate = new_message_id()
+        Message.objects.filter(pk=message.pk, email_message_id="").update(email_message_id=candidate)
+        message.email_message_id = Message.objects.values_list("email_message_id", flat=True).get(pk=message.pk)
+    return message.email_message_id
+
+
+# -- writing the notices -----------------------------------------------------------------------
+
+
+def _summary(notice: Notice, ticket: Ticket, message: Message | None) -> str:
+    who = ""
+    if message is not None:
+        who = message.sender.name or ("Support" if message.sender.is_staff else message.sender.email)
+    words = {
+        "new_ticket": f"New ticket from {who}",
+        "agent_reply": f"{who} replied",
+        "customer_reply": f"{who} replied",
+        "internal_note": f"Internal note by {who}",
+        "ticket_resolved": "The ticket was resolved",
+        "ticket_assigned": "The ticket was assigned to you",
+        "ticket_escalated": "The ticket was escalated",
+    }
+    return f"{ticket.reference}: {words.get(notice.template, notice.template)}"[:255]
+
+
+def _over_ack_limit(address: str) -> bool:
+    limit = settings.OUTBOUND_ACK_PER_HOUR
+    since = timezone.now() - timedelta(hours=1)
+    sent = (
+        OutboundEmail.objects.filter(to_address__iexact=address, template="ticket_opened", created_at__gte=since)
+        .exclude(status=OutboundStatus.SKIPPED)
+        .count()
+    )
+    return limit >= 0 and sent >= limit
+
+
+def queue_notices(
+    *, ticket: Ticket, message: Message | None, notices: Sequence[Notice], in_reply_to: str = ""
+) -> list[OutboundEmail]:
+    """In-app notifications and queued mails for these notices; sending starts on commit."""
+    if not notices:
+        return []
+    people = {n.person.pk for n in notices}
+    with transaction.atomic():
+        Notification.objects.bulk_create(
+            [
+                Notification(
+                    recipient=n.person,
+                    ticket=ticket,
+                    message=message,
+                    event=n.template,
+                    summary=_summary(n, ticket, message),
+                )
+                for n in notices
+                if n.in_app and n.template in NotificationEvent.values
+            ]
+        )
+        muted = set(
+            NotificationPreference.objects.filter(person_id__in=people, email=False).values_list("person_id", "event")
+        )
+        dead = {
+            a.lower()
+            for a in UndeliverableAddress.objects.filter(
+                _any_address_field(n.person.email for n in notices)
+            ).values_list("address", flat=True)
+        }
+        rows = [_row(n, ticket, message, dead, in_reply_to) for n in notices if (n.person.pk, n.template) not in muted]
+        OutboundEmail.objects.bulk_create(rows)
+        for row in rows:
+            if row.status == OutboundStatus.QUEUED:
+                transaction.on_commit(functools.partial(_enqueue, row.pk), robust=True)
+    return rows
+
+
+def _any_address_field(addresses: Iterable[str]) -> Q:
+    query = Q(pk__in=[])
+    for address in addresses:
+        query |= Q(address__iexact=address)
+    return query
+
+
+def _row(notice: Notice, ticket: Ticket, message: Message | None, dead: set[str], in_reply_to: str) -> OutboundEmail:
+    address = notice.person.email
+    status, error = OutboundStatus.QUEUED, ""
+    if address.lower() in dead:
+        status, error = OutboundStatus.SKIPPED, "The address is marked undeliverable."
+    elif notice.template == "ticket_opened" and _over_ack_limit(address):
+        status = OutboundStatus.SKIPPED
+        error = f"More than {settings.OUTBOUND_ACK_PER_HOUR} acknowledgements to this address within an hour."
+    carries = message is not None and notice.template in CARRIES_MESSAGE
+    context = dict(notice.context)
+    if in_reply_to:
+        context["in_reply_to"] = in_reply_to
+    return OutboundEmail(
+        ticket=ticket,
+        message=message,
+        recipient=notice.person,
+        to_address=address,
+        template=notice.template,
+        message_id_header=message.email_message_id if carries and message is not None else new_message_id(),
+        context=context,
+        status=status,
+        error=error,
+    )
+
+
+def _enqueue(outbound_id: Any) -> None:
+    from .tasks import send_outbound
+
+    send_outbound.delay(str(outbound_id))
+
+
+# -- the receivers -----------------------------------------------------------------------------
+
+
+def _guarded(handler: Any) -> Any:
+    """A failure to notify is logged and does not undo or fail the committed change."""
+
+    @functools.wraps(handler)
+    def run(sender: Any, **kwargs: Any) -> None:
+        try:
+            handler(**kwargs)
+        except Exception:
+            logger.exception("notifying about %s failed", handler.__name__)
+
+    return run
+
+
+@_guarded
+def on_ticket_opened(*, ticket: Ticket, message: Message, actor: User, **kwargs: Any) -> None:
+    ensure_message_id(message)
+    queue_notices(
+        ticket=ticket, message=message, notices=plan_opened(ticket=ticket, actor=actor, staff_list=staff_list())
+    )
+
+
+@_guarded
+def on_message_added(*, ticket: Ticket, message: Message, actor: User, **kwargs: Any) -> None:
+    ensure_message_id(message)
+    ticket = Ticket.objects.select_related("customer", "assigned_agent").get(pk=ticket.pk)
+    participants: list[User] = []
+    staff: list[User] = []
+    mentioned: list[User] = []
+    if message.is_internal:
+        mentioned = mentioned_staff(message.message_text, User.objects.filter(is_staff=True, is_active=True))
+    elif message.is_from_customer:
+        staff = staff_list() if ticket.assigned_agent is None else []
+    else:
+        participants = [p.person for p in ticket.participants.select_related("person")]
+    notices = plan_message(
+        ticket=ticket, message=message, participants=participants, staff_list=staff, mentioned=mentioned
+    )
+    queue_notices(ticket=ticket, message=message, notices=notices)
+
+
+@_guarded
+def on_ticket_changed(*, ticket: Ticket, actor: User, events: Sequence[Any] = (), **kwargs: Any) -> None:
+    resolved = any(e.kind == "status" and e.to_value == Status.RESOLVED for e in events)
+    if not resolved:
+        return
+    ticket = Ticket.objects.select_related("customer").get(pk=ticket.pk)
+    notices = [Notice(p, "ticket_resolved") for p in without([ticket.customer], actor)]
+    queue_notices(ticket=ticket, message=None, notices=notices)
+
+
+@_guarded
+def on_ticket_assigned(*, ticket: Ticket, actor: User, agent: User | None = None, **kwargs: Any) -> None:
+    if agent is None:
+        return
+    notices = [
+        Notice(p, "ticket_assigned", context={"by": actor.name or "A colleague"}) for p in without([agent], actor)
+    ]
+    queue_notices(ticket=ticket, message=None, notices=notices)
+
+
+@_guarded
+def on_ticket_escalated(*, ticket: Ticket, actor: User, reason: str = "", **kwargs: Any) -> None:
+    context = {"reason": reason, "by": actor.name or actor.email}
+    notices = [Notice(p, "ticket_escalated", context=context) for p in without(supervisors(), actor)]
+    queue_notices(ticket=ticket, message=None, notices=notices)
+
+
+def connect() -> None:
+    """Called from `MailgatewayConfig.ready()`."""
+    receiver(events.ticket_opened, dispatch_uid="mailgateway.notify.opened")(on_ticket_opened)
+    receiver(events.message_added, dispatch_uid="mailgateway.notify.message")(on_message_added)
+    receiver(events.ticket_changed, dispatch_uid="mailgateway.notify.changed")(on_ticket_changed)
+    receiver(events.ticket_assigned, dispatch_uid="mailgateway.notify.assigned")(on_ticket_assigned)
+    receiver(events.ticket_escalated, dispatch_uid="mailgateway.notify.escalated")(on_ticket_escalated)

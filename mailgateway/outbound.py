@@ -1,0 +1,316 @@
+"""Outbound mail: one `OutboundEmail` row in, one `AnymailMessage` through `EMAIL_BACKEND` out.
+
+`send_outbound_email()` is what the `mailgateway.send_outbound` task runs. It reads the row and a
+fixed number of other rows (the ticket's first Message-ID and its latest few messages, the
+recipient's reply token, the undeliverable list), whatever the length of the thread, renders
+`templates/emails/<template>/{subject.txt,body.txt,body.html}`, sets the headers that make mail
+clients thread the conversation, and hands the mail to the backend. The row then says `sent`
+(with the provider's message id), `rejected`, or `skipped`; an exception from the backend
+propagates, so the task retries it.
+
+Headers (RFC 5322 section 3.6.4, RFC 3834):
+- `Message-ID`: the one chosen when the mail was queued. A mail that carries a message uses that
+  message's own id (stored on the `Message`, so a reply's In-Reply-To finds the ticket); an
+  acknowledgement, receipt or notice gets an id of its own, because a mailbox that already holds
+  a mail with the same id (the customer's own sent mail) may silently drop the second one.
+- `In-Reply-To` and `References`: the thread as the recipient can see it (no internal note ids
+  for customers), trimmed to the first and the latest few ids and under 900 characters, since
+  some relays refuse header lines longer than 998 and threading needs only the ends.
+- `Reply-To`: `support+<token>@domain` with the recipient's own signed reply token.
+- `Auto-Submitted: auto-replied` and `X-Auto-Response-Suppress: All` on every automatic mail
+  (everything except a person's reply relayed to the customer and participants), so that
+  auto-responders stay quiet; `X-SewaBazaar-Helpdesk` marks our own mail, which the inbound
+  classifier ignores if it ever comes back (a loop).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import formataddr, make_msgid, parseaddr
+from typing import Any
+
+from anymail.message import AnymailMessage
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from support.links import ticket_link_url
+from support.models import Message, User
+
+from .addresses import normalize_address, split_address
+from .models import OutboundEmail, OutboundStatus, UndeliverableAddress
+from .tokens import issue_reply_token
+
+logger = logging.getLogger("mailgateway.outbound")
+
+THREAD_WINDOW = 8
+REFERENCES_LATEST = 6
+REFERENCES_MAX_CHARS = 900
+# Mails that relay what a person wrote to the other side; everything else is automatic.
+PERSONAL_TEMPLATES = frozenset({"agent_reply"})
+LOOP_HEADER = "X-SewaBazaar-Helpdesk"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One message of the thread, as a mail shows it."""
+
+    pk: Any
+    message_id: str
+    text: str
+    author: str
+    created_at: Any
+    is_internal: bool
+
+
+@dataclass(frozen=True)
+class Thread:
+    first_id: str
+    latest: tuple[Entry, ...]  # oldest first, at most THREAD_WINDOW
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+
+def new_message_id() -> str:
+    _, _, domain = split_address(normalize_address(settings.SUPPORT_ADDRESS) or "support@localhost")
+    return make_msgid(idstring="sb", domain=domain or "localhost")
+
+
+def reply_address(token: str) -> str:
+    """`support+<token>@domain` for the support address `support@domain`."""
+    base, _, domain = split_address(normalize_address(settings.SUPPORT_ADDRESS))
+    return f"{base}+{token}@{domain}"
+
+
+def support_name() -> str:
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[0] or "Support"
+
+
+def safe_display_name(name: str) -> str:
+    """A name fit for a header shown to customers: one line, and never an address."""
+    name = " ".join((name or "").replace("\r", " ").replace("\n", " ").split())[:100]
+    return "" if "@" in name else name
+
+
+def from_header(display: str = "") -> str:
+    """Always the support address, so replies come back to us; a person's name when one wrote."""
+    name = safe_display_name(display)
+    label = f"{name} ({support_name()})" if name else support_name()
+    return formataddr((label, normalize_address(settings.SUPPORT_ADDRESS)))
+
+
+def build_references(
+    ids: Sequence[str], *, latest: int = REFERENCES_LATEST, max_chars: int = REFERENCES_MAX_CHARS
+) -> list[str]:
+    """The first id and the latest few, oldest first, within `max_chars` (joined by spaces)."""
+    unique = list(dict.fromkeys(i for i in ids if i))
+    if len(unique) > latest + 1:
+        unique = unique[:1] + unique[-latest:]
+    while len(unique) > 1 and len(" ".join(unique)) > max_chars:
+        del unique[1 if len(unique) > 2 else 0]  # keep the first and the newest longest
+    return unique if unique and len(" ".join(unique)) <= max_chars else []
+
+
+def quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+
+
+def author_label(*, name: str, email: str, is_staff: bool) -> str:
+    """How a message's author is named in a mail: staff by name only, never by address."""
+    if is_staff:
+        return safe_display_name(name) or "Support"
+    return name or email
+
+
+# -- reading the thread (a fixed number of queries) --------------------------------------------
+
+
+def read_thread(outbound: OutboundEmail, *, staff_view: bool) -> Thread:
+    messages = Message.objects.filter(ticket_id=outbound.ticket_id)
+    if not staff_view:
+        messages = messages.filter(is_internal=False)
+    if outbound.message is not None:
+        messages = messages.filter(created_at__lte=outbound.message.created_at)
+    rows = messages.order_by("-created_at", "-id").values(
+        "id",
+        "email_message_id",
+        "message_text",
+        "is_internal",
+        "created_at",
+        "sender__name",
+        "sender__email",
+        "sender__is_staff",
+    )[:THREAD_WINDOW]
+    latest = tuple(
+        Entry(
+            pk=row["id"],
+            message_id=row["email_message_id"],
+            text=row["message_text"],
+            author=author_label(name=row["sender__name"], email=row["sender__email"], is_staff=row["sender__is_staff"]),
+            created_at=row["created_at"],
+            is_internal=row["is_internal"],
+        )
+        for row in reversed(rows)
+    )
+    first = (
+        messages.exclude(email_message_id="").order_by("created_at", "id").values_list("email_message_id", flat=True)
+    )
+    return Thread(first_id=first.first() or "", latest=latest)
+
+
+def carried_and_previous(outbound: OutboundEmail, thread: Thread) -> tuple[Entry | None, Entry | None]:
+    """The message the mail shows in full, and the one before it (quoted)."""
+    entries = list(thread.latest)
+    if outbound.message is not None:
+        index = next((i for i, e in enumerate(entries) if e.pk == outbound.message.pk), None)
+        if index is None:
+            return None, entries[-1] if entries else None
+        return entries[index], entries[index - 1] if index > 0 else None
+    if not entries:
+        return None, None
+    return entries[-1], entries[-2] if len(entries) > 1 else None
+
+
+def threading_headers(outbound: OutboundEmail, thread: Thread) -> dict[str, str]:
+    ids = [thread.first_id, *(e.message_id for e in thread.latest)]
+    ids = [i for i in ids if i and i != outbound.message_id_header]
+    answered = str(outbound.context.get("in_reply_to") or "")
+    if answered and answered != outbound.message_id_header:
+        ids.append(answered)
+    references = build_references(ids)
+    if not references:
+        return {}
+    return {"In-Reply-To": references[-1], "References": " ".join(references)}
+
+
+# -- composing and sending ---------------------------------------------------------------------
+
+
+def render_email(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    subject = " ".join(render_to_string(f"emails/{template}/subject.txt", context).split())
+    text = render_to_string(f"emails/{template}/body.txt", context).strip() + "\n"
+    html = render_to_string(f"emails/{template}/body.html", context)
+    return subject, text, html
+
+
+def mail_context(outbound: OutboundEmail, recipient: User, thread: Thread) -> dict[str, Any]:
+    carried, previous = carried_and_previous(outbound, thread)
+    ticket = outbound.ticket
+    return {
+        "ticket": ticket,
+        "subject_line": f"[{ticket.reference}] {ticket.title}",
+        "recipient_name": recipient.name or recipient.email,
+        "for_staff": recipient.is_staff,
+        "link": ticket_link_url(ticket_id=ticket.pk, person_id=recipient.pk),
+        "support_name": support_name(),
+        "message": carried,
+        "previous": previous,
+        "quoted_previous": quote(previous.text) if previous else "",
+        "extra": outbound.context,
+    }
+
+
+def compose(outbound: OutboundEmail) -> AnymailMessage:
+    """The mail for this row, ready for the backend (reads the thread and the reply token)."""
+    recipient = outbound.recipient
+    if recipient is None:
+        raise ValueError(f"outbound mail {outbound.pk} has no recipient")
+    thread = read_thread(outbound, staff_view=recipient.is_staff)
+    context = mail_context(outbound, recipient, thread)
+    subject, text, html = render_email(outbound.template, context)
+    headers = {"Message-ID": outbound.message_id_header, LOOP_HEADER: outbound.ticket.reference}
+    headers.update(threading_headers(outbound, thread))
+    if outbound.template not in PERSONAL_TEMPLATES:
+        headers["Auto-Submitted"] = "auto-replied"
+        headers["X-Auto-Response-Suppress"] = "All"
+    author = outbound.message.sender if outbound.message is not None else None
+    display = ""
+    if outbound.template in PERSONAL_TEMPLATES and author is not None:
+        display = author.name
+    token = issue_reply_token(ticket_id=outbound.ticket_id, person_id=recipient.pk)
+    mail = AnymailMessage(
+        subject=subject,
+        body=text,
+        from_email=from_header(display),
+        to=[outbound.to_address],
+        reply_to=[reply_address(token)],
+        headers=headers,
+        metadata={"outbound_id": str(outbound.pk), "ticket": outbound.ticket.reference},
+        tags=[outbound.template],
+    )
+    mail.attach_alternative(html, "text/html")
+    esp_template = settings.OUTBOUND_ESP_TEMPLATES.get(outbound.template)
+    if esp_template:
+        mail.template_id = esp_template
+        mail.merge_global_data = {"subject": subject, "text": text, "link": context["link"]}
+    return mail
+
+
+def is_undeliverable(address: str) -> bool:
+    return UndeliverableAddress.objects.filter(address__iexact=address).exists()
+
+
+def provider_name() -> str:
+    parts = settings.EMAIL_BACKEND.split(".")
+    return (parts[-2] if len(parts) > 1 else parts[0])[:32]
+
+
+def send_outbound_email(outbound_id: str) -> str:
+    """Send one queued mail; returns its new status. Backend errors propagate (the task retries)."""
+    with transaction.atomic():
+        row = (
+            OutboundEmail.objects.select_for_update(of=("self",))
+            .select_related("ticket", "message", "message__sender", "recipient")
+            .filter(pk=outbound_id)
+            .first()
+        )
+        if row is None:
+            return "missing"
+        if row.status != OutboundStatus.QUEUED:
+            return row.status  # sent already (a task delivered twice), or skipped
+        row.attempts += 1
+        row.updated_at = timezone.now()
+        if is_undeliverable(row.to_address):
+            row.status, row.error = OutboundStatus.SKIPPED, "The address is marked undeliverable."
+            row.save(update_fields=["status", "error", "attempts", "updated_at"])
+            return row.status
+        mail = compose(row)
+        mail.send()
+        _record_sent(row, mail)
+    logger.info("outbound %s (%s) to %s: %s", row.pk, row.template, row.to_address, row.status)
+    return row.status
+
+
+def _record_sent(row: OutboundEmail, mail: AnymailMessage) -> None:
+    status = mail.anymail_status
+    recipient_status = status.recipients.get(row.to_address) if status.recipients else None
+    if recipient_status is not None and recipient_status.status in ("rejected", "invalid"):
+        row.status, row.error = (
+            OutboundStatus.REJECTED,
+            f"The provider refused the address ({recipient_status.status}).",
+        )
+    else:
+        row.status, row.error = OutboundStatus.SENT, ""
+    row.provider = provider_name()
+    row.provider_message_id = "" if status.message_id is None else str(status.message_id)[:255]
+    row.sent_at = row.updated_at = timezone.now()
+    row.save(update_fields=["status", "error", "provider", "provider_message_id", "sent_at", "updated_at", "attempts"])
+
+
+def record_send_failure(outbound_id: str, exc: BaseException, *, final: bool) -> None:
+    """Keep the provider's error with the mail; after the last try the mail is `failed`."""
+    error = f"{type(exc).__name__}: {exc}"[:4000]
+    with transaction.atomic():
+        row = OutboundEmail.objects.select_for_update().filter(pk=outbound_id).first()
+        if row is None or row.status != OutboundStatus.QUEUED:
+            return
+        row.attempts += 1
+        row.error = error
+        row.updated_at = timezone.now()
+        if final:
+            row.status = OutboundStatus.FAILED
+        row.save(update_fields=["attempts", "error", "status", "updated_at"])

@@ -1,0 +1,69 @@
+"""Helpers for the outbound tests: the mails the helpdesk sent, read back as a mail client would."""
+
+from __future__ import annotations
+
+import email
+from email.message import EmailMessage
+from email.policy import default
+from email.utils import getaddresses
+
+from django.core import mail as django_mail
+
+from mailgateway.addresses import find_reply_tokens
+from mailgateway.tokens import verify_reply_token
+
+
+def sent() -> list[EmailMessage]:
+    """Every mail handed to Anymail's test backend so far, parsed from its bytes."""
+    return [email.message_from_bytes(m.message().as_bytes(), policy=default) for m in django_mail.outbox]  # type: ignore[misc]
+
+
+def sent_to(address: str) -> list[EmailMessage]:
+    return [m for m in sent() if address.lower() in recipients(m)]
+
+
+def recipients(message: EmailMessage) -> list[str]:
+    return [a.lower() for _, a in getaddresses(message.get_all("To", []) + message.get_all("Cc", []))]
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def token_owner(message: EmailMessage):  # type: ignore[no-untyped-def]
+    """Whose reply token the mail's Reply-To carries (a TokenOwner), or None."""
+    addresses = [a for _, a in getaddresses(message.get_all("Reply-To", []))]
+    tokens = find_reply_tokens(addresses, support_address="support@example.com")
+    return verify_reply_token(tokens[0]) if tokens else None
+
+
+def reply_to(
+    message: EmailMessage,
+    *,
+    sender: str,
+    text: str = "Thanks, that works.",
+    keep_reply_to: bool = True,
+    keep_headers: bool = True,
+) -> bytes:
+    """The reply a mail client writes to `message`: To its Reply-To, with In-Reply-To/References."""
+    from tests.mailbuilder import build_mail
+
+    to = str(message["Reply-To"]) if keep_reply_to else "support@example.com"
+    references = f"{message.get('References', '')} {message['Message-ID']}".strip()
+    quoted = "\n".join(f"> {line}" for line in text_of(message).splitlines())
+    return build_mail(
+        sender=sender,
+        to=to,
+        subject=f"Re: {message['Subject']}",
+        text=f"{text}\n\nOn Tue, someone wrote:\n{quoted}\n",
+        in_reply_to=str(message["Message-ID"]) if keep_headers else None,
+        references=references if keep_headers else None,
+    )

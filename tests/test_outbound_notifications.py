@@ -1,0 +1,318 @@
+"""Who gets which mail for every domain event, with which subject and headers (spec section 5)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail as django_mail
+
+from mailgateway.models import OutboundEmail, OutboundStatus, UndeliverableAddress
+from mailgateway.outbound import build_references
+from support import services
+from support.models import Channel, Message, Notification, NotificationPreference, TicketParticipant, User
+from tests.builders import make_reply, make_ticket
+from tests.mailbuilder import build_mail, deliver
+from tests.outbound_helpers import html_of, recipients, sent, sent_to, text_of, token_owner
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def anymail_test_backend(settings):  # type: ignore[no-untyped-def]
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.SUPERVISOR_ADDRESSES = []
+    settings.STAFF_NOTIFY_ADDRESSES = []
+    django_mail.outbox = []
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    """Run the block's on-commit work (the events, then the send tasks) as a real commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def ticket(customer_a, agent, committed):  # type: ignore[no-untyped-def]
+    with committed():
+        opened = make_ticket(customer_a, title="Cleaner did not come")
+    django_mail.outbox = []
+    return opened
+
+
+# -- ticket opened -------------------------------------------------------------------------
+
+
+def test_a_mailed_ticket_is_acknowledged_to_the_customer_with_reference_link_and_threading(customer_a, committed):
+    with committed():
+        inbound = deliver(build_mail(subject="Leaking tap", message_id="<first@mail.example.com>"))
+    ack = sent_to("asha@example.com")
+    assert len(ack) == 1
+    reference = inbound.ticket.reference
+    assert ack[0]["Subject"] == f"[{reference}] Leaking tap"
+    assert ack[0]["In-Reply-To"] == "<first@mail.example.com>"
+    assert ack[0]["References"] == "<first@mail.example.com>"
+    assert ack[0]["Message-ID"] != "<first@mail.example.com>"  # a mail of its own, not a copy of theirs
+    assert OutboundEmail.objects.get(template="ticket_opened").message_id_header == ack[0]["Message-ID"]
+    assert "/t/" in text_of(ack[0]) and reference in text_of(ack[0])
+
+
+def test_the_acknowledgement_is_marked_automatic(customer_a, committed):
+    with committed():
+        make_ticket(customer_a)
+    (ack,) = sent_to("asha@example.com")
+    assert ack["Auto-Submitted"] == "auto-replied"
+    assert ack["X-Auto-Response-Suppress"] == "All"
+
+
+def test_the_acknowledgement_s_reply_to_carries_the_customer_s_own_token(customer_a, committed):
+    with committed():
+        opened = make_ticket(customer_a)
+    owner = token_owner(sent_to("asha@example.com")[0])
+    assert owner is not None and owner.ticket_id == opened.pk and owner.person_id == customer_a.pk
+
+
+def test_a_ticket_opened_on_the_web_gets_a_message_id_stored_on_its_first_message(customer_a, committed):
+    with committed():
+        opened = make_ticket(customer_a)
+    first = opened.messages.get()
+    assert first.email_message_id.startswith("<") and first.email_message_id.endswith("@example.com>")
+    assert sent_to("asha@example.com")[0]["In-Reply-To"] == first.email_message_id
+
+
+def test_a_new_ticket_goes_to_every_agent_carrying_the_customer_s_message(customer_a, agent, other_agent, committed):
+    with committed():
+        opened = make_ticket(customer_a, message_text="Booked for 9am, nobody came.")
+    for address in (agent.email, other_agent.email):
+        (notice,) = sent_to(address)
+        assert notice["Message-ID"] == opened.messages.get().email_message_id
+        assert "Booked for 9am, nobody came." in text_of(notice)
+        assert token_owner(notice).person_id == User.objects.get(email=address).pk
+
+
+def test_mail_the_gateway_ignored_is_not_acknowledged(customer_a, committed):
+    with committed():
+        inbound = deliver(build_mail(headers={"Auto-Submitted": "auto-replied"}))
+    assert inbound.status == "ignored"
+    assert sent() == [] and OutboundEmail.objects.count() == 0
+
+
+def test_one_sender_is_acknowledged_at_most_the_set_number_of_times_per_hour(customer_a, committed, settings):
+    settings.OUTBOUND_ACK_PER_HOUR = 2
+    with committed():
+        for n in range(4):
+            make_ticket(customer_a, title=f"Problem {n}")
+    assert len(sent_to("asha@example.com")) == 2
+    skipped = OutboundEmail.objects.filter(template="ticket_opened", status=OutboundStatus.SKIPPED)
+    assert skipped.count() == 2 and "acknowledgements" in skipped.first().error
+
+
+# -- replies and notes ---------------------------------------------------------------------
+
+
+def test_an_agent_s_reply_goes_to_the_customer_and_each_participant_with_their_own_token(
+    ticket, customer_a, customer_b, agent, committed
+):
+    TicketParticipant.objects.create(ticket=ticket, person=customer_b)
+    with committed():
+        reply = make_reply(ticket, agent, "We are sending another cleaner.")
+    to_customer, to_participant = sent_to(customer_a.email), sent_to(customer_b.email)
+    assert len(to_customer) == len(to_participant) == 1
+    assert recipients(to_customer[0]) == [customer_a.email] and recipients(to_participant[0]) == [customer_b.email]
+    assert token_owner(to_customer[0]).person_id == customer_a.pk
+    assert token_owner(to_participant[0]).person_id == customer_b.pk
+    reply.refresh_from_db()
+    assert to_customer[0]["Message-ID"] == reply.email_message_id == to_participant[0]["Message-ID"]
+
+
+def test_an_agent_s_reply_is_from_the_support_address_under_the_agent_s_name(ticket, customer_a, agent, committed):
+    with committed():
+        make_reply(ticket, agent, "On our way.")
+    (message,) = sent_to(customer_a.email)
+    assert message["From"].addresses[0].addr_spec == "support@example.com"
+    assert message["From"].addresses[0].display_name == "Sita Agent (SewaBazaar Support)"
+
+
+def test_no_mail_to_a_customer_shows_the_agent_s_personal_address(ticket, customer_a, agent, committed):
+    with committed():
+        make_reply(ticket, agent, "On our way.")
+        services.change_ticket(ticket=ticket, actor=agent, channel=Channel.WEB, status="resolved")
+        make_reply(ticket, customer_a, "Thanks!")
+        make_reply(ticket, agent, "You are welcome.")
+    for message in sent_to(customer_a.email):
+        assert agent.email not in message.as_string()
+
+
+def test_an_agent_s_reply_is_not_marked_automatic(ticket, customer_a, agent, committed):
+    with committed():
+        make_reply(ticket, agent, "On our way.")
+    (message,) = sent_to(customer_a.email)
+    assert message["Auto-Submitted"] is None
+
+
+def test_a_reply_threads_under_the_previous_message_and_quotes_it(ticket, customer_a, agent, committed):
+    first = ticket.messages.get()
+    with committed():
+        make_reply(ticket, agent, "On our way.")
+    (message,) = sent_to(customer_a.email)
+    assert message["In-Reply-To"] == first.email_message_id
+    assert message["References"] == first.email_message_id
+    body = text_of(message)
+    assert "On our way." in body and "> Booked for 9am." in body
+    assert "Booked for 9am." in html_of(message) and "<blockquote" in html_of(message)
+
+
+def test_a_customer_s_reply_goes_to_the_assigned_agent_only(ticket, customer_a, agent, other_agent, committed):
+    services.assign(ticket=ticket, actor=other_agent, agent=agent, channel=Channel.WEB)
+    with committed():
+        make_reply(ticket, customer_a, "Any news?")
+    assert len(sent_to(agent.email)) == 1 and sent_to(other_agent.email) == []
+    assert sent_to(customer_a.email) == []
+    assert sent_to(agent.email)[0]["Subject"] == f"[{ticket.reference}] Cleaner did not come"
+
+
+def test_a_customer_s_reply_on_an_unassigned_ticket_goes_to_the_staff_list(
+    ticket, customer_a, agent, other_agent, committed, settings
+):
+    with committed():
+        make_reply(ticket, customer_a, "Any news?")
+    assert len(sent_to(agent.email)) == len(sent_to(other_agent.email)) == 1
+    settings.STAFF_NOTIFY_ADDRESSES = [other_agent.email]
+    django_mail.outbox = []
+    with committed():
+        make_reply(ticket, customer_a, "Hello?")
+    assert sent_to(agent.email) == [] and len(sent_to(other_agent.email)) == 1
+
+
+def test_an_internal_note_goes_to_the_assigned_and_the_mentioned_agents_never_the_customer(
+    ticket, customer_a, agent, other_agent, admin_user, committed
+):
+    services.assign(ticket=ticket, actor=admin_user, agent=agent, channel=Channel.WEB)
+    with committed():
+        make_reply(ticket, admin_user, "Refund approved, @ram please call her.", is_internal=True)
+    assert len(sent_to(agent.email)) == 1 and len(sent_to(other_agent.email)) == 1
+    assert sent_to(customer_a.email) == [] and sent_to(admin_user.email) == []
+    note = sent_to(agent.email)[0]
+    assert note["Subject"] == f"[{ticket.reference}] Cleaner did not come (internal note)"
+    assert "Refund approved" in text_of(note)
+
+
+def test_a_customer_s_mail_never_names_an_internal_note_in_its_references_or_text(ticket, customer_a, agent, committed):
+    with committed():
+        note = make_reply(ticket, agent, "She is a difficult customer.", is_internal=True)
+        make_reply(ticket, agent, "We are on it.")
+    note.refresh_from_db()
+    (message,) = sent_to(customer_a.email)
+    assert note.email_message_id not in message.as_string()
+    assert "difficult" not in message.as_string()
+
+
+def test_nobody_is_mailed_about_their_own_message(ticket, agent, committed):
+    with committed():
+        make_reply(ticket, agent, "Note to self.", is_internal=True)
+    assert sent() == []
+
+
+# -- changes -------------------------------------------------------------------------------
+
+
+def test_resolving_tells_the_customer_that_a_reply_reopens_it(ticket, customer_a, agent, committed):
+    with committed():
+        services.change_ticket(ticket=ticket, actor=agent, channel=Channel.WEB, status="resolved")
+    (message,) = sent_to(customer_a.email)
+    assert message["Subject"] == f"[{ticket.reference}] Cleaner did not come"
+    assert "reply to this mail and the ticket opens again" in text_of(message)
+    assert message["Auto-Submitted"] == "auto-replied"
+    assert message["In-Reply-To"] == ticket.messages.get().email_message_id
+
+
+def test_other_changes_send_no_mail_to_the_customer(ticket, agent, committed):
+    with committed():
+        services.change_ticket(ticket=ticket, actor=agent, channel=Channel.WEB, priority="high", tags=["x"])
+    assert sent() == []
+
+
+def test_assigning_tells_the_new_agent(ticket, agent, other_agent, committed):
+    with committed():
+        services.assign(ticket=ticket, actor=agent, agent=other_agent, channel=Channel.WEB)
+    (message,) = sent_to(other_agent.email)
+    assert "Sita Agent assigned ticket" in text_of(message)
+    assert token_owner(message).person_id == other_agent.pk
+    assert sent_to(agent.email) == []
+
+
+def test_taking_a_ticket_oneself_sends_no_mail(ticket, agent, committed):
+    with committed():
+        services.assign(ticket=ticket, actor=agent, agent=agent, channel=Channel.WEB)
+    assert sent() == []
+
+
+def test_an_escalation_goes_to_the_supervisors_of_the_setting(
+    ticket, agent, other_agent, admin_user, committed, settings
+):
+    settings.SUPERVISOR_ADDRESSES = [other_agent.email]
+    with committed():
+        services.escalate(ticket=ticket, actor=agent, reason="Customer threatens to leave", channel=Channel.WEB)
+    (message,) = sent_to(other_agent.email)
+    assert "Customer threatens to leave" in text_of(message)
+    assert sent_to(admin_user.email) == []
+
+
+def test_without_the_setting_an_escalation_goes_to_the_superusers(ticket, agent, other_agent, admin_user, committed):
+    with committed():
+        services.escalate(ticket=ticket, actor=agent, reason="Third complaint", channel=Channel.WEB)
+    assert len(sent_to(admin_user.email)) == 1 and sent_to(other_agent.email) == []
+
+
+# -- long threads, undeliverable addresses, preferences -----------------------------------
+
+
+def test_references_keep_the_first_and_the_latest_ids_under_a_thousand_characters():
+    ids = [f"<{'x' * 60}.{n}@example.com>" for n in range(200)]
+    kept = build_references(ids)
+    assert kept[0] == ids[0] and kept[-1] == ids[-1]
+    assert len(" ".join(kept)) < 1000 and kept == [ids[0], *ids[-len(kept) + 1 :]]
+
+
+def test_on_a_long_thread_the_references_header_stays_short(ticket, customer_a, agent, committed):
+    for n in range(30):
+        make_reply(ticket, customer_a if n % 2 else agent, f"Message {n}")
+    for index, message in enumerate(ticket.messages.order_by("created_at")):
+        Message.objects.filter(pk=message.pk).update(email_message_id=f"<{'m' * 40}.{index}@mail.example.com>")
+    with committed():
+        make_reply(ticket, agent, "The last word.")
+    (message,) = sent_to(customer_a.email)
+    references = message["References"].split()
+    assert references[0] == f"<{'m' * 40}.0@mail.example.com>"
+    assert references[-1] == f"<{'m' * 40}.30@mail.example.com>" == message["In-Reply-To"]
+    assert len(message["References"]) < 1000
+
+
+def test_an_undeliverable_address_gets_nothing(ticket, customer_a, agent, committed):
+    UndeliverableAddress.objects.create(address="asha@example.com", reason="bounce")
+    with committed():
+        make_reply(ticket, agent, "On our way.")
+    assert sent() == []
+    row = OutboundEmail.objects.get(to_address="asha@example.com", template="agent_reply")
+    assert row.status == OutboundStatus.SKIPPED and "undeliverable" in row.error
+
+
+def test_a_person_who_switched_an_event_off_gets_no_mail_but_the_in_app_notification(
+    ticket, customer_a, agent, committed
+):
+    services.assign(ticket=ticket, actor=agent, agent=agent, channel=Channel.WEB)
+    NotificationPreference.objects.create(person=agent, event="customer_reply", email=False)
+    with committed():
+        make_reply(ticket, customer_a, "Any news?")
+    assert sent() == []
+    assert Notification.objects.filter(recipient=agent, event="customer_reply", ticket=ticket).count() == 1
+
+
+def test_in_app_notifications_follow_the_same_people_and_never_tell_a_customer_of_a_note(
+    ticket, customer_a, agent, other_agent, committed
+):
+    services.assign(ticket=ticket, actor=other_agent, agent=agent, channel=Channel.WEB)
+    with committed():
+        make_reply(ticket, other_agent, "Internal: check the booking.", is_internal=True)
+        make_reply(ticket, other_agent, "We are checking.")
+    to_agent = Notification.objects.filter(recipient=agent).exclude(event="new_ticket")
+    assert list(to_agent.values_list("event", flat=True)) == ["internal_note"]
+    assert list(Notification.objects.filter(recipient=customer_a).values_list("event", flat=True)) == ["agent_reply"]
