@@ -1,0 +1,176 @@
+"""Round trips: the mail the helpdesk sent, answered as a mail client would, comes back to its ticket.
+
+The sent mail is taken from Anymail's test backend (or, once, from a real SMTP server), the reply
+is built from its Reply-To, Message-ID and subject, and fed to the inbound path (store, then
+process) exactly as a door would.
+"""
+
+from __future__ import annotations
+
+import email
+import socket
+from email.policy import default
+
+import pytest
+from aiosmtpd.controller import Controller
+from anymail.backends.test import EmailBackend as AnymailTestBackend
+from anymail.exceptions import AnymailAPIError
+from django.core import mail as django_mail
+
+from mailgateway.models import OutboundEmail, OutboundStatus
+from support.models import Message
+from tests.builders import make_reply, make_ticket
+from tests.mailbuilder import build_mail, deliver
+from tests.outbound_helpers import reply_to, sent_to, text_of
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMER = "Asha Rai <asha@example.com>"
+
+
+@pytest.fixture(autouse=True)
+def anymail_test_backend(settings):  # type: ignore[no-untyped-def]
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    django_mail.outbox = []
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def answered(customer_a, agent, committed):  # type: ignore[no-untyped-def]
+    """A ticket the agent answered on the web; returns (ticket, the mail the customer got)."""
+    with committed():
+        ticket = make_ticket(customer_a, title="Cleaner did not come")
+        make_reply(ticket, agent, "We are sending another cleaner tomorrow.")
+    (mail,) = [m for m in sent_to(customer_a.email) if "another cleaner" in text_of(m)]
+    django_mail.outbox = []
+    return ticket, mail
+
+
+def test_a_customer_s_reply_to_the_reply_to_address_lands_on_the_same_ticket(answered, committed):
+    ticket, mail = answered
+    with committed():
+        inbound = deliver(reply_to(mail, sender=CUSTOMER, text="Tomorrow at 9 is fine."))
+    assert inbound.status == "processed" and inbound.ticket_id == ticket.pk
+    assert inbound.message.routed_by == "token"
+    assert inbound.message.message_text == "Tomorrow at 9 is fine."
+
+
+def test_a_reply_that_lost_its_reply_to_is_threaded_by_its_headers(answered, committed):
+    ticket, mail = answered
+    with committed():
+        inbound = deliver(reply_to(mail, sender=CUSTOMER, keep_reply_to=False))
+    assert inbound.ticket_id == ticket.pk and inbound.message.routed_by == "in_reply_to"
+
+
+def test_a_reply_that_kept_only_the_subject_is_threaded_by_the_reference(answered, committed):
+    ticket, mail = answered
+    with committed():
+        inbound = deliver(reply_to(mail, sender=CUSTOMER, keep_reply_to=False, keep_headers=False))
+    assert inbound.ticket_id == ticket.pk and inbound.message.routed_by == "subject"
+
+
+def test_a_header_only_reply_to_the_acknowledgement_finds_the_ticket_through_references(customer_a, committed):
+    with committed():
+        first = deliver(build_mail(sender=CUSTOMER, subject="Leaking tap", message_id="<tap@mail.example.com>"))
+    (ack,) = sent_to(customer_a.email)
+    with committed():
+        inbound = deliver(reply_to(ack, sender=CUSTOMER, text="It is getting worse.", keep_reply_to=False))
+    assert inbound.ticket_id == first.ticket_id and inbound.message.routed_by == "references"
+
+
+def test_the_customer_s_mailed_reply_reaches_the_agent_and_the_agent_s_mailed_answer_reaches_the_customer(
+    answered, customer_a, agent, committed
+):
+    ticket, mail = answered
+    with committed():
+        deliver(reply_to(mail, sender=CUSTOMER, text="Can it be 10am instead?"))
+    (notice,) = sent_to(agent.email)
+    assert "Can it be 10am instead?" in text_of(notice)
+    django_mail.outbox = []
+    with committed():
+        inbound = deliver(reply_to(notice, sender="Sita Agent <agent@sewabazaar.test>", text="Yes, 10am it is."))
+    staff_reply = inbound.message
+    assert inbound.ticket_id == ticket.pk and staff_reply.sender == agent
+    assert not staff_reply.is_internal and not staff_reply.is_from_customer
+    (to_customer,) = sent_to(customer_a.email)
+    assert "Yes, 10am it is." in text_of(to_customer)
+    assert to_customer["Message-ID"] == staff_reply.email_message_id
+    assert agent.email not in to_customer.as_string()
+
+
+def test_the_mail_sent_through_a_real_smtp_server_comes_back_to_its_ticket(
+    answered, customer_a, agent, settings, committed
+):
+    received: list[bytes] = []
+
+    class Keep:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            received.append(envelope.original_content)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    ticket, _ = answered
+    try:
+        with committed():
+            message = make_reply(ticket, agent, "The new cleaner is booked.")
+    finally:
+        controller.stop()
+    (raw,) = received
+    mail = email.message_from_bytes(raw, policy=default)
+    assert mail["Message-ID"] == Message.objects.get(pk=message.pk).email_message_id
+    assert OutboundEmail.objects.get(message=message).status == OutboundStatus.SENT
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    inbound = deliver(reply_to(mail, sender=CUSTOMER, text="Thank you!"))
+    assert inbound.ticket_id == ticket.pk and inbound.message.routed_by == "token"
+    assert inbound.message.message_text == "Thank you!"
+
+
+# -- retries ---------------------------------------------------------------------------------
+
+
+class FlakyBackend(AnymailTestBackend):
+    """Anymail's test backend, but the provider fails the first `failures` calls."""
+
+    failures = 0
+
+    def post_to_esp(self, payload, message):  # type: ignore[no-untyped-def]
+        if FlakyBackend.failures > 0:
+            FlakyBackend.failures -= 1
+            raise AnymailAPIError("503 Service Unavailable from the provider")
+        return super().post_to_esp(payload, message)
+
+
+def test_a_provider_error_on_the_first_try_sends_the_mail_once_on_a_later_try(customer_a, settings, committed):
+    settings.EMAIL_BACKEND = "tests.test_outbound_round_trips.FlakyBackend"
+    FlakyBackend.failures = 1
+    with committed():
+        make_ticket(customer_a, title="Leaking tap")
+    row = OutboundEmail.objects.get(template="ticket_opened")
+    assert row.status == OutboundStatus.SENT and row.attempts == 2 and row.error == ""
+    assert len([m for m in django_mail.outbox if customer_a.email in m.to]) == 1
+
+
+def test_a_mail_the_provider_keeps_refusing_is_failed_with_the_error_after_the_last_try(
+    customer_a, settings, committed
+):
+    settings.EMAIL_BACKEND = "tests.test_outbound_round_trips.FlakyBackend"
+    settings.OUTBOUND_MAX_RETRIES = 2
+    FlakyBackend.failures = 100
+    with committed():
+        make_ticket(customer_a, title="Leaking tap")
+    row = OutboundEmail.objects.get(template="ticket_opened")
+    assert row.status == OutboundStatus.FAILED and row.attempts == 3
+    assert "503 Service Unavailable" in row.error
+    assert django_mail.outbox == []
+    FlakyBackend.failures = 0
