@@ -1,4 +1,5 @@
-"""Anymail's inbound signal -> `store_inbound()`: one receiver for every provider.
+"""Anymail's inbound signal -> `store_inbound()`: one receiver for every provider; and its
+tracking signal -> `delivery.apply_delivery_report()` for the mail we sent.
 
 Anymail has already checked the webhook's basic auth and the provider's signature. Past this
 point no code sees the provider's payload: the mail is kept as raw bytes with its envelope and
@@ -14,7 +15,7 @@ from email.generator import BytesGenerator
 from email.policy import compat32
 from typing import Any
 
-from anymail.signals import AnymailInboundEvent, inbound
+from anymail.signals import AnymailInboundEvent, AnymailTrackingEvent, inbound, tracking
 from django.dispatch import receiver
 
 from .models import Door
@@ -50,3 +51,25 @@ def store_provider_mail(sender: Any, event: AnymailInboundEvent, esp_name: str, 
         provider_verdicts={k: v for k, v in verdicts.items() if v is not None},
     )
     logger.info("inbound mail from %s stored as %s (new: %s)", esp_name, stored.inbound.pk, stored.created)
+
+
+@receiver(tracking, dispatch_uid="mailgateway.track_outbound_mail")
+def track_outbound_mail(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
+    """Anymail's tracking signal -> `apply_delivery_report()`; the provider's payload stops here."""
+    from .delivery import DeliveryReport, apply_delivery_report
+
+    metadata = event.metadata if isinstance(event.metadata, dict) else {}
+    esp_event = event.esp_event if isinstance(event.esp_event, dict) else {}
+    # Anymail calls some soft bounces "bounced" (Postmark's SoftBounce); they do not mark the address.
+    permanent = not (esp_name == "Postmark" and esp_event.get("Type") == "SoftBounce")
+    report = DeliveryReport(
+        kind=str(event.event_type or ""),
+        provider=esp_name,
+        provider_message_id=str(event.message_id or ""),
+        recipient=str(event.recipient or ""),
+        outbound_id=str(metadata.get("outbound_id") or ""),
+        reject_reason=str(event.reject_reason or ""),
+        detail=str(event.description or event.mta_response or "")[:2000],
+        permanent=permanent,
+    )
+    apply_delivery_report(report)
