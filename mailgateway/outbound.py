@@ -37,6 +37,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from helpdesk import metrics
 from support.links import ticket_link_url
 from support.models import Message, User
 
@@ -281,6 +282,8 @@ def send_outbound_email(outbound_id: str) -> str:
         mail = compose(row)
         mail.send()
         _record_sent(row, mail)
+        if row.status == OutboundStatus.SENT:
+            metrics.count_sent()
     logger.info("outbound %s (%s) to %s: %s", row.pk, row.template, row.to_address, row.status)
     return row.status
 

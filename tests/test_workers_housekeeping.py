@@ -191,3 +191,41 @@ def test_purging_works_in_batches_and_twice_is_harmless():
         stored_mail(age=timedelta(days=100), status="processed")
     assert purge_raw_mail(older_than_days=90, batch=2) == 5
     assert purge_raw_mail(older_than_days=90, batch=2) == 0
+
+
+# -- outbound mail stuck in queued -----------------------------------------------------------
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch):
+    from celery import current_app
+
+    sent: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args: sent.append((name, args)))
+    return sent
+
+
+def outbound_mail(customer, *, age: timedelta, status: str = "queued"):  # type: ignore[no-untyped-def]
+    from mailgateway.models import OutboundEmail
+
+    row = OutboundEmail.objects.create(
+        ticket=make_ticket(customer), to_address=customer.email, template="agent_reply", message_id_header="<o@x>"
+    )
+    OutboundEmail.objects.filter(pk=row.pk).update(status=status, created_at=timezone.now() - age)
+    return row
+
+
+def test_the_sweeper_queues_again_outbound_mail_stuck_in_queued(settings, customer_a, sent_tasks):
+    settings.OUTBOUND_STUCK_AFTER_SECONDS = 600
+    stuck = outbound_mail(customer_a, age=timedelta(minutes=11))
+    sent_tasks.clear()
+    assert sweeper.requeue_stuck_outbound() == [str(stuck.pk)]
+    assert sent_tasks == [("mailgateway.send_outbound", [str(stuck.pk)])]
+
+
+@pytest.mark.parametrize(("age", "status"), [(timedelta(minutes=5), "queued"), (timedelta(hours=2), "sent")])
+def test_the_sweeper_leaves_outbound_mail_that_is_recent_or_sent(settings, customer_a, sent_tasks, age, status):
+    settings.OUTBOUND_STUCK_AFTER_SECONDS = 600
+    outbound_mail(customer_a, age=age, status=status)
+    sent_tasks.clear()
+    assert sweeper.requeue_stuck_outbound() == []
