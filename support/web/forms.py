@@ -91,6 +91,8 @@ class ReplyForm(forms.Form):
 class StaffReplyForm(ReplyForm):
     KINDS = [("reply", "Reply to the customer"), ("note", "Internal note (staff only)")]
     kind = forms.ChoiceField(label="Send as", choices=KINDS, initial="reply", widget=forms.RadioSelect)
+    message_text = _message_field("Message")
+    field_order = ["kind", "message_text", "files"]
 
 
 def _blank(choices: list[tuple[str, str]], label: str = "Any") -> list[tuple[str, str]]:
@@ -155,6 +157,7 @@ class BulkForm(forms.Form):
     tag = forms.CharField(label="Tag", max_length=50, required=False)
 
     def __init__(self, *args: Any, agents: list[tuple[str, str]], ticket_ids: list[str], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "bulk_%s")  # the queue's filters have fields of the same names
         super().__init__(*args, **kwargs)
         self.fields["agent"].choices = [("", "Choose"), ("none", "Nobody"), *agents]
         self.fields["tickets"].choices = [(i, i) for i in ticket_ids]
@@ -173,6 +176,10 @@ class ChangeTicketForm(forms.Form):
     category = forms.ChoiceField(label="Category", choices=Category.choices)
     tags = forms.CharField(label="Tags", required=False, max_length=1100, help_text="Comma-separated.")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "change_%s")  # one page holds this and the escalation form
+        super().__init__(*args, **kwargs)
+
     def clean_tags(self) -> list[str]:
         return [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
 
@@ -181,6 +188,7 @@ class AssignForm(forms.Form):
     agent = forms.ChoiceField(label="Assigned agent", required=False)
 
     def __init__(self, *args: Any, agents: list[tuple[str, str]], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "assign_%s")
         super().__init__(*args, **kwargs)
         self.fields["agent"].choices = [("", "Nobody"), *agents]
 
@@ -188,6 +196,10 @@ class AssignForm(forms.Form):
 class EscalateForm(forms.Form):
     reason = forms.CharField(label="Reason for escalating", max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
     priority = forms.ChoiceField(label="Raise priority to", choices=Priority.choices, initial=Priority.URGENT)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "escalate_%s")
+        super().__init__(*args, **kwargs)
 
 
 class CannedReplyForm(forms.Form):

@@ -127,7 +127,16 @@
       xhr.onload = function () {
         var body = null;
         try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
-        if (body && body.location) { window.location.assign(body.location); return; }
+        if (body && body.location) {
+          var next = new URL(body.location, window.location.href);
+          if (next.pathname === window.location.pathname && next.search === window.location.search) {
+            window.location.hash = next.hash;
+            window.location.reload();  /* the same page: show it with the new message */
+          } else {
+            window.location.assign(next.href);
+          }
+          return;
+        }
         if (button) button.disabled = false;
         if (bar) bar.hidden = true;
         showFieldErrors(form, (body && body.errors) || { __all__: ["Something went wrong (" + xhr.status + "). Nothing was sent; please try again."] });
