@@ -11,11 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core import mail
 from playwright.sync_api import Page, expect
 
 from mailgateway.models import InboundEmail
 from support import services
-from support.links import ticket_link_url
 from support.models import CannedReply, Channel, Message, Status, Ticket, User
 from tests.builders import PNG_1PX, make_reply, make_ticket
 from tests.mailbuilder import build_mail, deliver
@@ -101,14 +101,20 @@ def test_an_internal_note_never_appears_on_the_customers_page(open_as: OpenAs, c
     assert "refund" not in customer.content()
 
 
-def test_a_customer_following_the_signed_link_lands_on_the_ticket_signed_in(open_as: OpenAs, customer_a: User) -> None:
+def test_a_customer_following_the_signed_link_from_the_acknowledgement_mail_lands_on_the_ticket_signed_in(
+    open_as: OpenAs, customer_a: User
+) -> None:
     ticket = make_ticket(customer_a, title="Link ticket")
-    link = ticket_link_url(ticket_id=ticket.pk, person_id=customer_a.pk)
-    page = open_as(None)
-    page.goto(link.split("/t/", 1)[1].join(["/t/", ""]))
+    acks = [m for m in mail.outbox if m.to == ["asha@example.com"] and ticket.reference in m.subject]
+    assert len(acks) == 1, [m.subject for m in mail.outbox]
+    link = re.search(r"https?://\S+/t/([^/\s]+)/", acks[0].body)
+    assert link is not None, acks[0].body
+    page = open_as(None)  # a browser that never signed in
+    page.goto(f"/t/{link.group(1)}/")
     expect(page).to_have_url(re.compile(rf"/tickets/{ticket.reference}/$"))
     expect(page.get_by_role("heading", name=re.compile("Link ticket"))).to_be_visible()
     expect(page.get_by_text("Signed in as asha@example.com")).to_be_visible()
+    expect(page.get_by_role("button", name="Send reply")).to_be_visible()
 
 
 def test_a_customer_cannot_open_another_customers_ticket_by_url(
