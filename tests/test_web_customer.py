@@ -352,3 +352,10 @@ def test_staff_opening_a_customer_url_go_to_the_console(customer_a: User, agent:
     ticket = make_ticket(customer_a)
     response = signed_in(agent).get(f"/tickets/{ticket.reference}/")
     assert response["Location"] == f"/console/tickets/{ticket.reference}/"
+
+
+def test_my_tickets_filters_by_category(customer_a: User) -> None:
+    make_ticket(customer_a, title="Money back", category="billing")
+    make_ticket(customer_a, title="Password lost", category="account")
+    page = signed_in(customer_a).get("/tickets/?category=billing").content.decode()
+    assert "Money back" in page and "Password lost" not in page

@@ -58,6 +58,8 @@ def my_tickets(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         if status := form.cleaned_data["status"]:
             tickets = tickets.filter(status=status)
+        if category := form.cleaned_data["category"]:
+            tickets = tickets.filter(category=category)
         if words := form.cleaned_data["q"].replace("\x00", "").strip():
             text = Message.objects.filter(ticket=OuterRef("pk"), is_internal=False, message_text__icontains=words)
             tickets = tickets.filter(Q(title__icontains=words) | Q(reference__iexact=words) | Exists(text))

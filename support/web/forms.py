@@ -101,6 +101,7 @@ def _blank(choices: list[tuple[str, str]], label: str = "Any") -> list[tuple[str
 
 class MyTicketsForm(forms.Form):
     status = forms.ChoiceField(label="Status", choices=_blank(Status.choices), required=False)
+    category = forms.ChoiceField(label="Category", choices=_blank(Category.choices), required=False)
     q = forms.CharField(label="Search", max_length=200, required=False)
     page = forms.IntegerField(min_value=1, required=False)
 

@@ -157,6 +157,8 @@
     var last = list.lastElementChild;
     if (last && (window.location.hash === "#newest" || list.children.length > 3)) last.scrollIntoView({ block: "nearest" });
     var busy = false;
+    var failures = 0;
+    var status = document.querySelector("[data-poll-status]");
     var poll = function () {
       if (busy || document.hidden) return;
       busy = true;
@@ -182,7 +184,11 @@
             announcer(added === 1 ? "1 new message" : added + " new messages");
           }
         })
-        .catch(function () { /* the next poll tries again */ })
+        .then(function () { failures = 0; if (status) status.textContent = ""; })
+        .catch(function () {
+          failures++;
+          if (status && failures >= 2) status.textContent = "Cannot reach the helpdesk to check for new messages; trying again.";
+        })
         .then(function () { busy = false; });
     };
     window.setInterval(poll, seconds * 1000);
