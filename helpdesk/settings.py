@@ -219,6 +219,14 @@ CACHES = {
 # can read it; any Anymail ESP is one EMAIL_BACKEND away.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "sent_mail"))
+# For EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend (a relay, or the compose stack's
+# mail catcher on mailpit:1025).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "SewaBazaar Support <support@example.com>")
 SUPPORT_ADDRESS = env_str("SUPPORT_ADDRESS", "support@example.com")
 # Anymail: every `ANYMAIL_<NAME>` environment variable becomes ANYMAIL["<NAME>"], so each provider's
