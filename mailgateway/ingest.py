@@ -235,15 +235,33 @@ def _apply(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply, e
         routed_by = "follow_up" if route.follow_up_of else "new"
     else:
         ticket, author, routed_by = route.ticket, route.author, route.routed_by
-        message = services.add_message(
-            ticket=ticket,
-            author=author,
-            message_text=extracted.text,
-            channel=Channel.EMAIL,
-            html=extracted.html,
-            email_message_id=mail.message_id,
-            routed_by=routed_by,
-        )
+        if author.is_staff:  # an agent answering by mail: commands, notes, held replies
+            from .agent_mail import apply_staff_mail
+
+            outcome = apply_staff_mail(
+                inbound=inbound,
+                mail=mail,
+                ticket=ticket,
+                agent=author,
+                routed_by=routed_by,
+                text=extracted.text,
+                html=extracted.html,
+            )
+            if outcome.message is None:  # only commands, refused commands, or a held reply
+                _set(inbound, InboundStatus.PROCESSED, outcome.reason, outcome.detail)
+                inbound.routed_by, inbound.ticket = routed_by, ticket
+                return
+            message = outcome.message
+        else:
+            message = services.add_message(
+                ticket=ticket,
+                author=author,
+                message_text=extracted.text,
+                channel=Channel.EMAIL,
+                html=extracted.html,
+                email_message_id=mail.message_id,
+                routed_by=routed_by,
+            )
     _keep_files(message, author, extracted)
     if not author.is_staff:
         _add_cc_participants(ticket, author, mail)
