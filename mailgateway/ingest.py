@@ -36,8 +36,9 @@ from .html_text import html_to_text
 from .models import InboundEmail, InboundStatus, UndeliverableAddress
 from .parsing import MailAttachment, ParsedEmail, parse_email
 from .quoting import visible_text
-from .routing import Envelope, NewTicket, Quarantine, Reply, route_email
+from .routing import Envelope, NewTicket, Quarantine, Reply, find_user, route_email
 from .sanitize import link_inline_images, sanitize_html
+from .store import read_raw_mail
 
 logger = logging.getLogger("mailgateway")
 
@@ -62,7 +63,9 @@ class Extracted:
 def process_stored_mail(inbound_id: str, *, again: bool = False) -> str:
     """Process one stored mail; returns its status. `again` re-runs a quarantined or failed one."""
     with transaction.atomic():
-        inbound = InboundEmail.objects.select_for_update().filter(pk=inbound_id).first()
+        # Without the raw mail: it is read once by `_process()` and never written back (a save of
+        # a row that holds it would send the whole mail to the database again).
+        inbound = InboundEmail.objects.select_for_update().defer("raw").filter(pk=inbound_id).first()
         if inbound is None:
             return "missing"
         if inbound.status != InboundStatus.RECEIVED and not again:
@@ -117,7 +120,7 @@ def outcome_of(inbound: InboundEmail) -> dict[str, Any]:
 
 def _process(inbound: InboundEmail) -> None:
     try:
-        mail = parse_email(bytes(inbound.raw))
+        mail = parse_email(read_raw_mail(inbound.pk))
     except Exception as exc:  # the bytes are not mail the parser can read: staff decide
         _set(inbound, InboundStatus.QUARANTINED, "malformed", f"The mail could not be parsed: {exc}"[:2000])
         return
@@ -128,13 +131,14 @@ def _process(inbound: InboundEmail) -> None:
     if not inbound.message_id_header and mail.message_id:
         inbound.message_id_header = mail.message_id
 
+    sender = find_user(mail.from_address)
     ignored = classify(
         mail,
         envelope_sender=inbound.envelope_sender or None,
         provider_verdicts=inbound.provider_verdicts,
         support_address=settings.SUPPORT_ADDRESS,
         ignored_senders=settings.INBOUND_IGNORE_SENDERS,
-    ) or _flood(inbound, mail)
+    ) or _flood(inbound, mail, sender)
     if ignored is not None:
         _set(inbound, InboundStatus.IGNORED, ignored.reason, ignored.detail)
         if ignored.reason == "bounce":
@@ -152,7 +156,8 @@ def _process(inbound: InboundEmail) -> None:
             references=mail.references,
             subject=mail.subject,
             dmarc_failed=fails_dmarc(verdicts),
-        )
+        ),
+        sender=sender,
     )
     if isinstance(route, Quarantine):
         _set(inbound, InboundStatus.QUARANTINED, route.reason, route.detail)
@@ -218,7 +223,7 @@ def file_problem(item: MailAttachment) -> str:
 
 def _apply(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply, extracted: Extracted) -> None:
     if isinstance(route, NewTicket):
-        customer = person_for(mail.from_address, mail.from_name)
+        customer = route.author or person_for(mail.from_address, mail.from_name)
         ticket = services.open_ticket(
             customer=customer,
             title=_title(mail.subject),
@@ -302,14 +307,14 @@ def _download_url(attachment: Attachment) -> str:
 
 def person_for(address: str, name: str = "") -> User:
     """The user with this address; an unknown sender becomes a customer who has no password."""
-    user = User.objects.filter(email__iexact=address).first()
+    user = User.objects.with_email(address).first()
     if user is not None:
         return user
     try:
         with transaction.atomic():
             return User.objects.create_user(email=address, password=None, name=name[:150])
     except IntegrityError:  # the same new sender in two mails at once
-        return User.objects.get(email__iexact=address)
+        return User.objects.with_email(address).get()
 
 
 def _add_cc_participants(ticket: Ticket, author: User, mail: ParsedEmail) -> None:
@@ -330,18 +335,20 @@ def _title(subject: str) -> str:
 def _existing_message(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply) -> Message | None:
     if not mail.message_id:
         return None
-    found = Message.objects.filter(email_message_id=mail.message_id, sender__email__iexact=mail.from_address)
+    found = Message.objects.filter(
+        email_message_id=mail.message_id, sender__in=User.objects.with_email(mail.from_address)
+    )
     return found.order_by("created_at").first()
 
 
 # -- floods and bounces ---------------------------------------------------------------------
 
 
-def _flood(inbound: InboundEmail, mail: ParsedEmail) -> Ignore | None:
+def _flood(inbound: InboundEmail, mail: ParsedEmail, sender: User | None) -> Ignore | None:
     limit = settings.INBOUND_FLOOD_PER_HOUR
     if not mail.from_address or limit <= 0:
         return None
-    if User.objects.filter(email__iexact=mail.from_address, is_staff=True, is_active=True).exists():
+    if sender is not None and sender.is_staff and sender.is_active:
         return None
     since = timezone.now() - timedelta(hours=1)
     recent = (
@@ -389,7 +396,7 @@ def open_as_new_ticket(inbound: InboundEmail, *, actor: User) -> Message:
 def discard(inbound: InboundEmail, *, actor: User) -> None:
     """Staff looked at it and it is nothing: kept as ignored, with who decided."""
     with transaction.atomic():
-        row = InboundEmail.objects.select_for_update().get(pk=inbound.pk)
+        row = InboundEmail.objects.select_for_update().defer("raw").get(pk=inbound.pk)
         _require_quarantined(row, actor)
         _set(row, InboundStatus.IGNORED, "discarded", f"Discarded by {actor.email}. {row.detail}")
         row.save()
@@ -411,9 +418,9 @@ def _require_quarantined(row: InboundEmail, actor: User) -> None:
 
 def _decide(inbound: InboundEmail, actor: User, *, ticket: Ticket | None) -> Message:
     with transaction.atomic():
-        row = InboundEmail.objects.select_for_update().get(pk=inbound.pk)
+        row = InboundEmail.objects.select_for_update().defer("raw").get(pk=inbound.pk)
         _require_quarantined(row, actor)
-        mail = parse_email(bytes(row.raw))
+        mail = parse_email(read_raw_mail(row.pk))
         if not mail.from_address:
             raise InvalidInput("The mail has no sender to post it as.", {"from": ["missing"]})
         sender = person_for(mail.from_address, mail.from_name)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes
+from email.feedparser import BytesFeedParser
 from email.header import decode_header
 from email.message import Message
 from email.policy import compat32
@@ -190,7 +191,7 @@ def decode_header_value(value: object) -> str:
 
 def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline needs from a raw message. Raises only on input that is not mail."""
-    message = message_from_bytes(raw, policy=compat32)
+    message = _message_from(raw)
     defects = _repair_charsets(message)
     parser = mailparser.MailParser(message)
     headers = _headers(message)
@@ -224,6 +225,25 @@ def parse_email(raw: bytes) -> ParsedEmail:
         report=delivery_report(message),
         defects=tuple(defects),
     )
+
+
+_FEED_BYTES = 1 << 20
+
+
+def _message_from(raw: bytes) -> Message:
+    """`message_from_bytes()` fed a megabyte at a time, cut at line ends.
+
+    The same parse, without the decoded copy of the whole mail that `message_from_bytes()` holds
+    while it parses: for a 25 MB mail that is 25 MB less at the peak.
+    """
+    parser = BytesFeedParser(policy=compat32)
+    start = 0
+    while start < len(raw):
+        end = raw.find(b"\n", start + _FEED_BYTES)
+        end = len(raw) if end < 0 else end + 1
+        parser.feed(raw[start:end])
+        start = end
+    return parser.close()
 
 
 def message_ids(value: str) -> tuple[str, ...]:

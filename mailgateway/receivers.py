@@ -34,12 +34,32 @@ def raw_bytes_of(message: Any) -> bytes:
         return buffer.getvalue()
 
 
+_SES_VERDICTS = {"PASS": "pass", "FAIL": "fail", "GRAY": "none", "PROCESSING_FAILED": "temperror"}
+
+
+def provider_sender_verdicts(esp_name: str, esp_event: Any) -> dict[str, str]:
+    """SPF, DKIM and DMARC as the provider checked them, for those that say so in the payload.
+
+    Amazon SES puts its verdicts in the receipt rather than in an Authentication-Results header.
+    """
+    if esp_name != "Amazon SES" or not isinstance(esp_event, dict):
+        return {}
+    receipt = esp_event.get("receipt") or {}
+    found = {}
+    for method in ("spf", "dkim", "dmarc"):
+        status = str((receipt.get(f"{method}Verdict") or {}).get("status", "")).upper()
+        if status in _SES_VERDICTS:
+            found[method] = _SES_VERDICTS[status]
+    return found
+
+
 @receiver(inbound, dispatch_uid="mailgateway.store_provider_mail")
 def store_provider_mail(sender: Any, event: AnymailInboundEvent, esp_name: str, **kwargs: Any) -> None:
     message = event.message
     verdicts = {
         "spam_detected": getattr(message, "spam_detected", None),
         "spam_score": getattr(message, "spam_score", None),
+        **provider_sender_verdicts(esp_name, event.esp_event),
     }
     stored = store_inbound(
         raw_bytes_of(message),

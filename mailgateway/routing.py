@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
 
 from support.models import Message, Status, Ticket, User
+from support.references import reference_spellings
 
 from .addresses import find_reply_tokens
 from .tokens import verify_reply_token
@@ -27,6 +27,7 @@ from .tokens import verify_reply_token
 class NewTicket:
     routed_by: str = "new"
     follow_up_of: Ticket | None = None
+    author: User | None = None  # the sender, when they already have an account
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Envelope:
 def find_user(address: str) -> User | None:
     if not address:
         return None
-    return User.objects.filter(email__iexact=address.strip()).first()
+    return User.objects.with_email(address).first()
 
 
 def is_ticket_person(ticket: Ticket, user: User | None) -> bool:
@@ -72,8 +73,14 @@ def is_ticket_person(ticket: Ticket, user: User | None) -> bool:
     return ticket.participants.filter(person=user).exists()
 
 
-def route_email(envelope: Envelope) -> Route:
-    sender = find_user(envelope.sender_address)
+_LOOK_UP = object()
+
+
+def route_email(envelope: Envelope, *, sender: User | object | None = _LOOK_UP) -> Route:
+    """`sender` is the user of the From address when the caller has already found it (or None)."""
+    if sender is _LOOK_UP:
+        sender = find_user(envelope.sender_address)
+    assert sender is None or isinstance(sender, User)
     if sender is not None and sender.is_staff and envelope.dmarc_failed:
         return Quarantine("sender_unverified", f"{envelope.sender_address} is staff but the mail failed DMARC.")
     by_token = _route_by_token(envelope, sender)
@@ -88,7 +95,7 @@ def route_email(envelope: Envelope) -> Route:
                 ticket,
             )
         return _reply_or_follow_up(ticket, sender, routed_by)  # type: ignore[arg-type]
-    return NewTicket()
+    return NewTicket(author=sender)
 
 
 def _route_by_token(envelope: Envelope, sender: User | None) -> Route | None:
@@ -111,7 +118,7 @@ def _route_by_token(envelope: Envelope, sender: User | None) -> Route | None:
 
 def _reply_or_follow_up(ticket: Ticket, author: User, routed_by: str) -> Route:
     if ticket.status == Status.CLOSED and not author.is_staff:
-        return NewTicket(routed_by=f"follow_up:{routed_by}", follow_up_of=ticket)
+        return NewTicket(routed_by=f"follow_up:{routed_by}", follow_up_of=ticket, author=author)
     return Reply(ticket=ticket, author=author, routed_by=routed_by)
 
 
@@ -131,10 +138,11 @@ def _ticket_by_message_ids(ids: tuple[str, ...]) -> Ticket | None:
     wanted = [i for i in dict.fromkeys(_normalize_id(i) for i in ids) if i][:50]
     if not wanted:
         return None
-    found = dict(Message.objects.filter(email_message_id__in=wanted).values_list("email_message_id", "ticket_id"))
+    messages = Message.objects.filter(email_message_id__in=wanted).select_related("ticket__customer")
+    found = {m.email_message_id: m.ticket for m in messages.only("email_message_id", "ticket")}
     for message_id in wanted:  # the order the mail gives: nearest first
         if message_id in found:
-            return Ticket.objects.select_related("customer").get(pk=found[message_id])
+            return found[message_id]
     return None
 
 
@@ -150,4 +158,4 @@ def _ticket_by_subject(subject: str) -> Ticket | None:
     match = re.search(rf"\[\s*({prefix}-\d{{1,12}})\s*\]", subject or "", re.IGNORECASE)
     if match is None:
         return None
-    return Ticket.objects.select_related("customer").filter(Q(reference__iexact=match.group(1))).first()
+    return Ticket.objects.select_related("customer").filter(reference__in=reference_spellings(match.group(1))).first()

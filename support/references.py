@@ -36,3 +36,14 @@ def next_ticket_number() -> int:
 
 def next_ticket_reference() -> str:
     return format_reference(next_ticket_number())
+
+
+def reference_spellings(text: str) -> set[str]:
+    """The stored forms a typed reference may have (`sb-1042` -> `SB-1042`): an exact match on these
+    uses the unique index, where a case-insensitive comparison would scan every ticket."""
+    text = text.strip()
+    spellings = {text, text.upper()}
+    prefix, _, number = text.rpartition("-")
+    if number.isdigit() and prefix.lower() == settings.TICKET_REFERENCE_PREFIX.lower():
+        spellings.add(format_reference(int(number)))
+    return spellings

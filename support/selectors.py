@@ -14,6 +14,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Left
 
 from .models import Attachment, Message, Ticket, User
+from .references import reference_spellings
 
 SNIPPET_LENGTH = 140
 
@@ -137,7 +138,7 @@ def find_ticket(queryset: QuerySet[Ticket], key: Any) -> Ticket | None:
     except ValueError:
         pass
     if len(key) <= 32:
-        return queryset.filter(reference__iexact=key).first()
+        return queryset.filter(reference__in=reference_spellings(key)).first()
     return None
 
 

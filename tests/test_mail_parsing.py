@@ -140,3 +140,16 @@ def test_nul_bytes_in_the_body_do_not_reach_the_text():
 def test_a_mail_without_headers_parses_to_an_empty_sender():
     parsed = parse_email(b"just some words\r\nand more\r\n")
     assert parsed.from_address == "" and parsed.message_id == ""
+
+
+def test_a_mail_fed_in_small_pieces_parses_as_the_whole(monkeypatch):
+    raw = build_mail(
+        subject="Ünïcode subject",
+        text="Line one\r\nline two\r\n" * 40,
+        html="<p>Hello</p>" * 30,
+        files=[("invoice.pdf", PDF_HEAD + b"x" * 3000, "application/pdf")],
+    )
+    whole = parse_email(raw)
+    monkeypatch.setattr("mailgateway.parsing._FEED_BYTES", 7)  # cuts fall inside headers, CRLFs, base64
+    pieces = parse_email(raw)
+    assert pieces == whole and pieces.attachments[0].data == whole.attachments[0].data

@@ -64,7 +64,9 @@ def test_active_elements_are_removed(element):
 
 
 def test_meta_refresh_and_base_cannot_redirect_the_page():
-    cleaned = sanitize_html('<meta http-equiv="refresh" content="0;url=https://x.example"><base href="https://x.example">Hi')
+    cleaned = sanitize_html(
+        '<meta http-equiv="refresh" content="0;url=https://x.example"><base href="https://x.example">Hi'
+    )
     assert "x.example" not in cleaned and "Hi" in cleaned
 
 

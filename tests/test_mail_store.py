@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from mailgateway.models import Door, InboundEmail
-from mailgateway.store import extract_message_id, idempotency_key, mailbox_of, store_inbound
+from mailgateway.store import extract_message_id, idempotency_key, mailbox_of, read_raw_mail, store_inbound
 from mailgateway.tokens import issue_reply_token, verify_reply_token
 from support import services
 
@@ -97,3 +97,26 @@ def test_an_altered_or_resigned_token_does_not_verify(customer_a, settings):
     assert verify_reply_token("") is None
     settings.REPLY_TOKEN_KEY = "another-key-after-rotation-0123456789"
     assert verify_reply_token(token) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("padding", [0, 300_000], ids=["small", "large"])  # large: the binary path on PostgreSQL
+def test_the_raw_mail_is_kept_byte_for_byte(padding):
+    raw = RAW.replace(b"The plumber", b"\x00\xff\xfe 8-bit \xe9t\xe9 and a NUL, the plumber") + b"\r\n" * padding
+    stored = store_inbound(raw, door=Door.RAW)
+    assert read_raw_mail(stored.inbound.pk) == raw
+    assert bytes(InboundEmail.objects.get().raw) == raw  # the ORM (admin, console) reads the same bytes
+    assert InboundEmail.objects.get().raw_size == len(raw)
+
+
+@pytest.mark.django_db
+def test_processing_never_writes_the_raw_mail_back():
+    from django.test.utils import CaptureQueriesContext
+
+    from mailgateway.ingest import process_stored_mail
+
+    stored = store_inbound(RAW, door=Door.RAW)
+    with CaptureQueriesContext(connection) as queries:
+        assert process_stored_mail(str(stored.inbound.pk)) == "processed"
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))]
+    assert writes and not any('"raw"' in sql for sql in writes if "mailgateway_inboundemail" in sql)

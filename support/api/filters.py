@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework.exceptions import ValidationError
 
 from support.models import Category, Message, Priority, Source, Status, Ticket
+from support.references import reference_spellings
 
 ORDERINGS = {
     "created_at": ("created_at", "id"),
@@ -72,7 +73,9 @@ class TicketFilter(django_filters.FilterSet):
         if not self._is_staff():
             # A customer's search must not find words that only an internal note contains.
             messages = messages.filter(is_internal=False)
-        return queryset.filter(Q(title__icontains=value) | Q(reference__iexact=value) | Exists(messages))
+        return queryset.filter(
+            Q(title__icontains=value) | Q(reference__in=reference_spellings(value)) | Exists(messages)
+        )
 
     def filter_ordering(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         return queryset.order_by(*ORDERINGS[value])
