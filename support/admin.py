@@ -1,7 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Attachment, CannedReply, Message, Ticket, TicketEvent, TicketParticipant, User
+from .models import (
+    Attachment,
+    CannedReply,
+    Message,
+    Notification,
+    NotificationPreference,
+    Ticket,
+    TicketEvent,
+    TicketParticipant,
+    User,
+)
 
 
 @admin.register(User)
@@ -110,3 +120,22 @@ class CannedReplyAdmin(admin.ModelAdmin):
     list_display = ["title", "created_by", "updated_at"]
     search_fields = ["title", "body"]
     readonly_fields = ["created_by", "created_at", "updated_at"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "recipient", "ticket", "event", "summary", "read_at"]
+    list_filter = ["event"]
+    search_fields = ["recipient__email", "ticket__reference", "summary"]
+    list_select_related = ["recipient", "ticket"]
+    raw_id_fields = ["recipient", "ticket", "message"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    """Who switched which mail off (no row: the mail is on)."""
+
+    list_display = ["person", "event", "email"]
+    list_filter = ["event", "email"]
+    search_fields = ["person__email"]
+    raw_id_fields = ["person"]

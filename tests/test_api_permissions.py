@@ -72,6 +72,10 @@ REQUESTS: dict[str, tuple[str, str, Any]] = {
     "refresh a token": ("post", "/api/auth/token/refresh/", REFRESH),
     "get the token url": ("get", "/api/auth/token/", None),
     "schema": ("get", "/api/schema/", None),
+    "my notifications": ("get", "/api/support/notifications/", None),
+    "mark notifications read": ("post", "/api/support/notifications/mark-read/", {"all": True}),
+    "my mail preferences": ("get", "/api/support/notifications/preferences/", None),
+    "switch a mail off": ("patch", "/api/support/notifications/preferences/", {"agent_reply": False}),
 }
 
 # The expected answer: a status, or (status, error code) for a refusal.
@@ -106,6 +110,10 @@ MATRIX: list[tuple[str, tuple[Any, ...]]] = [
     ("refresh a token",         (UNAUTH,    200,        200,        200,       200)),
     ("get the token url",       (NO_METHOD, NO_METHOD,  NO_METHOD,  NO_METHOD, NO_METHOD)),
     ("schema",                  (200,       200,        200,        200,       200)),
+    ("my notifications",        (UNAUTH,    200,        200,        200,       200)),
+    ("mark notifications read", (UNAUTH,    200,        200,        200,       200)),
+    ("my mail preferences",     (UNAUTH,    200,        200,        200,       200)),
+    ("switch a mail off",       (UNAUTH,    200,        200,        200,       200)),
 ]
 # fmt: on
 CASES = [

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .notifications import NotificationListView, NotificationMarkReadView, NotificationPreferencesView
 from .views import AttachmentDownloadView, TicketViewSet
 
 router = SimpleRouter()
@@ -13,4 +14,7 @@ urlpatterns = [
         AttachmentDownloadView.as_view(),
         name="api-attachment-download",
     ),
+    path("notifications/", NotificationListView.as_view(), name="api-notifications"),
+    path("notifications/mark-read/", NotificationMarkReadView.as_view(), name="api-notifications-mark-read"),
+    path("notifications/preferences/", NotificationPreferencesView.as_view(), name="api-notification-preferences"),
 ]
