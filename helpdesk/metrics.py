@@ -1,8 +1,9 @@
 """Counters for Prometheus, and `GET /metrics` that serves them.
 
 Counters are kept where the work happens: `helpdesk_mails_received_total` by the doors (web
-processes, the pipe command, the IMAP poll), the outcomes by the Celery workers that process mail,
-`sent` and `bounced` by outbound mail and bounce handling. With `PROMETHEUS_MULTIPROC_DIR` set (the
+processes, the pipe command, the IMAP poll; counted in `mailgateway.store` after the commit), the
+outcomes by the Celery workers that process mail, `sent` and `bounced` by outbound mail and bounce
+handling. With `PROMETHEUS_MULTIPROC_DIR` set (the
 same folder for gunicorn and the workers of one host, emptied at start), /metrics adds them up
 across processes; without it each process counts for itself (fine for `runserver`).
 
@@ -45,10 +46,6 @@ MAILS_REQUEUED = Counter("helpdesk_mails_requeued", "Stuck mails queued again by
 def _after_commit(count: Any) -> None:
     """Count what committed only: a rolled-back change is not an event."""
     transaction.on_commit(count, robust=True)
-
-
-def count_received(door: str) -> None:
-    _after_commit(lambda: MAILS_RECEIVED.labels(door=door).inc())
 
 
 def count_outcome(status: str, reason: str = "") -> None:

@@ -173,12 +173,14 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = False
 # A task is acknowledged only after it ran: a worker that dies mid-task leaves the message in Redis
-# and, once the visibility timeout has passed, another worker takes it (keep the timeout above the
-# longest task). A pool child that is killed puts its task back at once (reject_on_worker_lost).
+# and, once the visibility timeout has passed, another worker takes it. A pool child that is killed
+# puts its task back at once (reject_on_worker_lost). The timeout must exceed the longest retry
+# countdown (Redis would otherwise hand a waiting retry to a second worker): 2 hours. Mail whose
+# worker died is not left waiting that long: the sweeper queues it again after 10 minutes.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 900)
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 7200)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     # A broker that does not answer must not hold a provider's webhook for long: the mail is
@@ -299,6 +301,9 @@ INBOUND_STUCK_AFTER_SECONDS = env_int("INBOUND_STUCK_AFTER_SECONDS", 600)
 OUTBOUND_STUCK_AFTER_SECONDS = env_int("OUTBOUND_STUCK_AFTER_SECONDS", 600)
 SWEEP_SECONDS = env_int("SWEEP_SECONDS", 60)
 SWEEP_BATCH = env_int("SWEEP_BATCH", 1000)
+# A mail whose processing failed has a retry scheduled (attempts > 0): the sweeper leaves it to that
+# retry unless it is still waiting after this long (longer than every backoff together).
+SWEEP_RETRYING_AFTER_SECONDS = env_int("SWEEP_RETRYING_AFTER_SECONDS", 10800)
 # A resolved ticket nobody answered for this many days is closed (0: never).
 AUTO_CLOSE_RESOLVED_DAYS = env_int("AUTO_CLOSE_RESOLVED_DAYS", 7)
 # The raw bytes of handled mail older than this many days are removed; the messages, attachments

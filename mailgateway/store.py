@@ -108,8 +108,7 @@ def store_inbound(
                 write_raw_mail(inbound.pk, raw)
                 del inbound.raw  # now deferred: reading it loads the stored bytes
             # robust: if the broker is down the mail is still stored; the sweeper queues it later.
-            transaction.on_commit(lambda: _enqueue(inbound.pk), robust=True)
-            metrics.count_received(door)
+            transaction.on_commit(lambda: _after_commit(inbound.pk, door), robust=True)
     except IntegrityError:
         existing = InboundEmail.objects.defer("raw").filter(idempotency_key=key).first()
         if existing is None:  # the conflict was something else
@@ -147,6 +146,11 @@ def read_raw_mail(inbound_id: Any) -> bytes:
     if row is None:
         raise InboundEmail.DoesNotExist(inbound_id)
     return bytes(row[0])
+
+
+def _after_commit(inbound_id: Any, door: str) -> None:
+    metrics.MAILS_RECEIVED.labels(door=door).inc()
+    _enqueue(inbound_id)
 
 
 def _enqueue(inbound_id: Any) -> None:

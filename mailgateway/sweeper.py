@@ -4,7 +4,8 @@ A door commits the mail and then queues its task; if Redis was down at that mome
 still got its 200), or a task was lost with a Redis that restarted without its data, the row stays
 `received`. `requeue_stuck_inbound()` finds rows still `received` longer than
 `INBOUND_STUCK_AFTER_SECONDS` and queues `process_inbound` for each again, oldest first, at most
-`SWEEP_BATCH` per run.
+`SWEEP_BATCH` per run. A mail whose processing failed (attempts > 0) has its retry on the way and is
+left to it, unless it still waits after `SWEEP_RETRYING_AFTER_SECONDS`.
 
 A row is queued again at most once per that period: a marker with that lifetime is kept in the
 cache (Redis, next to the queue). While a backlog is longer than the period this adds one cheap
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import InboundEmail, InboundStatus
@@ -27,9 +29,16 @@ from .models import InboundEmail, InboundStatus
 logger = logging.getLogger("mailgateway")
 
 
+def _not_retrying(*, since_field: str, now: datetime) -> Q:
+    """Rows with no retry on the way: never tried, or tried so long ago that the retry was lost."""
+    retrying_after = timedelta(seconds=settings.SWEEP_RETRYING_AFTER_SECONDS)
+    return Q(attempts=0) | Q(**{f"{since_field}__lt": now - retrying_after})
+
+
 def find_stuck_inbound(*, now: datetime, stuck_after: timedelta, limit: int) -> list[str]:
     rows = (
         InboundEmail.objects.filter(status=InboundStatus.RECEIVED, received_at__lt=now - stuck_after)
+        .filter(_not_retrying(since_field="received_at", now=now))
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -74,9 +83,10 @@ def requeue_stuck_outbound(*, now: datetime | None = None) -> list[str]:
     except LookupError:  # outbound mail is not installed in this version
         return []
     stuck_after = settings.OUTBOUND_STUCK_AFTER_SECONDS
-    since = (now or timezone.now()) - timedelta(seconds=stuck_after)
+    now = now or timezone.now()
     rows = (
-        outbound_model.objects.filter(status="queued", created_at__lt=since)
+        outbound_model.objects.filter(status="queued", created_at__lt=now - timedelta(seconds=stuck_after))
+        .filter(_not_retrying(since_field="created_at", now=now))
         .order_by("created_at")
         .values_list("pk", flat=True)[: settings.SWEEP_BATCH]
     )

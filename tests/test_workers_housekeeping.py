@@ -82,6 +82,22 @@ def test_the_sweeper_takes_the_oldest_first_and_at_most_a_batch(settings, queued
     assert sweeper.requeue_stuck_inbound() == [str(mails[1].pk), str(mails[2].pk)]
 
 
+def test_the_sweeper_leaves_a_failed_mail_to_its_scheduled_retry(settings, queued):
+    settings.INBOUND_STUCK_AFTER_SECONDS, settings.SWEEP_RETRYING_AFTER_SECONDS = 600, 10800
+    retrying = stored_mail(age=timedelta(hours=1))
+    InboundEmail.objects.filter(pk=retrying.pk).update(attempts=2)
+    queued.clear()
+    assert sweeper.requeue_stuck_inbound() == []
+
+
+def test_the_sweeper_takes_a_failed_mail_whose_retry_never_came(settings, queued):
+    settings.INBOUND_STUCK_AFTER_SECONDS, settings.SWEEP_RETRYING_AFTER_SECONDS = 600, 10800
+    lost = stored_mail(age=timedelta(hours=4))
+    InboundEmail.objects.filter(pk=lost.pk).update(attempts=2)
+    queued.clear()
+    assert sweeper.requeue_stuck_inbound() == [str(lost.pk)]
+
+
 def test_the_sweep_task_reports_what_it_queued(settings, queued):
     from helpdesk.tasks import sweep_stuck_mail
 
@@ -227,5 +243,15 @@ def test_the_sweeper_queues_again_outbound_mail_stuck_in_queued(settings, custom
 def test_the_sweeper_leaves_outbound_mail_that_is_recent_or_sent(settings, customer_a, sent_tasks, age, status):
     settings.OUTBOUND_STUCK_AFTER_SECONDS = 600
     outbound_mail(customer_a, age=age, status=status)
+    sent_tasks.clear()
+    assert sweeper.requeue_stuck_outbound() == []
+
+
+def test_the_sweeper_leaves_outbound_mail_to_its_scheduled_retry(settings, customer_a, sent_tasks):
+    from mailgateway.models import OutboundEmail
+
+    settings.OUTBOUND_STUCK_AFTER_SECONDS = 600
+    retrying = outbound_mail(customer_a, age=timedelta(hours=1))
+    OutboundEmail.objects.filter(pk=retrying.pk).update(attempts=1)
     sent_tasks.clear()
     assert sweeper.requeue_stuck_outbound() == []
