@@ -131,7 +131,7 @@ def seed(tickets: int, messages: int) -> tuple[str, str]:
         connection.cursor() as cursor,
         cursor.cursor.copy(
             "COPY support_message (id, ticket_id, sender_id, message_text, html, is_from_customer, is_internal, "
-            "read_by_customer, read_by_staff, channel, email_message_id, created_at) FROM STDIN"
+            "read_by_customer, read_by_staff, channel, email_message_id, routed_by, created_at) FROM STDIN"
         ) as copy,
     ):
         written = 0
@@ -153,6 +153,7 @@ def seed(tickets: int, messages: int) -> tuple[str, str]:
                         True,
                         m < count - 1,
                         "web",
+                        "",
                         "",
                         created + timedelta(minutes=m),
                     )

@@ -385,3 +385,27 @@ def test_customer_ticket_page_query_count_does_not_grow_with_messages(customer_a
         make_reply(ticket, agent, f"more {i}")
     assert count() == few
     assert Message.objects.filter(ticket=ticket).count() == 12
+
+
+def test_queue_counts_pages_only_up_to_the_cap(
+    console: Client, customer_a: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.web import queue
+
+    monkeypatch.setattr(queue, "COUNT_CAP", 3)
+    monkeypatch.setattr("support.web.console.PAGE_SIZE", 2)
+    for i in range(8):
+        make_ticket(customer_a, title=f"Capped {i}")
+    first = console.get("/console/").content.decode()
+    assert "Page 1 of 3+ (5 or more tickets" in first
+    last = console.get("/console/?page=4").content.decode()
+    assert "Page 4 of 4 (8 in all)" in last and "Capped 0" in last  # paging on past the cap works
+
+
+def test_view_counts_of_an_agent_do_not_leak_into_anothers_mine(
+    customer_a: User, agent: User, other_agent: User
+) -> None:
+    ticket = make_ticket(customer_a)
+    services.assign(ticket=ticket, actor=agent, agent=agent, channel=Channel.WEB)
+    assert 'Mine <span class="count">1</span>' in signed_in(agent).get("/console/").content.decode()
+    assert 'Mine <span class="count">0</span>' in signed_in(other_agent).get("/console/").content.decode()

@@ -12,12 +12,13 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 
 from support import selectors, services
 from support.errors import DomainError
 from support.models import Attachment, Ticket, User
+
+from .present import render_conversation
 
 POLL_SECONDS_DEFAULT = 15
 
@@ -36,7 +37,13 @@ def uuid_or_404(value: str) -> uuid.UUID:
 
 def get_ticket_or_404(user: User, reference: str) -> Ticket:
     """The ticket if this person may see it; anyone else's ticket is a plain 404 (never a 403)."""
-    ticket = selectors.find_ticket(selectors.ticket_detail(user), reference)
+    tickets = selectors.ticket_detail(user)
+    try:
+        ticket = tickets.filter(pk=uuid.UUID(reference)).first()
+    except ValueError:
+        # References are stored upper-case (SB-1042): an exact match uses the unique index,
+        # where a case-insensitive one would read every ticket.
+        ticket = tickets.filter(reference=reference.strip().upper()).first()
     if ticket is None:
         raise Http404("No such ticket.")
     return ticket
@@ -93,11 +100,7 @@ def new_messages_response(request: HttpRequest, ticket: Ticket, *, staff_view: b
     rows = selectors.message_rows(messages)
     if rows:
         services.mark_read(ticket=ticket, reader=request.user)
-    html = render_to_string(
-        "support/_messages.html",
-        {"conversation": rows, "viewer": request.user, "staff_view": staff_view},
-        request=request,
-    )
+    html = render_conversation(rows, request.user, staff_view=staff_view)
     fresh = Ticket.objects.only("status").get(pk=ticket.pk)
     return JsonResponse(
         {

@@ -48,6 +48,7 @@ from .forms import (
     StaffReplyForm,
     agent_choices,
 )
+from .present import render_conversation
 
 PAGE_SIZE = 25
 
@@ -83,8 +84,9 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     form = QueueForm(request.GET, agents=agents)
     form.is_valid()  # an invalid value is shown as an error and that filter is not applied
     choice = queue.QueueChoice.from_cleaned(form.cleaned_data)
-    tickets = queue.queue_tickets(request.user, choice)
-    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
+    asked = form.cleaned_data.get("page") or 1
+    tickets = queue.queue_tickets(request.user, choice, reach=(asked + 1) * PAGE_SIZE)
+    page = Paginator(tickets, PAGE_SIZE).get_page(asked)
     query = request.GET.copy()
     query.pop("page", None)
     views_query = query.copy()
@@ -98,6 +100,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
             "choice": choice,
             "counts": queue.view_counts(request.user),
             "views": queue.VIEW_LABELS,
+            "capped": page.paginator.count >= tickets.cap,
             "query": query.urlencode(),
             "views_query": views_query.urlencode(),
             "bulk": BulkForm(agents=agents, ticket_ids=[]),
@@ -141,7 +144,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     names = dict(agents)
     return {
         "ticket": ticket,
-        "conversation": conversation,
+        "conversation": render_conversation(conversation, request.user, staff_view=True),
         "newest": conversation[-1]["created_at"].isoformat() if conversation else "",
         "events": queue.event_rows(ticket, names),
         "other_tickets": list(

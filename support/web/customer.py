@@ -31,6 +31,7 @@ from .common import (
     wants_json,
 )
 from .forms import MyTicketsForm, NewTicketForm, ReplyForm
+from .present import render_conversation
 
 PAGE_SIZE = 20
 
@@ -114,7 +115,7 @@ def _ticket_page(
     unread = services.mark_read(ticket=ticket, reader=request.user)
     context = {
         "ticket": ticket,
-        "conversation": conversation,
+        "conversation": render_conversation(conversation, request.user, staff_view=False),
         "newest": conversation[-1]["created_at"].isoformat() if conversation else "",
         "form": form or ReplyForm(),
         "unread_cleared": unread,
