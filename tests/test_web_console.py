@@ -409,3 +409,42 @@ def test_view_counts_of_an_agent_do_not_leak_into_anothers_mine(
     services.assign(ticket=ticket, actor=agent, agent=agent, channel=Channel.WEB)
     assert 'Mine <span class="count">1</span>' in signed_in(agent).get("/console/").content.decode()
     assert 'Mine <span class="count">0</span>' in signed_in(other_agent).get("/console/").content.decode()
+
+
+def test_every_console_form_needs_the_csrf_token(customer_a: User, agent: User, quarantined: InboundEmail) -> None:
+    ticket = make_ticket(customer_a)
+    reply = CannedReply.objects.create(title="Hi", body="Hello")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(agent)
+    ref = ticket.reference
+    posts = {
+        f"/console/tickets/{ref}/reply/": {"message_text": "x", "kind": "reply"},
+        f"/console/tickets/{ref}/change/": {"status": "closed", "priority": "low", "category": "general"},
+        f"/console/tickets/{ref}/assign/": {"agent": agent.pk},
+        f"/console/tickets/{ref}/escalate/": {"reason": "x", "priority": "urgent"},
+        f"/console/tickets/{ref}/presence/": {"typing": "1"},
+        "/console/bulk/": {"tickets": [ticket.pk], "action": "status", "status": "closed"},
+        "/console/canned/": {"title": "New", "body": "x"},
+        f"/console/canned/{reply.pk}/": {"delete": "yes"},
+        f"/console/quarantine/{quarantined.pk}/": {"action": "discard"},
+    }
+    for url, data in posts.items():
+        assert client.post(url, data).status_code == 403, url
+    ticket.refresh_from_db()
+    quarantined.refresh_from_db()
+    assert (ticket.status, ticket.escalated, ticket.assigned_agent, ticket.messages.count()) == ("open", False, None, 1)
+    assert CannedReply.objects.count() == 1 and quarantined.status == "quarantined"
+
+
+def test_production_settings_keep_session_and_csrf_cookies_secure() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'helpdesk.settings'; django.setup();"
+        "from django.conf import settings as s;"
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DEBUG": "false", "SECRET_KEY": "k" * 40, "ALLOWED_HOSTS": "help.example.com"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["True", "True", "True"]
