@@ -448,3 +448,10 @@ def test_production_settings_keep_session_and_csrf_cookies_secure() -> None:
     env = {"PATH": "/usr/bin:/bin", "DEBUG": "false", "SECRET_KEY": "k" * 40, "ALLOWED_HOSTS": "help.example.com"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert done.stdout.split() == ["True", "True", "True"]
+
+
+def test_metrics_period_shows_the_chosen_one_and_falls_back_to_30_days(console: Client) -> None:
+    assert '<option value="7" selected>' in console.get("/console/metrics/?days=7").content.decode()
+    page = console.get("/console/metrics/?days=9999").content.decode()
+    assert "last 30 days" in page and "Select a valid choice" in page
+    assert '<option value="30" selected>' in console.get("/console/metrics/").content.decode()

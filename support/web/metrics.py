@@ -116,6 +116,6 @@ def summary(days: int) -> dict[str, Any]:
 @staff_required
 @require_GET
 def metrics_page(request: HttpRequest) -> HttpResponse:
-    form = MetricsForm(request.GET)
+    form = MetricsForm({"days": request.GET.get("days") or "30"})
     days = int(form.cleaned_data.get("days") or 30) if form.is_valid() else 30
     return render(request, "support/console/metrics.html", {"form": form, **summary(days)})
