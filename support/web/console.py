@@ -87,6 +87,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     asked = form.cleaned_data.get("page") or 1
     tickets = queue.queue_tickets(request.user, choice, reach=(asked + 1) * PAGE_SIZE)
     page = Paginator(tickets, PAGE_SIZE).get_page(asked)
+    counts = queue.view_counts(request.user)
     query = request.GET.copy()
     query.pop("page", None)
     views_query = query.copy()
@@ -98,8 +99,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "choice": choice,
-            "counts": queue.view_counts(request.user),
-            "views": queue.VIEW_LABELS,
+            "views": [(key, label, counts.get(key)) for key, label in queue.VIEW_LABELS.items()],
             "capped": page.paginator.count >= tickets.cap,
             "query": query.urlencode(),
             "views_query": views_query.urlencode(),
