@@ -121,6 +121,15 @@ def test_metrics_count_quarantined_mail_by_reason(client, settings):
     assert metric(scrape(client), name) - before == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_metrics_count_the_mails_sent(client, settings, mailoutbox):
+    settings.METRICS_TOKEN = "scrape-secret"
+    before = metric(scrape(client), "helpdesk_mails_sent_total")
+    deliver(build_mail(), door="raw")  # a new ticket: the customer gets an acknowledgement
+    assert len(mailoutbox) == 1
+    assert metric(scrape(client), "helpdesk_mails_sent_total") - before == 1
+
+
 def test_metrics_show_the_backlog_of_waiting_mail(client, settings):
     settings.METRICS_TOKEN = "scrape-secret"
     settings.CELERY_BROKER_URL = "memory://"
