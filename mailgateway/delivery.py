@@ -18,6 +18,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from helpdesk import metrics
+
 from .models import OutboundEmail, OutboundStatus, UndeliverableAddress
 
 logger = logging.getLogger("mailgateway.delivery")
@@ -88,6 +90,8 @@ def apply_delivery_report(report: DeliveryReport) -> OutboundEmail | None:
             logger.info("%s report from %s about a mail we have no record of", report.kind, report.provider)
             return None
         row = OutboundEmail.objects.select_for_update().get(pk=row.pk)
+        if status == OutboundStatus.BOUNCED and row.status != OutboundStatus.BOUNCED:
+            metrics.count_bounced()  # once per mail, however often the provider reports it
         if _RANK.get(status, 0) >= _RANK.get(row.status, 0):  # type: ignore[call-overload]
             row.status = status
         if status != OutboundStatus.DELIVERED:

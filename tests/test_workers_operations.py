@@ -130,6 +130,22 @@ def test_metrics_count_the_mails_sent(client, settings, mailoutbox):
     assert metric(scrape(client), "helpdesk_mails_sent_total") - before == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_metrics_count_a_bounce_of_our_mail_once_however_often_it_is_reported(client, settings, customer_a):
+    from mailgateway.delivery import DeliveryReport, apply_delivery_report
+    from mailgateway.models import OutboundEmail
+    from tests.builders import make_ticket
+
+    settings.METRICS_TOKEN = "scrape-secret"
+    row = OutboundEmail.objects.create(
+        ticket=make_ticket(customer_a), to_address="asha@example.com", template="agent_reply", status="sent"
+    )
+    before = metric(scrape(client), "helpdesk_mails_bounced_total")
+    for _ in range(2):  # providers repeat their reports
+        apply_delivery_report(DeliveryReport(kind="bounced", provider="postmark", outbound_id=str(row.pk)))
+    assert metric(scrape(client), "helpdesk_mails_bounced_total") - before == 1
+
+
 def test_metrics_show_the_backlog_of_waiting_mail(client, settings):
     settings.METRICS_TOKEN = "scrape-secret"
     settings.CELERY_BROKER_URL = "memory://"
