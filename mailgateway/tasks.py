@@ -10,6 +10,26 @@ from celery import shared_task
 logger = logging.getLogger("mailgateway")
 
 MAX_RETRIES = 5
+# A mail handed to workers this often without an outcome is killing them (out of memory, a crash in
+# a parser): it is marked failed for staff instead of taking down worker after worker. Retries and
+# the sweeper's re-queueing count too, so the bound sits well above MAX_RETRIES.
+MAX_DELIVERIES = 12
+
+
+class WorkerLost(Exception):
+    """The mail's processing never finished: each worker that took it died or was killed."""
+
+
+def count_delivery(inbound_id: str) -> int:
+    """How often this mail's task reached a worker (kept a day in the cache, next to the queue)."""
+    from django.core.cache import cache
+
+    key = f"mailgateway:deliveries:{inbound_id}"
+    cache.add(key, 0, timeout=86400)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        return 1
 
 
 @shared_task(
@@ -19,15 +39,17 @@ MAX_RETRIES = 5
     max_retries=MAX_RETRIES,
 )
 def process_inbound(self, inbound_id: str) -> str:  # type: ignore[no-untyped-def]
-    from .ingest import FINAL_FAILURE, process_stored_mail
+    from .ingest import FINAL_FAILURE, process_stored_mail, record_failure
 
+    if count_delivery(inbound_id) > MAX_DELIVERIES:
+        logger.error("inbound mail %s reached workers %s times without an outcome", inbound_id, MAX_DELIVERIES)
+        record_failure(inbound_id, WorkerLost(f"taken by a worker {MAX_DELIVERIES} times, never finished"), final=True)
+        return FINAL_FAILURE
     try:
         return process_stored_mail(inbound_id)
     except Exception as exc:
         final = self.request.retries >= self.max_retries
         logger.exception("processing inbound mail %s failed (try %s)", inbound_id, self.request.retries + 1)
-        from .ingest import record_failure
-
         record_failure(inbound_id, exc, final=final)
         if final:
             return FINAL_FAILURE

@@ -248,3 +248,30 @@ def test_housekeeping_tasks_retry_with_backoff_and_jitter():
     for task in (tasks.sweep_stuck_mail, tasks.close_resolved_tickets, tasks.purge_raw_mail):
         assert task.autoretry_for == (Exception,) and task.retry_backoff and task.retry_jitter
         assert task.time_limit > task.soft_time_limit
+
+
+# -- a mail that kills its workers -----------------------------------------------------------
+
+
+def test_a_mail_that_never_finishes_on_any_worker_is_marked_failed_instead_of_taken_forever():
+    from django.core.cache import cache
+
+    from mailgateway.store import store_inbound
+    from mailgateway.tasks import MAX_DELIVERIES, process_inbound
+
+    inbound = store_inbound(build_mail(), door="raw").inbound  # not committed: its task never ran
+    cache.set(f"mailgateway:deliveries:{inbound.pk}", MAX_DELIVERIES)  # workers took it and died, again and again
+    assert process_inbound.apply(args=[str(inbound.pk)]).get() == "failed"
+    inbound.refresh_from_db()
+    assert (inbound.status, inbound.reason) == ("failed", "processing_error") and "never finished" in inbound.error
+
+
+def test_a_mail_below_that_bound_is_processed_as_usual():
+    from mailgateway.store import store_inbound
+    from mailgateway.tasks import process_inbound
+
+    inbound = store_inbound(build_mail(), door="raw").inbound
+    for _ in range(3):  # delivered three times (a retry, a re-queue): one outcome
+        process_inbound.apply(args=[str(inbound.pk)])
+    inbound.refresh_from_db()
+    assert inbound.status == "processed" and inbound.attempts == 1
