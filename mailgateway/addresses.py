@@ -7,7 +7,7 @@ support address; some relays upper-case or lower-case local parts, so comparison
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.utils import getaddresses
 
 _TOKEN = re.compile(r"^[a-z2-7]{26}$")
@@ -22,8 +22,12 @@ def normalize_address(address: str) -> str:
     return address.lower()
 
 
-def parse_address_list(values: Iterable[str]) -> list[tuple[str, str]]:
-    """(display name, normalized address) pairs from header values, skipping what is unusable."""
+def parse_address_list(values: Iterable[str], *, decode: Callable[[str], str] | None = None) -> list[tuple[str, str]]:
+    """(display name, normalized address) pairs from header values, skipping what is unusable.
+
+    Give raw header values and `decode` for their encoded words: a display name is decoded only
+    after the list is split, since a decoded name may itself hold a comma.
+    """
     found: list[tuple[str, str]] = []
     seen: set[str] = set()
     flat = [" ".join(str(v).split()) for v in values if v]
@@ -31,6 +35,7 @@ def parse_address_list(values: Iterable[str]) -> list[tuple[str, str]]:
         address = normalize_address(address)
         if address and address not in seen:
             seen.add(address)
+            name = decode(name) if decode else name
             found.append((" ".join(name.split())[:150], address))
     return found
 

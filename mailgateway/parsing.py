@@ -2,22 +2,19 @@
 
 Pure: no database, no settings. mail-parser does the MIME walk (bodies, attachments, inline
 parts); before it runs, every text part's charset is replaced by a codec that really decodes
-its bytes, because clients label text with names Python does not know or with a smaller
-charset than they used (`gb2312` holding GB18030, `ks_c_5601-1987` meaning CP949, 8-bit text
-with no charset at all). A text is never lost to a charset: the last resort decodes every byte.
+its bytes (`charsets.py`). Address headers are split before their encoded words are decoded, so
+a comma inside a display name (`"Sharma, Asha"`) does not split the person in two.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, message_from_string
 from email.feedparser import BytesFeedParser
-from email.header import decode_header
 from email.message import Message
 from email.policy import compat32
 
@@ -25,42 +22,15 @@ import mailparser
 from tnefparse import TNEF
 
 from .addresses import normalize_address, parse_address_list
+from .charsets import decode_header_value, decode_text, repair_charsets, unescape_raw_header
 
-# Names clients send -> codecs to try, best first. A label is a promise clients often break.
-_CHARSET_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "gb2312": ("gb18030",),
-    "gbk": ("gb18030",),
-    "x-gbk": ("gb18030",),
-    "cp936": ("gb18030",),
-    "ks_c_5601-1987": ("cp949",),
-    "ks_c_5601": ("cp949",),
-    "ksc5601": ("cp949",),
-    "euc-kr": ("cp949",),
-    "iso-2022-jp": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_3"),
-    "iso-2022-jp-1": ("iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_ext"),
-    "iso-2022-jp-2": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004"),
-    "iso-2022-jp-3": ("iso2022_jp_3", "iso2022_jp_2004"),
-    "iso-2022-jp-2004": ("iso2022_jp_2004", "iso2022_jp_3"),
-    "shift_jis": ("cp932", "shift_jis_2004"),
-    "shift-jis": ("cp932", "shift_jis_2004"),
-    "sjis": ("cp932", "shift_jis_2004"),
-    "x-sjis": ("cp932", "shift_jis_2004"),
-    "euc-jp": ("euc_jis_2004", "cp932"),
-    "big5": ("big5hkscs", "cp950"),
-    "iso-8859-1": ("cp1252",),
-    "latin1": ("cp1252",),
-    "latin-1": ("cp1252",),
-    "us-ascii": ("utf-8", "cp1252"),
-    "ascii": ("utf-8", "cp1252"),
-    "iso-8859-8-i": ("iso-8859-8",),
-    "windows-874": ("cp874",),
-    "tis-620": ("cp874",),
-    "utf8": ("utf-8",),
-    "unicode-1-1-utf-7": ("utf-7",),
-}
-_UNKNOWN_FALLBACKS = ("utf-8", "cp1252")
-_SEVEN_BIT_CODECS = ("iso2022", "utf_7", "utf-7", "hz")
+__all__ = ["DeliveryReport", "MailAttachment", "ParsedEmail", "decode_header_value", "decode_text", "parse_email"]
+
 _TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
+# The signature of a signed mail (S/MIME, PGP/MIME) is proof, not content: never a file for people.
+_SIGNATURE_TYPES = {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
+_ADDRESS_HEADERS = ("from", "sender", "reply-to", "to", "cc", "delivered-to", "x-original-to", "envelope-to")
+_ADDRESS_HEADERS += ("x-envelope-to", "x-forwarded-to")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
 
@@ -109,111 +79,33 @@ class ParsedEmail:
         return values[0] if values else ""
 
 
-# -- charsets -------------------------------------------------------------------------------
-
-
-def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
-    """(text, codec used). Tries what the label means, then UTF-8 and Windows-1252; never fails."""
-    label = (declared or "").strip().strip("\"'").lower()
-    for codec in _codecs_for(label):
-        try:
-            return data.decode(codec), codec
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return data.decode("cp1252", errors="replace"), "cp1252"
-
-
-def _codecs_for(label: str) -> Iterable[str]:
-    candidates = list(_CHARSET_CANDIDATES.get(label, ()))
-    if not candidates and label:
-        for name in (label, label.removeprefix("x-"), label.replace("_", "-")):
-            try:
-                candidates.append(codecs.lookup(name).name)
-                break
-            except LookupError:
-                continue
-    return dict.fromkeys([*candidates, *_UNKNOWN_FALLBACKS])
-
-
-def _repair_charsets(message: Message) -> list[str]:
-    """Relabel each text part with a codec that decodes it, so no later step loses its text."""
-    notes = []
-    for part in message.walk():
-        if part.get_content_maintype() != "text" or part.is_multipart():
-            continue
-        declared = part.get_param("charset")
-        declared = declared if isinstance(declared, str) else None
-        try:
-            payload = part.get_payload(decode=True) or b""
-        except Exception:  # an undecodable transfer encoding: leave it to the parser's own recovery
-            continue
-        text, codec = decode_text(payload, declared)
-        if codec.startswith(_SEVEN_BIT_CODECS):
-            # Escape-sequence charsets look like ASCII, and mail-parser takes 7-bit text as it
-            # is: hand it the decoded text instead.
-            part.set_payload(text)
-            del part["Content-Transfer-Encoding"]
-            part["Content-Transfer-Encoding"] = "8bit"
-            part.set_param("charset", "utf-8")
-        elif (declared or "").lower() != codec:
-            part.set_param("charset", codec)
-            if declared and codec != codecs.lookup(_first_codec(declared)).name:
-                notes.append(f"charset {declared!r} read as {codec}")
-    return notes
-
-
-def _first_codec(label: str) -> str:
-    for codec in _codecs_for(label.lower()):
-        return codec
-    return "utf-8"
-
-
-def decode_header_value(value: object) -> str:
-    """An RFC 2047 header as text, whatever charset its encoded words claim; CR/LF removed."""
-    if value is None:
-        return ""
-    raw = str(value)
-    try:
-        chunks = decode_header(raw)
-    except Exception:  # a malformed encoded word: keep the header as it was written
-        chunks = [(raw, None)]
-    text = []
-    for chunk, charset in chunks:
-        if isinstance(chunk, bytes):
-            chunk = decode_text(chunk, charset)[0] if charset else chunk.decode("utf-8", errors="replace")
-        text.append(chunk)
-    joined = "".join(text) if any(isinstance(c, bytes) for c, _ in chunks) else " ".join(text)
-    return " ".join(joined.replace("\x00", "").split())
-
-
 # -- the parse ------------------------------------------------------------------------------
 
 
 def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline needs from a raw message. Raises only on input that is not mail."""
     message = _message_from(raw)
-    defects = _repair_charsets(message)
+    defects = repair_charsets(message)
     parser = mailparser.MailParser(message)
     headers = _headers(message)
     first = lambda name: headers.get(name, ("",))[0]  # noqa: E731
-    senders = parse_address_list(headers.get("from", ()))
+    people = _address_headers(message)
+    senders = people.get("from") or people.get("sender") or []
     from_name, from_address = senders[0] if senders else ("", "")
-    if not from_address:
-        from_address = normalize_address(first("sender"))
-    attachments = _attachments(parser.attachments, defects)
+    attachments = _attachments(parser.attachments, defects) + _calendar_parts(message)
     defects += [str(d) for d in message.defects][:20]
     return ParsedEmail(
         message_id=_first_id(first("message-id")),
         subject=first("subject")[:998],
         from_name=from_name,
         from_address=from_address,
-        reply_to=tuple(a for _, a in parse_address_list(headers.get("reply-to", ()))),
-        to=tuple(a for _, a in parse_address_list(headers.get("to", ()))),
-        cc=tuple(parse_address_list(headers.get("cc", ()))),
+        reply_to=tuple(a for _, a in people.get("reply-to", ())),
+        to=tuple(a for _, a in people.get("to", ())),
+        cc=tuple(people.get("cc", ())),
         delivered_to=tuple(
             a
             for name in ("delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "x-forwarded-to")
-            for _, a in parse_address_list(headers.get(name, ()))
+            for _, a in people.get(name, ())
         ),
         in_reply_to=message_ids(first("in-reply-to")),
         references=message_ids(" ".join(headers.get("references", ()))),
@@ -261,9 +153,19 @@ def _first_id(value: str) -> str:
 
 def _headers(message: Message) -> dict[str, tuple[str, ...]]:
     collected: dict[str, list[str]] = {}
-    for name, value in message.items()[:500]:
+    for name, value in list(message.raw_items())[:500]:  # raw: 8-bit bytes still escaped, not replaced
         collected.setdefault(name.strip().lower(), []).append(decode_header_value(value)[:4000])
     return {name: tuple(values) for name, values in collected.items()}
+
+
+def _address_headers(message: Message) -> dict[str, list[tuple[str, str]]]:
+    """(display name, address) pairs of each address header: split first, then names decoded."""
+    values: dict[str, list[str]] = {}
+    for name, value in list(message.raw_items())[:500]:
+        name = name.strip().lower()
+        if name in _ADDRESS_HEADERS:
+            values.setdefault(name, []).append(unescape_raw_header(str(value))[:4000])
+    return {name: parse_address_list(found, decode=decode_header_value) for name, found in values.items()}
 
 
 def _joined(parts: list[str]) -> str:
@@ -273,13 +175,17 @@ def _joined(parts: list[str]) -> str:
 def _attachments(found: list[dict], notes: list[str]) -> list[MailAttachment]:
     result: list[MailAttachment] = []
     for index, item in enumerate(found):
-        data = _payload_bytes(item)
         content_type = (item.get("mail_content_type") or "application/octet-stream").lower()
+        if content_type in _SIGNATURE_TYPES:
+            continue
+        data = _payload_bytes(item)
         content_id = (item.get("content-id") or "").strip().strip("<>")
         disposition = (item.get("content-disposition") or "").lower()
         filename = item.get("filename") or ""
         if content_id and filename.strip("<>") == content_id:  # mail-parser names a cid part by its id
             filename = ""
+        if content_type == "message/rfc822":  # a forwarded mail: mail-parser gives it a random name
+            filename = _forwarded_name(data)
         if content_type in _TNEF_TYPES or filename.lower() == "winmail.dat":
             unpacked = _unpack_tnef(data, notes)
             if unpacked is not None:
@@ -306,6 +212,24 @@ def _payload_bytes(item: Mapping[str, object]) -> bytes:
         except (binascii.Error, ValueError):
             return base64.b64decode(re.sub(r"[^A-Za-z0-9+/]", "", str(payload)) + "==", validate=False)
     return str(payload).encode("utf-8", errors="surrogateescape")
+
+
+def _forwarded_name(data: bytes) -> str:
+    head = data[:65536].decode("utf-8", "replace")
+    subject = decode_header_value(message_from_string(head, policy=compat32).get("Subject", ""))
+    return f"{subject[:120] or 'Forwarded message'}.eml"
+
+
+def _calendar_parts(message: Message) -> list[MailAttachment]:
+    """Invitations sent as a body part (`text/calendar`), which mail-parser leaves out: kept as files."""
+    invites = []
+    for part in message.walk():
+        disposition = str(part.get("Content-Disposition", "")).lower()
+        if part.get_content_type() == "text/calendar" and not disposition.startswith("attachment"):
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes) and data.strip():
+                invites.append(MailAttachment(filename="invite.ics", content_type="text/calendar", data=data))
+    return invites
 
 
 def _name_for(content_type: str, index: int) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+from email.policy import SMTP
+
 from mailgateway.parsing import decode_text, message_ids, parse_email
 from tests.builders import PDF_HEAD, PNG_1PX
 from tests.mailbuilder import build_mail, tnef_with_file
@@ -153,3 +156,61 @@ def test_a_mail_fed_in_small_pieces_parses_as_the_whole(monkeypatch):
     monkeypatch.setattr("mailgateway.parsing._FEED_BYTES", 7)  # cuts fall inside headers, CRLFs, base64
     pieces = parse_email(raw)
     assert pieces == whole and pieces.attachments[0].data == whole.attachments[0].data
+
+
+def test_an_html_only_mail_without_a_charset_parameter_is_read_in_its_meta_charset():
+    html = "<html><head><meta charset='windows-1251'></head><body><p>Привет, мир</p></body></html>"
+    raw = raw_text_mail(html.encode("cp1251"), "text/html")
+    assert "Привет, мир" in parse_email(raw).html
+
+
+def test_the_http_equiv_form_of_the_meta_charset_counts_too():
+    html = '<html><head><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-2"></head>'
+    raw = raw_text_mail((html + "<body>Dzień dobry, żółw</body></html>").encode("iso-8859-2"), "text/html")
+    assert "Dzień dobry, żółw" in parse_email(raw).html
+
+
+def test_a_display_name_with_a_comma_inside_an_encoded_word_stays_whole():
+    raw = (
+        b"From: =?utf-8?b?U2hhcm1hLCBBc2hh?= <Asha.Sharma@Example.COM>\r\nTo: support@example.com\r\n"
+        b"Cc: =?utf-8?q?Gurung=2C_Bikash?= <bikash@example.com>, Ram <ram@example.com>\r\n"
+        b"Subject: Hi\r\nMessage-ID: <dn@example.com>\r\n\r\nHello\r\n"
+    )
+    mail = parse_email(raw)
+    assert (mail.from_name, mail.from_address) == ("Sharma, Asha", "asha.sharma@example.com")
+    assert mail.cc == (("Gurung, Bikash", "bikash@example.com"), ("Ram", "ram@example.com"))
+
+
+def test_an_unencoded_utf8_display_name_is_read():
+    raw = "From: Jürgen Müller <j@example.de>\r\nTo: support@example.com\r\nSubject: Hi\r\n\r\nHallo\r\n".encode()
+    assert parse_email(raw).from_name == "Jürgen Müller"
+
+
+def test_a_signature_part_of_a_signed_mail_is_not_an_attachment():
+    raw = (
+        b"From: s@example.org\r\nTo: support@example.com\r\nSubject: signed\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary="b1"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSigned hello\r\n"
+        b"--b1\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n"
+        b"Content-Disposition: attachment; filename=smime.p7s\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n--b1--\r\n"
+    )
+    mail = parse_email(raw)
+    assert mail.text.strip() == "Signed hello" and mail.attachments == ()
+
+
+def test_a_forwarded_mail_is_kept_as_an_eml_file_named_after_its_subject():
+    inner, outer = EmailMessage(), EmailMessage()
+    inner["From"], inner["Subject"] = "shop@example.net", "Your booking"
+    inner.set_content("Booking 123 confirmed.")
+    outer["From"], outer["To"], outer["Subject"] = "ram@example.org", "support@example.com", "Fwd: Your booking"
+    outer.set_content("See below.")
+    outer.add_attachment(inner)  # as mail clients forward "as attachment": message/rfc822
+    (forwarded,) = parse_email(outer.as_bytes(policy=SMTP)).attachments
+    assert forwarded.filename == "Your booking.eml" and b"Booking 123 confirmed." in forwarded.data
+
+
+def test_a_calendar_invitation_is_kept_as_an_ics_file():
+    raw = raw_text_mail(b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nSUMMARY:Call\r\nEND:VCALENDAR\r\n", "text/calendar")
+    (invite,) = parse_email(raw).attachments
+    assert (invite.filename, invite.content_type) == ("invite.ics", "text/calendar")
+    assert b"SUMMARY:Call" in invite.data

@@ -1,0 +1,142 @@
+"""The codec that really decodes a text part or a header, whatever the mail claims. Pure.
+
+Clients label text with names Python does not know or with a smaller charset than they used
+(`gb2312` holding GB18030, `ks_c_5601-1987` meaning CP949, 8-bit text with no charset at all), put
+the charset of an HTML body only in its `<meta>`, and write UTF-8 straight into headers (RFC 6532).
+A text is never lost to a charset: the last resort decodes every byte.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterable
+from email.header import decode_header
+from email.message import Message
+
+# Names clients send -> codecs to try, best first. A label is a promise clients often break.
+_CHARSET_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "gb2312": ("gb18030",),
+    "gbk": ("gb18030",),
+    "x-gbk": ("gb18030",),
+    "cp936": ("gb18030",),
+    "ks_c_5601-1987": ("cp949",),
+    "ks_c_5601": ("cp949",),
+    "ksc5601": ("cp949",),
+    "euc-kr": ("cp949",),
+    "iso-2022-jp": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_3"),
+    "iso-2022-jp-1": ("iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_ext"),
+    "iso-2022-jp-2": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004"),
+    "iso-2022-jp-3": ("iso2022_jp_3", "iso2022_jp_2004"),
+    "iso-2022-jp-2004": ("iso2022_jp_2004", "iso2022_jp_3"),
+    "shift_jis": ("cp932", "shift_jis_2004"),
+    "shift-jis": ("cp932", "shift_jis_2004"),
+    "sjis": ("cp932", "shift_jis_2004"),
+    "x-sjis": ("cp932", "shift_jis_2004"),
+    "euc-jp": ("euc_jis_2004", "cp932"),
+    "big5": ("big5hkscs", "cp950"),
+    "iso-8859-1": ("cp1252",),
+    "latin1": ("cp1252",),
+    "latin-1": ("cp1252",),
+    "us-ascii": ("utf-8", "cp1252"),
+    "ascii": ("utf-8", "cp1252"),
+    "iso-8859-8-i": ("iso-8859-8",),
+    "windows-874": ("cp874",),
+    "tis-620": ("cp874",),
+    "utf8": ("utf-8",),
+    "unicode-1-1-utf-7": ("utf-7",),
+}
+_UNKNOWN_FALLBACKS = ("utf-8", "cp1252")
+_SEVEN_BIT_CODECS = ("iso2022", "utf_7", "utf-7", "hz")
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
+_SURROGATES = re.compile("[\udc80-\udcff]")
+
+
+def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
+    """(text, codec used). Tries what the label means, then UTF-8 and Windows-1252; never fails."""
+    label = (declared or "").strip().strip("\"'").lower()
+    for codec in _codecs_for(label):
+        try:
+            return data.decode(codec), codec
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("cp1252", errors="replace"), "cp1252"
+
+
+def _codecs_for(label: str) -> Iterable[str]:
+    candidates = list(_CHARSET_CANDIDATES.get(label, ()))
+    if not candidates and label:
+        for name in (label, label.removeprefix("x-"), label.replace("_", "-")):
+            try:
+                candidates.append(codecs.lookup(name).name)
+                break
+            except LookupError:
+                continue
+    return dict.fromkeys([*candidates, *_UNKNOWN_FALLBACKS])
+
+
+def repair_charsets(message: Message) -> list[str]:
+    """Relabel each text part with a codec that decodes it, so no later step loses its text."""
+    notes = []
+    for part in message.walk():
+        if part.get_content_maintype() != "text" or part.is_multipart():
+            continue
+        declared = part.get_param("charset")
+        declared = declared if isinstance(declared, str) else None
+        try:
+            payload = part.get_payload(decode=True) or b""
+        except Exception:  # an undecodable transfer encoding: leave it to the parser's own recovery
+            continue
+        if declared is None and part.get_content_subtype() == "html":
+            declared = html_meta_charset(payload)
+        text, codec = decode_text(payload, declared)
+        if codec.startswith(_SEVEN_BIT_CODECS):
+            # Escape-sequence charsets look like ASCII, and mail-parser takes 7-bit text as it
+            # is: hand it the decoded text instead.
+            part.set_payload(text)
+            del part["Content-Transfer-Encoding"]
+            part["Content-Transfer-Encoding"] = "8bit"
+            part.set_param("charset", "utf-8")
+        elif (declared or "").lower() != codec:
+            part.set_param("charset", codec)
+            if declared and codec != codecs.lookup(_first_codec(declared)).name:
+                notes.append(f"charset {declared!r} read as {codec}")
+    return notes
+
+
+def _first_codec(label: str) -> str:
+    for codec in _codecs_for(label.lower()):
+        return codec
+    return "utf-8"
+
+
+def decode_header_value(value: object) -> str:
+    """An RFC 2047 header as text, whatever charset its encoded words claim; CR/LF removed."""
+    if value is None:
+        return ""
+    raw = unescape_raw_header(str(value))
+    try:
+        chunks = decode_header(raw)
+    except Exception:  # a malformed encoded word: keep the header as it was written
+        chunks = [(raw, None)]
+    text = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            # decode_header() hands back the text between encoded words as raw-unicode-escape bytes.
+            chunk = decode_text(chunk, charset)[0] if charset else chunk.decode("raw-unicode-escape", "replace")
+        text.append(chunk)
+    joined = "".join(text) if any(isinstance(c, bytes) for c, _ in chunks) else " ".join(text)
+    return " ".join(joined.replace("\x00", "").split())
+
+
+def html_meta_charset(html: bytes) -> str | None:
+    """The charset an HTML body names in its `<meta>` (either form), read from its first 4 KB."""
+    match = _META_CHARSET.search(html[:4096])
+    return match.group(1).decode("ascii").lower() if match else None
+
+
+def unescape_raw_header(value: str) -> str:
+    """A header the parser read as ASCII with its 8-bit bytes escaped, as the text they spell."""
+    if not _SURROGATES.search(value):
+        return value
+    return decode_text(value.encode("ascii", "surrogateescape"), "utf-8")[0]
