@@ -201,9 +201,9 @@ def queue_notices(
         }
         rows = [_row(n, ticket, message, dead, in_reply_to) for n in notices if (n.person.pk, n.template) not in muted]
         OutboundEmail.objects.bulk_create(rows)
-        for row in rows:
-            if row.status == OutboundStatus.QUEUED:
-                transaction.on_commit(functools.partial(_enqueue, row.pk), robust=True)
+        queued = [str(row.pk) for row in rows if row.status == OutboundStatus.QUEUED]
+        if queued:
+            transaction.on_commit(functools.partial(_enqueue, queued), robust=True)
     return rows
 
 
@@ -239,10 +239,14 @@ def _row(notice: Notice, ticket: Ticket, message: Message | None, dead: set[str]
     )
 
 
-def _enqueue(outbound_id: Any) -> None:
-    from .tasks import send_outbound
+def _enqueue(outbound_ids: list[str]) -> None:
+    """One event's mails go out together (one transaction, one connection); a single one alone."""
+    from .tasks import send_outbound, send_outbound_batch
 
-    send_outbound.delay(str(outbound_id))
+    if len(outbound_ids) == 1:
+        send_outbound.delay(outbound_ids[0])
+    else:
+        send_outbound_batch.delay(outbound_ids)
 
 
 # -- the receivers -----------------------------------------------------------------------------

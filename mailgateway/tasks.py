@@ -88,3 +88,15 @@ def send_outbound(self, outbound_id: str) -> str:  # type: ignore[no-untyped-def
         # 30 s, 60 s, 120 s ... at most an hour, with jitter so that retries do not arrive together.
         countdown = min(30 * 2**self.request.retries, 3600) * random.uniform(0.5, 1.5)
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(name="mailgateway.send_outbound_batch", acks_late=True)
+def send_outbound_batch(outbound_ids: list[str]) -> dict[str, str]:
+    """Send the mails of one event together; each one the provider refused goes to `send_outbound`."""
+    from .outbound import send_outbound_batch as send_batch
+
+    results = send_batch(outbound_ids)
+    for outbound_id, status in results.items():
+        if status == "retry":
+            send_outbound.apply_async(args=[outbound_id], countdown=30 * random.uniform(0.5, 1.5))
+    return results

@@ -66,3 +66,8 @@ def verify_reply_token(token: str) -> TokenOwner | None:
     if row is None or not hmac.compare_digest(mac, _mac(row.token_id, row.ticket_id, row.person_id)):
         return None
     return TokenOwner(ticket_id=row.ticket_id, person_id=row.person_id, token=row)
+
+
+def reply_token_of(*, token_id: str, ticket_id: object, person_id: object) -> str:
+    """The full token of a stored `ReplyToken` (when its row was read with something else)."""
+    return token_id + _mac(token_id, ticket_id, person_id)

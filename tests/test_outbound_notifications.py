@@ -316,3 +316,22 @@ def test_in_app_notifications_follow_the_same_people_and_never_tell_a_customer_o
     to_agent = Notification.objects.filter(recipient=agent).exclude(event="new_ticket")
     assert list(to_agent.values_list("event", flat=True)) == ["internal_note"]
     assert list(Notification.objects.filter(recipient=customer_a).values_list("event", flat=True)) == ["agent_reply"]
+
+
+def test_threads_read_for_a_batch_are_the_threads_read_one_by_one(ticket, customer_a, agent, other_agent):
+    from mailgateway.notifications import Notice, queue_notices
+    from mailgateway.outbound import outbound_rows, read_thread, read_threads
+
+    for n in range(12):
+        make_reply(ticket, agent if n % 3 else customer_a, f"Message {n}", is_internal=n % 3 == 2)
+    messages = list(ticket.messages.order_by("created_at"))
+    notices = [Notice(customer_a, "agent_reply"), Notice(other_agent, "internal_note")]
+    for message in (messages[3], messages[-1]):
+        queue_notices(ticket=ticket, message=message, notices=notices)
+    queue_notices(ticket=ticket, message=None, notices=[Notice(customer_a, "ticket_resolved")])
+    rows = list(outbound_rows().filter(ticket=ticket))
+    batch = read_threads(rows)
+    for row in rows:
+        expected = read_thread(row, staff_view=row.recipient.is_staff)
+        assert batch.get(row.pk, expected) == expected
+    assert len(batch) >= len(rows) - 2  # only rows carrying an old message may need their own query

@@ -174,3 +174,21 @@ def test_a_mail_the_provider_keeps_refusing_is_failed_with_the_error_after_the_l
     assert "503 Service Unavailable" in row.error
     assert django_mail.outbox == []
     FlakyBackend.failures = 0
+
+
+def test_when_one_mail_of_an_event_is_refused_the_others_go_out_and_it_goes_once_later(
+    customer_a, customer_b, agent, settings, committed
+):
+    from support.models import TicketParticipant
+
+    ticket = make_ticket(customer_a, title="Leaking tap")
+    TicketParticipant.objects.create(ticket=ticket, person=customer_b)
+    settings.EMAIL_BACKEND = "tests.test_outbound_round_trips.FlakyBackend"
+    FlakyBackend.failures = 1
+    with committed():
+        make_reply(ticket, agent, "The plumber comes at 3pm.")
+    rows = OutboundEmail.objects.filter(template="agent_reply")
+    assert sorted(rows.values_list("status", flat=True)) == ["sent", "sent"]
+    assert sorted(rows.values_list("attempts", flat=True)) == [1, 2]
+    delivered = sorted(address for m in django_mail.outbox for address in m.to)
+    assert delivered == [customer_a.email, customer_b.email]
