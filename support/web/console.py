@@ -48,7 +48,7 @@ from .forms import (
     StaffReplyForm,
     agent_choices,
 )
-from .present import render_conversation
+from .present import render_conversation, render_queue_rows
 
 PAGE_SIZE = 25
 
@@ -98,6 +98,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            "rows": render_queue_rows(list(page.object_list)),
             "choice": choice,
             "views": [(key, label, counts.get(key)) for key, label in queue.VIEW_LABELS.items()],
             "capped": page.paginator.count >= tickets.cap,

@@ -105,3 +105,48 @@ def render_conversation(rows: list[dict[str, Any]], viewer: User, *, staff_view:
     """The `<li>` of every message in `rows` (already limited to what the viewer may see)."""
     download = reverse("api-attachment-download", args=[_PLACEHOLDER])
     return format_html_join("\n", "{}", ((_message(row, viewer, download, staff_view=staff_view),) for row in rows))
+
+
+def _label(value: str) -> str:
+    return str(value or "").replace("_", " ").capitalize()
+
+
+def _queue_row(row: dict[str, Any], url: str) -> SafeString:
+    title = row["title"]
+    badges = (
+        [format_html('<span class="badge badge-unread">{} new</span>', row["unread_count"])]
+        if row["unread_count"]
+        else []
+    )
+    if row["escalated"]:
+        badges.append(mark_safe('<span class="badge badge-escalated">Escalated</span>'))
+    badges += [format_html('<span class="tag">{}</span>', tag) for tag in row["tags"] or []]
+    snippet = row["last_message_snippet"] or ""
+    if len(snippet) > 100:
+        snippet = snippet[:99].rstrip() + "…"
+    return format_html(
+        '<tr class="{}"><td><input type="checkbox" name="tickets" value="{}" aria-label="Select {}"></td>'
+        '<td><a href="{}">{} · {}</a> {}{}</td><td>{}</td><td><span class="badge status-{}">{}</span></td>'
+        '<td><span class="prio prio-{}">{}</span></td><td>{}</td><td>{}</td></tr>',
+        "unread" if row["unread_count"] else "",
+        row["id"],
+        row["reference"],
+        url.replace("SB-0", row["reference"]),
+        row["reference"],
+        title,
+        mark_safe(" ".join(badges)),
+        format_html('<div class="snippet">{}</div>', snippet) if snippet else "",
+        row["customer__name"] or row["customer__email"],
+        row["status"],
+        _label(row["status"]),
+        row["priority"],
+        _label(row["priority"]),
+        row["assigned_agent__name"] or row["assigned_agent__email"] or "—",
+        when(row["updated_at"]),
+    )
+
+
+def render_queue_rows(rows: list[dict[str, Any]]) -> SafeString:
+    """The `<tr>` of each ticket on a queue page (25 rows: a tenth of the template's time)."""
+    url = reverse("console-ticket", args=["SB-0"])
+    return format_html_join("\n", "{}", ((_queue_row(row, url),) for row in rows))
