@@ -192,3 +192,14 @@ def test_when_one_mail_of_an_event_is_refused_the_others_go_out_and_it_goes_once
     assert sorted(rows.values_list("attempts", flat=True)) == [1, 2]
     delivered = sorted(address for m in django_mail.outbox for address in m.to)
     assert delivered == [customer_a.email, customer_b.email]
+
+
+def test_in_the_embedded_default_each_sent_mail_is_a_readable_file(customer_a, settings, tmp_path, committed):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "sent_mail")
+    with committed():
+        ticket = make_ticket(customer_a, title="Leaking tap")
+    (written,) = list((tmp_path / "sent_mail").iterdir())
+    mail = email.message_from_bytes(written.read_bytes(), policy=default)
+    assert mail["Subject"] == f"[{ticket.reference}] Leaking tap" and mail["To"] == customer_a.email
+    assert OutboundEmail.objects.get(template="ticket_opened").status == OutboundStatus.SENT
