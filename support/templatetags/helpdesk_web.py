@@ -4,28 +4,36 @@ script, with the exact time kept on hover), and a form field with its label, hel
 from __future__ import annotations
 
 from datetime import datetime
+from html import escape
 from typing import Any
 
 from django import template
-from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
+
+from support.web.present import time_html
 
 register = template.Library()
 
 
 @register.simple_tag
-def when(moment: datetime | None) -> SafeString | str:
-    if moment is None:
-        return "—"
-    local = timezone.localtime(moment)
-    exact = local.strftime("%d %b %Y, %H:%M %Z")
-    return format_html('<time datetime="{}" title="{}" data-relative>{}</time>', local.isoformat(), exact, exact)
+def when(moment: datetime | None) -> SafeString:
+    return mark_safe(time_html(moment))
 
 
-@register.inclusion_tag("support/_field.html")
-def field(bound: Any, **attrs: Any) -> dict[str, Any]:
-    return {"field": bound, "attrs": attrs}
+@register.simple_tag
+def field(bound: Any) -> SafeString:
+    """A form field with its label, help text and errors, the errors in a live region."""
+    errors = "".join(f'<p class="error">{escape(str(e))}</p>' for e in bound.errors)
+    help_text = (
+        f'<p class="help" id="{escape(bound.auto_id)}_helptext">{escape(str(bound.help_text))}</p>'
+        if bound.help_text
+        else ""
+    )
+    return mark_safe(
+        f'<div class="field{" has-error" if bound.errors else ""}" data-field="{escape(bound.html_name)}">'
+        f'<label for="{escape(bound.id_for_label)}">{escape(str(bound.label))}</label>{help_text}{bound}'
+        f'<div class="field-errors" id="{escape(bound.auto_id)}_errors" aria-live="polite">{errors}</div></div>'
+    )
 
 
 @register.filter

@@ -62,7 +62,7 @@ def add_domain_error(form: forms.Form, exc: DomainError) -> None:
     """Put the service's refusal next to the field it names (or on top of the form)."""
     placed = False
     for field, problems in exc.details.items():
-        name = {"attachment_ids": "files", "file": "files", "reason": "reason"}.get(field, field)
+        name = {"attachment_ids": "files", "file": "files"}.get(field, field)
         if name in form.fields:
             for problem in problems:
                 form.add_error(name, problem)

@@ -1,23 +1,55 @@
-"""The conversation as HTML, built once in Python: who wrote each message as the reader should
-see it, notes marked apart, the escaped body with line breaks, times, and each file's preview
-and download link. Django's template engine takes about 0.3 ms a message with files; this
-takes a tenth of that, which is what keeps a long thread's page near the bare view's time.
-Everything a person wrote goes through `format_html` (escaped); nothing is marked safe raw."""
+"""The conversation and the queue's rows as HTML, built once in Python.
+
+Django's template engine takes about 0.3 ms a message with files, and `format_html` still a
+tenth of that; plain string building with the standard library's `html.escape` is what keeps a
+50-message page near the bare view's time. The rule that makes it safe: every value that is not
+a literal of this module goes through `_e()` (escaped, quotes included) before it is joined, and
+only the finished string is marked safe.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from html import escape
 from typing import Any
 
-from django.template.defaultfilters import linebreaks_filter
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from support.models import User
 
-from ..templatetags.helpdesk_web import when
-
 _PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+_NEWLINES = re.compile(r"\r\n|\r")
+_PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def time_html(moment: datetime | None) -> str:
+    """`<time>` with the exact local time as text and title; the page's script makes it relative."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    exact = local.strftime("%d %b %Y, %H:%M %Z")
+    return f'<time datetime="{_e(local.isoformat())}" title="{_e(exact)}" data-relative>{_e(exact)}</time>'
+
+
+def paragraphs(text: str) -> str:
+    """Plain text as escaped paragraphs with line breaks (what Django's `linebreaks` does)."""
+    parts = _PARAGRAPH_BREAK.split(_NEWLINES.sub("\n", text or ""))
+    return "\n\n".join(f"<p>{_e(part).replace(chr(10), '<br>')}</p>" for part in parts)
+
+
+def file_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def _author(row: dict[str, Any], viewer: User, *, staff_view: bool) -> str:
@@ -34,119 +66,75 @@ def _css(row: dict[str, Any], viewer: User) -> str:
     return f"msg {kind} msg-mine" if row["sender_id"] == viewer.pk else f"msg {kind}"
 
 
-def file_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
-def _file(file: dict[str, Any], download: str) -> SafeString:
-    url = download.replace(_PLACEHOLDER, str(file["id"]))
+def _file(file: dict[str, Any], download: str) -> str:
+    url = _e(download.replace(_PLACEHOLDER, str(file["id"])))
+    name = _e(file["filename"])
     preview = (
-        format_html(
-            '<a href="{}?disposition=inline"><img src="{}?disposition=inline" alt="Preview of {}" loading="lazy"'
-            ' class="preview"></a>',
-            url,
-            url,
-            file["filename"],
-        )
+        f'<a href="{url}?disposition=inline"><img src="{url}?disposition=inline" alt="Preview of {name}"'
+        f' loading="lazy" class="preview"></a>'
         if file["content_type"].startswith("image/")
         else ""
     )
-    return format_html(
-        '<li>{}<a href="{}" download>{}</a> <span class="muted">({})</span></li>',
-        preview,
-        url,
-        file["filename"],
-        file_size(file["file_size"]),
-    )
+    size = file_size(file["file_size"])
+    return f'<li>{preview}<a href="{url}" download>{name}</a> <span class="muted">({size})</span></li>'
 
 
-def _message(row: dict[str, Any], viewer: User, download: str, *, staff_view: bool) -> SafeString:
+def _message(row: dict[str, Any], viewer: User, download: str, raw_url: str, *, staff_view: bool) -> str:
     who = _author(row, viewer, staff_view=staff_view)
     kind = "Internal note" if row["is_internal"] else "Message"
-    badge = mark_safe('<span class="badge badge-note">Internal note</span>') if row["is_internal"] else ""
+    badge = '<span class="badge badge-note">Internal note</span>' if row["is_internal"] else ""
     channel = ""
     if staff_view:
-        raw = (
-            format_html(' · <a href="{}">raw mail</a>', reverse("console-raw-mail", args=[row["raw_id"]]))
-            if row.get("raw_id")
-            else ""
-        )
-        channel = format_html('<span class="msg-channel">by {}</span>{}', row["channel"], raw)
-    files = (
-        format_html(
-            '<ul class="files" aria-label="Attachments">{}</ul>',
-            mark_safe("".join(_file(f, download) for f in row["attachments"])),
-        )
-        if row["attachments"]
-        else ""
-    )
-    return format_html(
-        '<li class="{}" id="m-{}"><article aria-label="{} from {}"><header class="msg-head">'
-        '<strong class="msg-who">{}</strong>{}<span class="msg-when">{}</span>{}</header>'
-        '<div class="msg-body">{}</div>{}</article></li>',
-        _css(row, viewer),
-        row["id"],
-        kind,
-        "you" if who == "You" else who,
-        who,
-        badge,
-        when(row["created_at"]),
-        channel,
-        linebreaks_filter(row["message_text"], autoescape=True),
-        files,
+        raw = row.get("raw_id")
+        raw_link = f' · <a href="{_e(raw_url.replace(_PLACEHOLDER, str(raw)))}">raw mail</a>' if raw else ""
+        channel = f'<span class="msg-channel">by {_e(row["channel"])}</span>{raw_link}'
+    files = ""
+    if row["attachments"]:
+        items = "".join(_file(f, download) for f in row["attachments"])
+        files = f'<ul class="files" aria-label="Attachments">{items}</ul>'
+    return (
+        f'<li class="{_css(row, viewer)}" id="m-{_e(row["id"])}">'
+        f'<article aria-label="{kind} from {_e("you" if who == "You" else who)}"><header class="msg-head">'
+        f'<strong class="msg-who">{_e(who)}</strong>{badge}<span class="msg-when">{time_html(row["created_at"])}</span>'
+        f'{channel}</header><div class="msg-body">{paragraphs(row["message_text"])}</div>{files}</article></li>'
     )
 
 
 def render_conversation(rows: list[dict[str, Any]], viewer: User, *, staff_view: bool) -> SafeString:
     """The `<li>` of every message in `rows` (already limited to what the viewer may see)."""
     download = reverse("api-attachment-download", args=[_PLACEHOLDER])
-    return format_html_join("\n", "{}", ((_message(row, viewer, download, staff_view=staff_view),) for row in rows))
+    raw_url = reverse("console-raw-mail", args=[_PLACEHOLDER])
+    return mark_safe("\n".join(_message(row, viewer, download, raw_url, staff_view=staff_view) for row in rows))
 
 
 def _label(value: str) -> str:
     return str(value or "").replace("_", " ").capitalize()
 
 
-def _queue_row(row: dict[str, Any], url: str) -> SafeString:
-    title = row["title"]
-    badges = (
-        [format_html('<span class="badge badge-unread">{} new</span>', row["unread_count"])]
-        if row["unread_count"]
-        else []
-    )
+def _queue_row(row: dict[str, Any], url: str) -> str:
+    badges = [f'<span class="badge badge-unread">{int(row["unread_count"])} new</span>'] if row["unread_count"] else []
     if row["escalated"]:
-        badges.append(mark_safe('<span class="badge badge-escalated">Escalated</span>'))
-    badges += [format_html('<span class="tag">{}</span>', tag) for tag in row["tags"] or []]
+        badges.append('<span class="badge badge-escalated">Escalated</span>')
+    badges += [f'<span class="tag">{_e(tag)}</span>' for tag in row["tags"] or []]
     snippet = row["last_message_snippet"] or ""
     if len(snippet) > 100:
         snippet = snippet[:99].rstrip() + "…"
-    return format_html(
-        '<tr class="{}"><td><input type="checkbox" name="tickets" value="{}" aria-label="Select {}"></td>'
-        '<td><a href="{}">{} · {}</a> {}{}</td><td>{}</td><td><span class="badge status-{}">{}</span></td>'
-        '<td><span class="prio prio-{}">{}</span></td><td>{}</td><td>{}</td></tr>',
-        "unread" if row["unread_count"] else "",
-        row["id"],
-        row["reference"],
-        url.replace("SB-0", row["reference"]),
-        row["reference"],
-        title,
-        mark_safe(" ".join(badges)),
-        format_html('<div class="snippet">{}</div>', snippet) if snippet else "",
-        row["customer__name"] or row["customer__email"],
-        row["status"],
-        _label(row["status"]),
-        row["priority"],
-        _label(row["priority"]),
-        row["assigned_agent__name"] or row["assigned_agent__email"] or "—",
-        when(row["updated_at"]),
+    reference = _e(row["reference"])
+    agent = row["assigned_agent__name"] or row["assigned_agent__email"] or "—"
+    snippet_html = f'<div class="snippet">{_e(snippet)}</div>' if snippet else ""
+    return (
+        f'<tr class="{"unread" if row["unread_count"] else ""}">'
+        f'<td><input type="checkbox" name="tickets" value="{_e(row["id"])}" aria-label="Select {reference}"></td>'
+        f'<td><a href="{_e(url.replace("SB-0", row["reference"]))}">{reference} · {_e(row["title"])}</a> '
+        f"{' '.join(badges)}{snippet_html}</td>"
+        f"<td>{_e(row['customer__name'] or row['customer__email'])}</td>"
+        f'<td><span class="badge status-{_e(row["status"])}">{_e(_label(row["status"]))}</span></td>'
+        f'<td><span class="prio prio-{_e(row["priority"])}">{_e(_label(row["priority"]))}</span></td>'
+        f"<td>{_e(agent)}</td><td>{time_html(row['updated_at'])}</td></tr>"
     )
 
 
 def render_queue_rows(rows: list[dict[str, Any]]) -> SafeString:
-    """The `<tr>` of each ticket on a queue page (25 rows: a tenth of the template's time)."""
+    """The `<tr>` of each ticket on a queue page."""
     url = reverse("console-ticket", args=["SB-0"])
-    return format_html_join("\n", "{}", ((_queue_row(row, url),) for row in rows))
+    return mark_safe("\n".join(_queue_row(row, url) for row in rows))

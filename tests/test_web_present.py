@@ -1,0 +1,71 @@
+"""The conversation and queue rows are built as strings: everything a person wrote is escaped,
+in text and in attributes, and paragraphs come out as Django's `linebreaks` makes them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from django.template.defaultfilters import linebreaks_filter
+
+from support.models import User
+from support.web.present import paragraphs, render_conversation, render_queue_rows
+
+HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+
+
+def row(**overrides: object) -> dict:
+    base = {
+        "id": uuid.uuid4(),
+        "sender_id": uuid.uuid4(),
+        "sender__name": "Asha",
+        "sender__email": "asha@example.com",
+        "sender__is_staff": False,
+        "message_text": "Hello",
+        "is_from_customer": True,
+        "is_internal": False,
+        "channel": "web",
+        "created_at": datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+        "attachments": [],
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize("text", ["one line", "two\nlines", "para one\n\npara two", "a\r\nb\r\n\r\n\r\nc", "  x  \n"])
+def test_paragraphs_match_djangos_linebreaks(text: str) -> None:
+    assert paragraphs(text) == linebreaks_filter(text, autoescape=True)
+
+
+def test_hostile_text_name_and_filename_are_escaped_everywhere() -> None:
+    viewer = User(pk=uuid.uuid4(), email="agent@example.com", is_staff=True)
+    file = {"id": uuid.uuid4(), "filename": HOSTILE, "file_size": 10, "content_type": "image/png"}
+    html = render_conversation(
+        [row(message_text=HOSTILE, sender__name=HOSTILE, attachments=[file])], viewer, staff_view=True
+    )
+    assert "<script" not in html and "<img src=x" not in html and 'alt="Preview of &quot;&gt;&lt;script&gt;' in html
+
+
+def test_queue_row_escapes_title_customer_tags_and_snippet() -> None:
+    html = render_queue_rows(
+        [
+            {
+                "id": uuid.uuid4(),
+                "reference": "SB-1",
+                "title": HOSTILE,
+                "status": "open",
+                "priority": "high",
+                "escalated": True,
+                "tags": [HOSTILE],
+                "assigned_agent__name": "",
+                "assigned_agent__email": None,
+                "last_message_snippet": HOSTILE,
+                "unread_count": 2,
+                "updated_at": datetime(2026, 12, 1, tzinfo=UTC),
+                "customer__name": HOSTILE,
+                "customer__email": "c@example.com",
+            }
+        ]
+    )
+    assert "<script" not in html and "<img" not in html and "2 new" in html and "Escalated" in html
