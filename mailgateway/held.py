@@ -66,7 +66,7 @@ def latest_held(ticket: Ticket, agent: User) -> HeldReply | None:
 def _lock_undecided(held: HeldReply, actor: User) -> HeldReply:
     if not (actor.is_active and actor.is_staff):
         raise NotAllowed("Only staff may decide on held replies.")
-    row = HeldReply.objects.select_for_update().select_related("ticket", "agent", "inbound").get(pk=held.pk)
+    row = HeldReply.objects.select_for_update(of=("self",)).select_related("ticket", "agent", "inbound").get(pk=held.pk)
     if row.status != HeldStatus.HELD:
         raise InvalidInput(f"This reply was already {row.get_status_display().lower()}.", {"status": [row.status]})
     return row
