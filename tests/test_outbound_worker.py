@@ -1,0 +1,49 @@
+"""Outbound mail through a real Celery worker on the outbound queue (PostgreSQL and Redis)."""
+
+from __future__ import annotations
+
+import email
+from email.policy import default
+
+import pytest
+
+from mailgateway.models import OutboundEmail, OutboundStatus
+from tests.builders import make_reply, make_ticket
+from tests.workerkit import broker_fixture, wait_for, workers_fixture  # noqa: F401  (fixtures)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+def sent(template: str) -> bool:
+    return OutboundEmail.objects.filter(template=template, status=OutboundStatus.SENT).exists()
+
+
+def test_a_worker_on_the_outbound_queue_sends_the_mails_of_committed_changes(
+    customer_a, customer_b, agent, broker, workers, tmp_path
+):
+    from support.models import TicketParticipant
+
+    outbox = tmp_path / "sent_mail"
+    worker = workers.start(
+        broker_url=broker,
+        queues="outbound",
+        env={"EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(outbox)},
+    )
+    ticket = make_ticket(customer_a, title="Geyser not heating")
+    wait_for(lambda: sent("ticket_opened"), timeout=30, what="the acknowledgement", log=worker.log)
+    TicketParticipant.objects.create(ticket=ticket, person=customer_b)
+    make_reply(ticket, agent, "A technician comes at 3pm.")
+    wait_for(
+        lambda: OutboundEmail.objects.filter(template="agent_reply", status=OutboundStatus.SENT).count() == 2,
+        timeout=30,
+        what="the reply to the customer and the participant (one batch)",
+        log=worker.log,
+    )
+    # Django's file backend writes the mails of one connection (one batch) into one file, each
+    # followed by a line of 79 dashes.
+    parts = [p for path in outbox.iterdir() for p in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n") if p.strip()]
+    mails = [email.message_from_bytes(part, policy=default) for part in parts]
+    received = sorted((str(m["To"]), str(m["Subject"])) for m in mails)
+    subject = f"[{ticket.reference}] Geyser not heating"
+    # The acknowledgement and the reply to Asha, the reply to Bikash, the new-ticket mail to Sita.
+    assert received == sorted([(customer_a.email, subject)] * 2 + [(customer_b.email, subject), (agent.email, subject)])
