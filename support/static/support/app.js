@@ -223,13 +223,14 @@
   var enhancePresence = function (box) {
     var url = box.getAttribute("data-presence-url");
     var typedAt = 0;
+    var toldTypingAt = 0;
     var textarea = document.querySelector("[data-reply-form] textarea[name=message_text]");
-    if (textarea) textarea.addEventListener("input", function () { typedAt = Date.now(); });
     var shown = box.textContent.trim();
     var beat = function () {
-      if (document.hidden) return;
+      var typing = Date.now() - typedAt < 6000;
+      if (typing) toldTypingAt = Date.now();
       var body = new URLSearchParams();
-      body.set("typing", Date.now() - typedAt < 6000 ? "1" : "0");
+      body.set("typing", typing ? "1" : "0");
       fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { others: [] }; })
         .then(function (data) {
@@ -242,7 +243,13 @@
         })
         .catch(function () {});
     };
-    window.setInterval(beat, 5000);
+    if (textarea) {
+      textarea.addEventListener("input", function () {
+        typedAt = Date.now();
+        if (Date.now() - toldTypingAt > 4000) beat();  /* say "typing" at once, then with the beats */
+      });
+    }
+    window.setInterval(function () { if (!document.hidden) beat(); }, 5000);
   };
 
   document.addEventListener("DOMContentLoaded", function () {
