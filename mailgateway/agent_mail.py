@@ -90,6 +90,7 @@ def apply_staff_mail(
             agent=agent,
             inbound=inbound,
             text=body,
+            answered=answered.message,
             answered_at=answered.sent_at,
             in_reply_to=mail.message_id,
             applied=applied,

@@ -38,9 +38,17 @@ def is_stale(ticket: Ticket, agent: User, answered_at: Any) -> bool:
 
 
 def hold_reply(
-    *, ticket: Ticket, agent: User, inbound: Any, text: str, answered_at: Any, in_reply_to: str, applied: list[str]
+    *,
+    ticket: Ticket,
+    agent: User,
+    inbound: Any,
+    text: str,
+    answered: Message | None,
+    answered_at: Any,
+    in_reply_to: str,
+    applied: list[str],
 ) -> HeldReply:
-    held = HeldReply.objects.create(ticket=ticket, agent=agent, inbound=inbound, text=text)
+    held = HeldReply.objects.create(ticket=ticket, agent=agent, inbound=inbound, text=text, answered_message=answered)
     unseen = [
         {
             "author": author_label(name=m.sender.name, email=m.sender.email, is_staff=m.sender.is_staff),
