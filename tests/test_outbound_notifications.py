@@ -335,3 +335,69 @@ def test_threads_read_for_a_batch_are_the_threads_read_one_by_one(ticket, custom
         expected = read_thread(row, staff_view=row.recipient.is_staff)
         assert batch.get(row.pk, expected) == expected
     assert len(batch) >= len(rows) - 2  # only rows carrying an old message may need their own query
+
+
+def _act(event: str, ticket, customer, agent, other_agent):  # type: ignore[no-untyped-def]
+    """Make `event` happen on `ticket` (assigned to `agent`); returns who must get the mail."""
+    if event == "ticket_opened":
+        return customer, lambda: make_ticket(customer, title="Second problem")
+    if event == "new_ticket":
+        return other_agent, lambda: make_ticket(customer, title="Second problem")
+    actions = {
+        "agent_reply": (customer, lambda: make_reply(ticket, other_agent, "We are on it.")),
+        "customer_reply": (agent, lambda: make_reply(ticket, customer, "Any news?")),
+        "internal_note": (agent, lambda: make_reply(ticket, other_agent, "Check the refund.", is_internal=True)),
+        "ticket_resolved": (
+            customer,
+            lambda: services.change_ticket(ticket=ticket, actor=agent, channel=Channel.WEB, status="resolved"),
+        ),
+        "ticket_assigned": (
+            other_agent,
+            lambda: services.assign(ticket=ticket, actor=agent, agent=other_agent, channel=Channel.WEB),
+        ),
+        "ticket_escalated": (
+            other_agent,
+            lambda: services.escalate(ticket=ticket, actor=agent, reason="Third complaint", channel=Channel.WEB),
+        ),
+    }
+    return actions[event]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "ticket_opened",
+        "new_ticket",
+        "agent_reply",
+        "customer_reply",
+        "internal_note",
+        "ticket_resolved",
+        "ticket_assigned",
+        "ticket_escalated",
+    ],
+)
+def test_every_event_s_mail_carries_the_reference_stored_message_id_thread_headers_and_own_token(
+    event, ticket, customer_a, agent, other_agent, committed, settings
+):
+    settings.SUPERVISOR_ADDRESSES = [other_agent.email]
+    settings.STAFF_NOTIFY_ADDRESSES = [other_agent.email]
+    services.assign(ticket=ticket, actor=agent, agent=agent, channel=Channel.WEB)
+    recipient, act = _act(event, ticket, customer_a, agent, other_agent)
+    with committed():
+        act()
+    row = OutboundEmail.objects.filter(template=event, recipient=recipient).latest("created_at")
+    (mail,) = [m for m in sent_to(recipient.email) if m["Message-ID"] == row.message_id_header]
+    reference = row.ticket.reference
+    assert mail["Subject"].startswith(f"[{reference}] ")
+    known_ids = set(row.ticket.messages.values_list("email_message_id", flat=True))
+    if event == "new_ticket":  # the mail is the ticket's first message: nothing to answer yet
+        assert mail["Message-ID"] in known_ids and mail["In-Reply-To"] is None
+    else:
+        assert mail["In-Reply-To"] in known_ids and mail["In-Reply-To"] in mail["References"].split()
+        assert set(mail["References"].split()) <= known_ids and len(mail["References"]) < 1000
+    owner = token_owner(mail)
+    assert owner.person_id == recipient.pk and owner.ticket_id == row.ticket_id
+    assert (mail["Auto-Submitted"] == "auto-replied") == (event != "agent_reply")
+    assert "/t/" in text_of(mail)
+    if not recipient.is_staff:
+        assert agent.email not in mail.as_string() and other_agent.email not in mail.as_string()
