@@ -81,9 +81,14 @@ def test_a_webhook_delivery_becomes_a_ticket_through_a_real_worker(client, mailg
     inbound.refresh_from_db()
     assert inbound.status == "processed" and inbound.ticket.title == "Geyser not heating"
     assert inbound.ticket.messages.get().message_text == "The plumber did not come at 9am."
-    # The worker logs one JSON object per line (LOG_FORMAT=json), naming the task it ran.
-    entries = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
-    assert any(e.get("task") == "mailgateway.process_inbound" and str(inbound.pk) in e["message"] for e in entries)
+
+    # The worker logs one JSON object per line (LOG_FORMAT=json), naming the task it ran (the line
+    # is written just after the commit, so it may trail the row by a moment).
+    def logged_outcome() -> bool:
+        entries = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+        return any(e.get("task") == "mailgateway.process_inbound" and str(inbound.pk) in e["message"] for e in entries)
+
+    wait_for(logged_outcome, timeout=10, what="the worker's JSON log line", log=worker.log)
 
 
 # -- a worker killed mid-mail -----------------------------------------------------------------
@@ -224,7 +229,12 @@ def test_200_concurrent_deliveries_with_10_percent_duplicates_and_2_workers_make
     assert InboundEmail.objects.count() == 180
 
     def log() -> str:
-        return "\n".join(w.log() for w in pair)
+        import redis
+
+        client = redis.Redis.from_url(broker)
+        waiting = list(InboundEmail.objects.filter(status="received").values_list("pk", flat=True)[:5])
+        state = f"still received: {waiting}; queue {client.llen('inbound')}, unacked {client.hlen('unacked')}"
+        return state + "\n" + "\n".join(w.log() for w in pair)
 
     wait_for(lambda: not InboundEmail.objects.filter(status="received").exists(), timeout=90, what="all mail", log=log)
     assert InboundEmail.objects.filter(status="processed").count() == 180

@@ -2,8 +2,8 @@
 
 Every process started here is killed and reaped by its fixture, even when the test fails. The
 workers run `celery -A <app> worker` against the pytest test database (DATABASE_URL made from
-`settings.DATABASES` at test time) and a Redis database of their own: the number after the one in
-REDIS_URL (the test process's cache flushes its own database), or WORKER_TEST_REDIS_DB.
+`settings.DATABASES` at test time) and a Redis database of their own: two below the one in REDIS_URL
+(the test process's cache flushes its own database), or WORKER_TEST_REDIS_DB.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float, what: str, log: Ca
 def worker_broker_url() -> str:
     base = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     own = os.environ.get("WORKER_TEST_REDIS_DB")
-    db = int(own) if own else (int((base.path or "/0").strip("/") or 0) + 1) % 16
+    # Not the cache's database (the tests flush it), nor 0 (every client's default): two below it.
+    db = int(own) if own else (int((base.path or "/0").strip("/") or 0) - 2) % 16
     return f"{base.scheme}://{base.netloc}/{db}"
 
 
@@ -197,6 +198,22 @@ class Workers:
                     os.killpg(worker.process.pid, signal.SIGTERM)
         for worker in self.started:
             worker.stop()
+        _wait_for_their_database_sessions_to_end()
+
+
+def _wait_for_their_database_sessions_to_end(timeout: float = 5) -> None:
+    """PostgreSQL ends a dead client's session a moment later; the test database is dropped after."""
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.1)
 
 
 @pytest.fixture(name="workers")
