@@ -39,7 +39,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,6 +60,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.api import free_port, percentile, start_gunicorn  # noqa: E402
 
 DATABASE = "helpdesk_bench_inbound"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -814,31 +815,6 @@ MEMORY_OPERATIONS: dict[str, Callable[[bytes], str]] = {
 WEBHOOK_PATHS = {"ours": "/mailgateway/raw/", "bare": "/bench/bare-inbound/"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_gunicorn(port: int) -> subprocess.Popen[bytes]:
-    command = [str(ROOT / ".venv/bin/gunicorn"), "helpdesk.wsgi:application", "-w", "2"]
-    process = subprocess.Popen(
-        [*command, "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONWARNINGS": "ignore:No directory at:UserWarning"},  # no collectstatic here
-        start_new_session=True,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("gunicorn did not start")
-
-
 def drive(port: int, path: str, bodies: list[list[bytes]]) -> tuple[list[float], float]:
     """One thread per list of bodies, each on its own connection, posting them one after another."""
     latencies: list[float] = []
@@ -881,7 +857,7 @@ def webhook_part(mails: list[Mail], *, clients: int, rounds: int, seed: int) -> 
     connection.close()
     per_client = -(-len(mails) // (clients * rounds))
     port = free_port()
-    server = start_gunicorn(port)
+    server = start_gunicorn({"PYTHONWARNINGS": "ignore:No directory at:UserWarning"}, port)  # no static
     samples: dict[str, list[float]] = {name: [] for name in WEBHOOK_PATHS}
     elapsed = dict.fromkeys(WEBHOOK_PATHS, 0.0)
     order_rng = random.Random(seed)
@@ -918,11 +894,6 @@ def webhook_part(mails: list[Mail], *, clients: int, rounds: int, seed: int) -> 
 
 
 # -- the report -----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def describe_corpus(mails: list[Mail], seconds: float) -> None:
