@@ -67,7 +67,7 @@ def find_answered(ticket: Ticket, mail: ParsedEmail) -> Answered | None:
 
 
 def apply_staff_mail(
-    *, inbound: Any, mail: ParsedEmail, ticket: Ticket, agent: User, routed_by: str, text: str, html: str
+    *, inbound: Any, mail: ParsedEmail, ticket: Ticket, agent: User, routed_by: str, text: str
 ) -> StaffMailOutcome:
     commands = parse_commands(text) if routed_by == "token" else Commands(text=text)
     answered = find_answered(ticket, mail)
@@ -104,7 +104,9 @@ def apply_staff_mail(
             message_text=body,
             channel=Channel.EMAIL,
             is_internal=internal,
-            html="" if internal or commands.any else html,
+            # Text only: the agent's mail quotes the notification it answers, which may show an
+            # internal note or the agent's own address; the cut text (`body`) has neither.
+            html="",
             email_message_id=mail.message_id,
             routed_by=routed_by,
         )

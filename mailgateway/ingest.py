@@ -33,7 +33,7 @@ from .addresses import is_support_address
 from .authentication import fails_dmarc, sender_verdicts
 from .classify import Ignore, classify
 from .html_text import html_to_text
-from .models import InboundEmail, InboundStatus, UndeliverableAddress
+from .models import InboundEmail, InboundStatus, OutboundEmail, UndeliverableAddress
 from .parsing import MailAttachment, ParsedEmail, parse_email
 from .quoting import visible_text
 from .routing import Envelope, NewTicket, Quarantine, Reply, find_user, route_email
@@ -221,7 +221,11 @@ def file_problem(item: MailAttachment) -> str:
 # -- applying through the domain services ---------------------------------------------------
 
 
-def _apply(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply, extracted: Extracted) -> None:
+def _apply(
+    inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply, extracted: Extracted, *, staff_mail: bool = True
+) -> None:
+    """`staff_mail=False` (staff vouched for a quarantined mail): a staff sender's mail is posted as
+    written, without commands or the out-of-date hold."""
     if isinstance(route, NewTicket):
         customer = route.author or person_for(mail.from_address, mail.from_name)
         ticket = services.open_ticket(
@@ -240,7 +244,7 @@ def _apply(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply, e
         routed_by = "follow_up" if route.follow_up_of else "new"
     else:
         ticket, author, routed_by = route.ticket, route.author, route.routed_by
-        if author.is_staff:  # an agent answering by mail: commands, notes, held replies
+        if author.is_staff and staff_mail:  # an agent answering by mail: commands, notes, held replies
             from .agent_mail import apply_staff_mail
 
             outcome = apply_staff_mail(
@@ -250,7 +254,6 @@ def _apply(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply, e
                 agent=author,
                 routed_by=routed_by,
                 text=extracted.text,
-                html=extracted.html,
             )
             if outcome.message is None:  # only commands, refused commands, or a held reply
                 _set(inbound, InboundStatus.PROCESSED, outcome.reason, outcome.detail)
@@ -263,7 +266,7 @@ def _apply(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply, e
                 author=author,
                 message_text=extracted.text,
                 channel=Channel.EMAIL,
-                html=extracted.html,
+                html="" if author.is_staff else extracted.html,  # see apply_staff_mail: text only
                 email_message_id=mail.message_id,
                 routed_by=routed_by,
             )
@@ -367,9 +370,19 @@ def _note_bounce(inbound: InboundEmail, mail: ParsedEmail) -> None:
     report = mail.report
     if report is None or not report.permanent or not report.original_message_id:
         return
-    if not Message.objects.filter(email_message_id=report.original_message_id).exists():
+    # Acknowledgements and notices carry ids of their own, kept on their OutboundEmail rows; those
+    # rows also say to whom each went, so a bounce can mark only an address that mail went to.
+    sent_to = {
+        a.lower()
+        for a in OutboundEmail.objects.filter(message_id_header=report.original_message_id).values_list(
+            "to_address", flat=True
+        )
+    }
+    if not sent_to and not Message.objects.filter(email_message_id=report.original_message_id).exists():
         return  # a bounce of something we never sent is not evidence about anyone
     for address in report.failed_recipients:
+        if sent_to and address.lower() not in sent_to:
+            continue
         UndeliverableAddress.objects.get_or_create(
             address=address,
             defaults={
@@ -429,7 +442,7 @@ def _decide(inbound: InboundEmail, actor: User, *, ticket: Ticket | None) -> Mes
         route: NewTicket | Reply = (
             Reply(ticket=ticket, author=sender, routed_by="staff") if ticket is not None else NewTicket()
         )
-        _apply(row, mail, route, extract(mail))
+        _apply(row, mail, route, extract(mail), staff_mail=False)
         row.reason, row.detail = "", f"{'Accepted' if ticket else 'Opened as a new ticket'} by {actor.email}."
         row.routed_by = "staff" if ticket is not None else "new"
         row.processed_at = timezone.now()

@@ -41,6 +41,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from helpdesk import metrics
+from support import services
 from support.links import ticket_link_url
 from support.models import Message, User
 
@@ -270,7 +271,10 @@ def mail_context(outbound: OutboundEmail, recipient: User, thread: Thread) -> di
         "subject_line": f"[{ticket.reference}] {ticket.title}",
         "recipient_name": recipient.name or recipient.email,
         "for_staff": recipient.is_staff,
-        "link": ticket_link_url(ticket_id=ticket.pk, person_id=recipient.pk),
+        # Only for someone the web page will show the ticket to: a participant in Cc answers by mail.
+        "link": ticket_link_url(ticket_id=ticket.pk, person_id=recipient.pk)
+        if services.can_view_ticket(recipient, ticket)
+        else "",
         "support_name": support_name(),
         "message": carried,
         "previous": previous,

@@ -52,6 +52,7 @@ def reply_to(
     text: str = "Thanks, that works.",
     keep_reply_to: bool = True,
     keep_headers: bool = True,
+    html: str | None = None,
 ) -> bytes:
     """The reply a mail client writes to `message`: To its Reply-To, with In-Reply-To/References."""
     from tests.mailbuilder import build_mail
@@ -64,6 +65,7 @@ def reply_to(
         to=to,
         subject=f"Re: {message['Subject']}",
         text=f"{text}\n\nOn Tue, someone wrote:\n{quoted}\n",
+        html=html,
         in_reply_to=str(message["Message-ID"]) if keep_headers else None,
         references=references if keep_headers else None,
     )

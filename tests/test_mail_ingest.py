@@ -11,7 +11,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from mailgateway.ingest import process_stored_mail, record_failure, reprocess
-from mailgateway.models import InboundEmail, UndeliverableAddress
+from mailgateway.models import InboundEmail, OutboundEmail, UndeliverableAddress
 from mailgateway.store import store_inbound
 from support.models import Attachment, Message, Ticket
 from tests.builders import LINUX_ELF, PDF_HEAD, PNG_1PX, make_reply, make_ticket
@@ -234,19 +234,40 @@ def test_staff_are_not_throttled_as_a_flood(settings, customer_a, agent):
     assert statuses == {"processed"}
 
 
-def test_a_bounce_of_our_mail_marks_the_recipient_undeliverable(customer_a, agent):
-    ticket = make_ticket(customer_a)
-    make_reply(ticket, agent, "Hello", email_message_id="<sb-77@support.example.com>", channel="email")
-    raw = (
+def permanent_bounce(*, of: str, recipient: str) -> bytes:
+    return (
         b"From: MAILER-DAEMON@mx.example.net\r\nTo: support@example.com\r\nSubject: Undelivered\r\n"
         b'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="R"\r\n\r\n'
         b"--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
-        b"Final-Recipient: rfc822; asha@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
-        b"--R\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <sb-77@support.example.com>\r\n\r\n--R--\r\n"
+        + f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n".encode()
+        + f"--R\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {of}\r\n\r\n--R--\r\n".encode()
     )
-    inbound = deliver(raw)
+
+
+def test_a_bounce_of_our_mail_marks_the_recipient_undeliverable(customer_a, agent):
+    ticket = make_ticket(customer_a)
+    make_reply(ticket, agent, "Hello", email_message_id="<sb-77@support.example.com>", channel="email")
+    inbound = deliver(permanent_bounce(of="<sb-77@support.example.com>", recipient="asha@example.com"))
     assert (inbound.status, inbound.reason) == ("ignored", "bounce")
     assert UndeliverableAddress.objects.get().address == "asha@example.com"
+
+
+def test_a_bounce_of_an_acknowledgement_marks_the_address_it_went_to(customer_a):
+    ack = OutboundEmail.objects.create(
+        ticket=make_ticket(customer_a), recipient=customer_a, to_address=customer_a.email,
+        template="ticket_opened", message_id_header="<ack-5@support.example.com>",
+    )  # fmt: skip
+    deliver(permanent_bounce(of=ack.message_id_header, recipient=customer_a.email))
+    assert UndeliverableAddress.objects.get().address == customer_a.email
+
+
+def test_a_bounce_naming_someone_our_mail_did_not_go_to_marks_no_one(customer_a):
+    ack = OutboundEmail.objects.create(
+        ticket=make_ticket(customer_a), recipient=customer_a, to_address=customer_a.email,
+        template="ticket_opened", message_id_header="<ack-6@support.example.com>",
+    )  # fmt: skip
+    deliver(permanent_bounce(of=ack.message_id_header, recipient="someone.else@example.com"))
+    assert not UndeliverableAddress.objects.exists()
 
 
 def test_a_bounce_of_mail_we_never_sent_marks_no_one(customer_a):

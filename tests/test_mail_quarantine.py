@@ -77,3 +77,20 @@ def test_the_admin_accept_action_posts_the_mail(client, admin_user, quarantined)
         {"action": "accept_into_ticket", "_selected_action": [str(quarantined.pk)]},
     )
     assert InboundEmail.objects.get(pk=quarantined.pk).status == "processed"
+
+
+def test_accepting_a_staff_mail_that_failed_dmarc_posts_it_as_written_without_its_commands(customer_a, agent):
+    ticket = make_ticket(customer_a)
+    raw = build_mail(
+        sender="agent@sewabazaar.test",
+        subject=f"Re: [{ticket.reference}] x",
+        text="#status resolved\nThe cleaner comes at 9.",
+        html="<p>The cleaner comes at 9.</p><blockquote>an internal note quoted</blockquote>",
+        headers={"Authentication-Results": "mx.ours; spf=fail; dmarc=fail header.from=sewabazaar.test"},
+    )
+    inbound = deliver(raw)
+    assert inbound.reason == "sender_unverified"
+    message = accept_into_ticket(inbound, ticket=ticket, actor=agent)
+    ticket.refresh_from_db()
+    assert message.sender == agent and message.message_text.endswith("The cleaner comes at 9.")
+    assert ticket.status != "resolved" and message.html == ""  # staff vouched for the text, not for commands

@@ -214,3 +214,20 @@ def test_an_agent_s_mailed_reply_with_commands_reaches_the_customer_from_the_sup
     assert "A new cleaner comes at 3pm." in text_of(to_customer)
     assert "#status" not in to_customer.as_string() and agent.email not in to_customer.as_string()
     assert Message.objects.filter(message_text__contains="#status").count() == 0
+
+
+def test_an_agent_s_mail_reply_is_posted_as_text_so_its_quoted_notice_cannot_show_a_note(
+    notice, customer_a, agent, committed, client
+):
+    ticket = ticket_of(notice)
+    make_reply(ticket, agent, "Note: the cleaner was fired last week.", is_internal=True)
+    quoting_html = (
+        "<p>Sending a new cleaner.</p><blockquote>From: Sita &lt;sita.private@corp.example&gt;<br>"
+        "Note: the cleaner was fired last week.</blockquote>"
+    )
+    with committed():
+        inbound = deliver(reply_to(notice, sender=SITA, text="Sending a new cleaner.", html=quoting_html))
+    assert inbound.message.html == "" and inbound.message.message_text == "Sending a new cleaner."
+    client.force_login(customer_a)
+    detail = client.get(f"/api/support/tickets/{ticket.pk}/").content.decode()
+    assert "fired" not in detail and "sita.private" not in detail

@@ -123,6 +123,15 @@ def test_an_agent_s_reply_goes_to_the_customer_and_each_participant_with_their_o
     assert to_customer[0]["Message-ID"] == reply.email_message_id == to_participant[0]["Message-ID"]
 
 
+def test_only_someone_the_web_page_serves_gets_the_ticket_link(ticket, customer_a, customer_b, agent, committed):
+    TicketParticipant.objects.create(ticket=ticket, person=customer_b)
+    with committed():
+        make_reply(ticket, agent, "We are sending another cleaner.")
+    (to_customer,), (to_participant,) = sent_to(customer_a.email), sent_to(customer_b.email)
+    assert "/t/" in text_of(to_customer) and "/t/" not in text_of(to_participant)
+    assert "Reply to this mail to answer." in text_of(to_participant)
+
+
 def test_an_agent_s_reply_is_from_the_support_address_under_the_agent_s_name(ticket, customer_a, agent, committed):
     with committed():
         make_reply(ticket, agent, "On our way.")

@@ -332,6 +332,20 @@ def test_updates_reject_a_malformed_time(customer_a: User) -> None:
     assert signed_in(customer_a).get(f"/tickets/{ticket.reference}/updates/?after=yesterday").status_code == 400
 
 
+def test_updates_reject_an_impossible_date(customer_a: User) -> None:
+    ticket = make_ticket(customer_a)
+    response = signed_in(customer_a).get(f"/tickets/{ticket.reference}/updates/?after=2024-02-30T10:00:00")
+    assert response.status_code == 400
+
+
+def test_an_agent_without_a_name_is_support_on_the_customer_s_page_never_their_address(customer_a: User) -> None:
+    nameless = User.objects.create_user("sita.private@corp.example", "pw-agent-123", is_staff=True)
+    ticket = make_ticket(customer_a)
+    make_reply(ticket, nameless, "We are on it.")
+    page = signed_in(customer_a).get(f"/tickets/{ticket.reference}/").content.decode()
+    assert "We are on it." in page and "sita.private" not in page and "Support" in page
+
+
 def test_updates_with_nothing_new_are_empty(customer_a: User) -> None:
     ticket = make_ticket(customer_a)
     later = (timezone.now() + timedelta(seconds=5)).isoformat()

@@ -91,7 +91,10 @@ def invalid(request: HttpRequest, form: forms.Form, template: str, context: dict
 
 def new_messages_response(request: HttpRequest, ticket: Ticket, *, staff_view: bool) -> JsonResponse:
     """Messages after `?after=<ISO time of the newest message on the page>`, rendered as HTML."""
-    after = parse_datetime(request.GET.get("after", "")) if request.GET.get("after") else None
+    try:
+        after = parse_datetime(request.GET.get("after", "")) if request.GET.get("after") else None
+    except ValueError:  # well formed but impossible, such as 30 February
+        after = None
     if request.GET.get("after") and after is None:
         return JsonResponse({"error": "after must be an ISO 8601 time"}, status=400)
     messages = selectors.visible_messages(request.user).filter(ticket=ticket)

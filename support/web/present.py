@@ -55,10 +55,12 @@ def file_size(size: int) -> str:
 def _author(row: dict[str, Any], viewer: User, *, staff_view: bool) -> str:
     if row["sender_id"] == viewer.pk:
         return "You"
-    name = row["sender__name"] or row["sender__email"]
     if staff_view:
+        name = row["sender__name"] or row["sender__email"]
         return f"{name} (customer)" if row["is_from_customer"] else name
-    return f"{name} (support)" if row["sender__is_staff"] else name
+    if row["sender__is_staff"]:  # an agent's personal address is never shown to a customer
+        return f"{row['sender__name']} (support)" if row["sender__name"] else "Support"
+    return row["sender__name"] or row["sender__email"]
 
 
 def _css(row: dict[str, Any], viewer: User) -> str:
