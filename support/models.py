@@ -79,7 +79,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def display_name(self) -> str:
-        return self.name or self.email.split("@")[0]
+        """The name others see; a nameless agent is "Support" (not even part of their address)."""
+        return self.name or ("Support" if self.is_staff else self.email.split("@")[0])
 
     def get_full_name(self) -> str:
         return self.name

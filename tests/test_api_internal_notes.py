@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from support.models import Message
+from support.models import Message, User
 from tests.builders import PNG_1PX, assert_error, make_attachment, make_reply, make_sent_attachment, make_ticket
 
 TICKETS = "/api/support/tickets/"
@@ -162,3 +162,13 @@ def test_a_customer_cannot_send_a_staff_upload_with_their_message(api, customer_
     assert "attachment_ids" in body["details"]
     staff_upload.refresh_from_db()
     assert staff_upload.message_id is None
+
+
+def test_a_nameless_agent_is_support_to_the_customer_not_part_of_their_address(customer_a, client):
+    nameless = User.objects.create_user("sita.private@corp.example", "pw-agent-123", is_staff=True)
+    ticket = make_ticket(customer_a)
+    make_reply(ticket, nameless, "We are on it.")
+    client.force_login(customer_a)
+    detail = client.get(f"/api/support/tickets/{ticket.pk}/").json()
+    assert detail["messages"][-1]["sender"]["name"] == "Support"
+    assert "sita.private" not in str(detail)

@@ -140,7 +140,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "id": str(row["id"]),
             "sender": {
                 "id": str(row["sender_id"]),
-                "name": row["sender__name"] or row["sender__email"].split("@")[0],
+                "name": row["sender__name"]
+                or ("Support" if row["sender__is_staff"] else row["sender__email"].split("@")[0]),
                 "is_staff": row["sender__is_staff"],
             },
             "message_text": row["message_text"],
