@@ -107,6 +107,10 @@ def _route_by_token(envelope: Envelope, sender: User | None) -> Route | None:
         if ticket is None:
             continue
         if sender is None or sender.pk != owner.person_id:
+            if is_ticket_person(ticket, sender):
+                # Another of the ticket's people answering all (a participant replying to the
+                # customer's mail): never posted as the token's person; their own headers decide.
+                continue
             return Quarantine(
                 "sender_mismatch",
                 f"The reply address belongs to someone else than {envelope.sender_address or 'the sender'}.",

@@ -152,3 +152,16 @@ def test_every_message_records_why_it_was_threaded_there(customer_a, agent):
     deliver(build_mail(subject=f"[{ticket.reference}]"))
     mailed = ticket.messages.filter(channel="email", is_from_customer=True).order_by("created_at")
     assert list(mailed.values_list("routed_by", flat=True)) == ["in_reply_to", "subject"]
+
+
+def test_a_participant_answering_all_with_the_customer_s_token_is_posted_as_themself(customer_a, customer_b):
+    ticket = make_ticket(customer_a)
+    TicketParticipant.objects.create(ticket=ticket, person=customer_b)
+    raw = build_mail(
+        sender="bikash@example.com",
+        to=reply_address(ticket, customer_a),
+        subject=f"Re: [{ticket.reference}] Cleaner did not come",
+    )
+    inbound = deliver(raw)
+    assert (inbound.status, inbound.ticket, inbound.routed_by) == ("processed", ticket, "subject")
+    assert inbound.message.sender == customer_b
