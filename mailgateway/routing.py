@@ -107,9 +107,10 @@ def _route_by_token(envelope: Envelope, sender: User | None) -> Route | None:
         if ticket is None:
             continue
         if sender is None or sender.pk != owner.person_id:
-            if is_ticket_person(ticket, sender):
-                # Another of the ticket's people answering all (a participant replying to the
-                # customer's mail): never posted as the token's person; their own headers decide.
+            if sender is not None and not sender.is_staff and is_ticket_person(ticket, sender):
+                # The customer's or a participant's answer-all to another person's mail: never
+                # posted as the token's person; their own headers decide. (Staff using a colleague's
+                # token stay quarantined: a token is what lets an agent's mail carry commands.)
                 continue
             return Quarantine(
                 "sender_mismatch",
