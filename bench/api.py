@@ -236,7 +236,7 @@ def get_token(port: int) -> str:
     return str(data["access"])
 
 
-def drive(port: int, path: str, token: str, *, clients: int, per_client: int) -> tuple[list[float], float]:
+def drive(port: int, path: str, headers: dict[str, str], *, clients: int, per_client: int) -> tuple[list[float], float]:
     """`clients` threads, each with one keep-alive connection, send `per_client` requests."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -247,7 +247,7 @@ def drive(port: int, path: str, token: str, *, clients: int, per_client: int) ->
         mine = []
         for _ in range(per_client):
             started = time.perf_counter()
-            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            conn.request("GET", path, headers=headers)
             response = conn.getresponse()
             response.read()
             mine.append(time.perf_counter() - started)
@@ -324,14 +324,15 @@ def main() -> None:
     try:
         token = get_token(port)
         for path in paths.values():  # warm up both workers
-            drive(port, path, token, clients=2, per_client=10)
+            drive(port, path, {"Authorization": f"Bearer {token}"}, clients=2, per_client=10)
         samples: dict[str, list[float]] = {name: [] for name in paths}
         elapsed = dict.fromkeys(paths, 0.0)
         for _ in range(args.rounds):
             order = list(paths)
             random.shuffle(order)
             for name in order:
-                latencies, seconds = drive(port, paths[name], token, clients=args.clients, per_client=args.per_client)
+                bearer = {"Authorization": f"Bearer {token}"}
+                latencies, seconds = drive(port, paths[name], bearer, clients=args.clients, per_client=args.per_client)
                 samples[name].extend(latencies)
                 elapsed[name] += seconds
     finally:

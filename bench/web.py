@@ -15,7 +15,6 @@ filter to show that the count does not depend on the data size.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
@@ -23,8 +22,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench.api import (  # noqa: E402
     STAFF_EMAIL,
     configure,
+    drive,
     ensure_database,
     free_port,
     percentile,
@@ -57,37 +55,6 @@ def session_cookie(email: str) -> str:
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return f"sessionid={session.session_key}"
-
-
-def drive(port: int, path: str, cookie: str, *, clients: int, per_client: int) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        mine = []
-        for _ in range(per_client):
-            started = time.perf_counter()
-            conn.request("GET", path, headers={"Cookie": cookie})
-            response = conn.getresponse()
-            response.read()
-            mine.append(time.perf_counter() - started)
-            if response.status != 200:
-                failures.append(f"{path}: {response.status}")
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise RuntimeError(f"{len(failures)} failed requests, e.g. {failures[0]}")
-    return latencies, time.perf_counter() - started
 
 
 def count_queries(pages: dict[str, tuple[str, str]]) -> dict[str, int]:
@@ -146,7 +113,7 @@ def main() -> None:
     server = start_gunicorn(env, port)
     try:
         for email, path in pages.values():  # warm up both workers
-            drive(port, path, cookies[email], clients=2, per_client=10)
+            drive(port, path, {"Cookie": cookies[email]}, clients=2, per_client=10)
         samples: dict[str, list[float]] = {name: [] for name in pages}
         elapsed = dict.fromkeys(pages, 0.0)
         for _ in range(args.rounds):
@@ -154,7 +121,8 @@ def main() -> None:
             random.shuffle(order)
             for name in order:
                 email, path = pages[name]
-                latencies, seconds = drive(port, path, cookies[email], clients=args.clients, per_client=args.per_client)
+                cookie = {"Cookie": cookies[email]}
+                latencies, seconds = drive(port, path, cookie, clients=args.clients, per_client=args.per_client)
                 samples[name].extend(latencies)
                 elapsed[name] += seconds
     finally:
