@@ -77,3 +77,18 @@ def api() -> Callable[[User | None], APIClient]:
 
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def anymail_outbox(settings):  # type: ignore[no-untyped-def]
+    """Sent mail goes to Anymail's test backend, whose outbox starts empty."""
+    from django.core import mail as django_mail
+
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    django_mail.outbox = []
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    """Run the block's on-commit work (the events, then the send tasks) as a real commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)

@@ -13,6 +13,7 @@ from tests.mailbuilder import deliver
 from tests.outbound_helpers import reply_to, sent_to, text_of
 
 SITA = "Sita Agent <agent@sewabazaar.test>"
+pytestmark = pytest.mark.usefixtures("anymail_outbox")
 
 
 # -- the parser (pure) -----------------------------------------------------------------------
@@ -74,17 +75,6 @@ def test_a_command_after_the_first_text_line_is_text():
 
 
 # -- through the gateway ---------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def anymail_test_backend(settings):  # type: ignore[no-untyped-def]
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    django_mail.outbox = []
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture

@@ -14,20 +14,9 @@ from tests.builders import make_reply, make_ticket
 from tests.mailbuilder import deliver
 from tests.outbound_helpers import reply_to, sent_to, text_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("anymail_outbox")]
 
 SITA = "Sita Agent <agent@sewabazaar.test>"
-
-
-@pytest.fixture(autouse=True)
-def anymail_test_backend(settings):  # type: ignore[no-untyped-def]
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    django_mail.outbox = []
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture

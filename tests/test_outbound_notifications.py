@@ -17,17 +17,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def anymail_test_backend(settings):  # type: ignore[no-untyped-def]
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+def everyone_notified(anymail_outbox, settings):  # type: ignore[no-untyped-def]
     settings.SUPERVISOR_ADDRESSES = []
     settings.STAFF_NOTIFY_ADDRESSES = []
-    django_mail.outbox = []
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
-    """Run the block's on-commit work (the events, then the send tasks) as a real commit would."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture
