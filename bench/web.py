@@ -19,7 +19,6 @@ import json
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ from bench.api import (  # noqa: E402
     drive,
     ensure_database,
     free_port,
-    percentile,
+    ratio_table,
     seed,
     start_gunicorn,
 )
@@ -138,23 +137,7 @@ def report(
     print(f"machine: {os.cpu_count()} cores, {memory_gib:.0f} GiB; gunicorn -w 2; {args.clients} keep-alive clients")
     print(f"data: {args.tickets:,} tickets, {args.messages:,} messages; queue = All open, 25 a page (staff);")
     print("ticket = the customer's page of a 50-message ticket with 100 attachments")
-    bare_p99 = percentile(samples["bare"], 0.99)
-    results = {}
-    print(f"{'page':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/bare':>9} {'queries':>8}")
-    for name, values in samples.items():
-        row = {
-            "requests": len(values),
-            "rps": len(values) / elapsed[name],
-            "p50_ms": statistics.median(values) * 1000,
-            "p99_ms": percentile(values, 0.99) * 1000,
-            "p99_ratio_to_bare": percentile(values, 0.99) / bare_p99,
-            "queries": queries[name],
-        }
-        results[name] = row
-        print(
-            f"{name:<8} {row['rps']:>8.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-            f"{row['p99_ratio_to_bare']:>8.2f}x {row['queries']:>8}"
-        )
+    results = ratio_table("page", samples, elapsed, queries)
     print(f"queue queries with a narrow filter (few matching tickets): {narrow} (all open: {queries['queue']})")
     target = all(results[n]["p99_ratio_to_bare"] <= 3 for n in ("queue", "ticket"))
     print(f"target (queue and ticket p99 within 3x of bare): {'met' if target else 'NOT met'}")
