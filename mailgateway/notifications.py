@@ -1,9 +1,11 @@
 """Who hears of what: receivers of the domain events (`support.events`) that queue mail.
 
-The events arrive after the change committed. Each receiver decides the people (pure functions
-over plain data, `plan_*`), then `queue_notices()` writes, in one transaction, an in-app
-`Notification` per person and an `OutboundEmail` per mail, and starts `mailgateway.send_outbound`
-for each on commit. The doors never send mail; nothing here writes tickets.
+The events arrive inside the transaction of the change (`support.events.recorded`): the outbox.
+Each receiver decides the people (pure functions over plain data, `plan_*`), then
+`queue_notices()` writes an in-app `Notification` per person and an `OutboundEmail` per mail in
+that same transaction, and starts `mailgateway.send_outbound` for them on commit. So a mail is
+queued exactly when its change commits, and never for a change that was rolled back. The doors
+never send mail; nothing here writes tickets.
 
 | event | who |
 | --- | --- |
@@ -33,7 +35,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.dispatch import receiver
 from django.utils import timezone
 
 from support import events
@@ -176,7 +177,8 @@ def queue_notices(
     if not notices:
         return []
     people = {n.person.pk for n in notices}
-    with transaction.atomic():
+    # No savepoint of its own: the receivers' guard holds one, and a failure here must undo it all.
+    with transaction.atomic(savepoint=False):
         Notification.objects.bulk_create(
             [
                 Notification(
@@ -253,12 +255,14 @@ def _enqueue(outbound_ids: list[str]) -> None:
 
 
 def _guarded(handler: Any) -> Any:
-    """A failure to notify is logged and does not undo or fail the committed change."""
+    """A failure to notify is logged and does not undo or fail the change: its rows roll back to a
+    savepoint, and the change's transaction goes on."""
 
     @functools.wraps(handler)
     def run(sender: Any, **kwargs: Any) -> None:
         try:
-            handler(**kwargs)
+            with transaction.atomic():
+                handler(**kwargs)
         except Exception:
             logger.exception("notifying about %s failed", handler.__name__)
 
@@ -276,7 +280,7 @@ def on_ticket_opened(*, ticket: Ticket, message: Message, actor: User, **kwargs:
 @_guarded
 def on_message_added(*, ticket: Ticket, message: Message, actor: User, **kwargs: Any) -> None:
     ensure_message_id(message)
-    ticket = Ticket.objects.select_related("customer", "assigned_agent").get(pk=ticket.pk)
+    ticket = _with_people(ticket)
     participants: list[User] = []
     staff: list[User] = []
     mentioned: list[User] = []
@@ -290,6 +294,22 @@ def on_message_added(*, ticket: Ticket, message: Message, actor: User, **kwargs:
         ticket=ticket, message=message, participants=participants, staff_list=staff, mentioned=mentioned
     )
     queue_notices(ticket=ticket, message=message, notices=notices)
+
+
+def _with_people(ticket: Ticket) -> Ticket:
+    """The ticket with its customer and agent loaded: the caller's, when it holds them already."""
+    held = all(_holds(ticket, name) for name in ("customer", "assigned_agent"))
+    return ticket if held else Ticket.objects.select_related("customer", "assigned_agent").get(pk=ticket.pk)
+
+
+def _holds(ticket: Ticket, name: str) -> bool:
+    """Whether `ticket.<name>` is loaded and is the row its id says (a locked re-read changes ids)."""
+    field = Ticket._meta.get_field(name)
+    wanted = getattr(ticket, field.attname)  # type: ignore[union-attr]
+    if not field.is_cached(ticket):  # type: ignore[union-attr]
+        return wanted is None
+    person = getattr(ticket, name)
+    return (person.pk if person is not None else None) == wanted
 
 
 @_guarded
@@ -320,9 +340,12 @@ def on_ticket_escalated(*, ticket: Ticket, actor: User, reason: str = "", **kwar
 
 
 def connect() -> None:
-    """Called from `MailgatewayConfig.ready()`."""
-    receiver(events.ticket_opened, dispatch_uid="mailgateway.notify.opened")(on_ticket_opened)
-    receiver(events.message_added, dispatch_uid="mailgateway.notify.message")(on_message_added)
-    receiver(events.ticket_changed, dispatch_uid="mailgateway.notify.changed")(on_ticket_changed)
-    receiver(events.ticket_assigned, dispatch_uid="mailgateway.notify.assigned")(on_ticket_assigned)
-    receiver(events.ticket_escalated, dispatch_uid="mailgateway.notify.escalated")(on_ticket_escalated)
+    """Called from `MailgatewayConfig.ready()`: each event, inside the transaction of its change."""
+    for event, handler, name in (
+        (events.ticket_opened, on_ticket_opened, "opened"),
+        (events.message_added, on_message_added, "message"),
+        (events.ticket_changed, on_ticket_changed, "changed"),
+        (events.ticket_assigned, on_ticket_assigned, "assigned"),
+        (events.ticket_escalated, on_ticket_escalated, "escalated"),
+    ):
+        events.recorded.connect(handler, sender=event, dispatch_uid=f"mailgateway.notify.{name}")

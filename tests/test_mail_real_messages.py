@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mailgateway.models import UndeliverableAddress
-from support.models import Ticket, TicketParticipant
+from support.models import Ticket, TicketParticipant, User
 from support.services import add_message
 from tests.mailbuilder import deliver
 
@@ -75,6 +75,9 @@ def test_a_real_exchange_out_of_office_is_ignored(ticket):
 
 
 def test_a_real_bounce_of_our_mail_marks_the_address(ticket, agent):
+    # Our reply went to each of the ticket's people (its outbound rows say so), one of them gone.
+    gone = User.objects.create_user(email="gone@example.net", password=None)
+    TicketParticipant.objects.create(ticket=ticket, person=gone)
     add_message(
         ticket=ticket,
         author=agent,

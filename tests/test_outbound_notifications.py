@@ -314,7 +314,8 @@ def test_in_app_notifications_follow_the_same_people_and_never_tell_a_customer_o
     with committed():
         make_reply(ticket, other_agent, "Internal: check the booking.", is_internal=True)
         make_reply(ticket, other_agent, "We are checking.")
-    to_agent = Notification.objects.filter(recipient=agent).exclude(event="new_ticket")
+    # The setup's ticket and assignment are told of too (in their own transaction): not this test's.
+    to_agent = Notification.objects.filter(recipient=agent).exclude(event__in=["new_ticket", "ticket_assigned"])
     assert list(to_agent.values_list("event", flat=True)) == ["internal_note"]
     assert list(Notification.objects.filter(recipient=customer_a).values_list("event", flat=True)) == ["agent_reply"]
 
@@ -402,3 +403,35 @@ def test_every_event_s_mail_carries_the_reference_stored_message_id_thread_heade
     assert "/t/" in text_of(mail)
     if not recipient.is_staff:
         assert agent.email not in mail.as_string() and other_agent.email not in mail.as_string()
+
+
+# -- the outbox: queued in the transaction of the change ------------------------------------
+
+
+def test_a_mail_is_queued_in_the_transaction_of_its_change_and_rolled_back_with_it(
+    customer_a, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        ticket = make_ticket(customer_a)
+        assert OutboundEmail.objects.filter(ticket=ticket, template="ticket_opened").count() == 1
+        raise RuntimeError
+    assert not OutboundEmail.objects.exists() and not Notification.objects.exists()
+    assert callbacks == [] and sent() == []
+
+
+def test_a_failure_to_notify_leaves_the_change_and_its_transaction_whole(customer_a, agent, committed, monkeypatch):
+    def broken(**kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the staff list is unreadable")
+
+    monkeypatch.setattr("mailgateway.notifications.plan_opened", broken)
+    with committed():
+        ticket = make_ticket(customer_a)
+        make_reply(ticket, agent, "We are on it.")
+    assert ticket.messages.count() == 2
+    assert list(OutboundEmail.objects.values_list("template", flat=True)) == ["agent_reply"]
