@@ -67,6 +67,7 @@ def seed(tickets: int, messages: int) -> tuple[str, str]:
     from django.db import connection
     from django.utils import timezone
 
+    from support import services
     from support.models import PRIORITY_RANK, Category, Priority, Source, Status, Ticket, User
 
     existing = Ticket.objects.count()
@@ -98,7 +99,8 @@ def seed(tickets: int, messages: int) -> tuple[str, str]:
         connection.cursor() as cursor,
         cursor.cursor.copy(
             "COPY support_ticket (id, reference, title, customer_id, category, status, priority, priority_rank, "
-            "assigned_agent_id, escalated, escalation_reason, source, tags, created_at, updated_at) FROM STDIN"
+            "assigned_agent_id, escalated, escalation_reason, source, tags, created_at, updated_at, "
+            "unread_by_staff, unread_by_customer) FROM STDIN"
         ) as copy,
     ):
         for n in range(tickets):
@@ -123,6 +125,8 @@ def seed(tickets: int, messages: int) -> tuple[str, str]:
                     "[]",
                     created,
                     created + timedelta(minutes=rng.randint(0, 10_000)),
+                    0,  # the list columns are counted from the messages below
+                    0,
                 )
             )
             ticket_rows.append((pk, customer, created))
@@ -184,6 +188,7 @@ def seed(tickets: int, messages: int) -> tuple[str, str]:
                         now,
                     )
                 )
+    services.refresh_ticket_summaries(Ticket.objects.all())
     with connection.cursor() as cursor:
         cursor.execute("SELECT setval('support_ticket_reference_seq', %s)", [tickets + 10])
         cursor.execute("VACUUM ANALYZE")  # the steady state autovacuum keeps a live table in

@@ -1,5 +1,9 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .models import (
     Attachment,
@@ -12,6 +16,7 @@ from .models import (
     TicketParticipant,
     User,
 )
+from .services import refresh_ticket_summaries
 
 
 @admin.register(User)
@@ -85,6 +90,20 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["ticket__reference", "sender__email", "message_text", "email_message_id"]
     list_select_related = ["ticket", "sender"]
     raw_id_fields = ["ticket", "sender"]
+
+    # An edit here bypasses the services, so the tickets' list columns are recounted after it.
+    def save_model(self, request: HttpRequest, obj: Message, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        refresh_ticket_summaries(Ticket.objects.filter(pk=obj.ticket_id))
+
+    def delete_model(self, request: HttpRequest, obj: Message) -> None:
+        super().delete_model(request, obj)
+        refresh_ticket_summaries(Ticket.objects.filter(pk=obj.ticket_id))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        tickets = set(queryset.values_list("ticket_id", flat=True))
+        super().delete_queryset(request, queryset)
+        refresh_ticket_summaries(Ticket.objects.filter(pk__in=tickets))
 
 
 @admin.register(Attachment)

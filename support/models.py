@@ -103,6 +103,9 @@ class Priority(models.TextChoices):
     URGENT = "urgent", "Urgent"
 
 
+# How much of the latest message a ticket list shows.
+SNIPPET_LENGTH = 140
+
 PRIORITY_RANK = {Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3, Priority.URGENT: 4}
 
 
@@ -175,12 +178,21 @@ class Ticket(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
+    # What a ticket list shows of the conversation, for each side, kept by the domain services
+    # with every message and every read (`support.services`), so that a page of tickets needs
+    # no look into their messages. `refresh_ticket_summaries()` recounts them from the messages.
+    staff_snippet = models.CharField(max_length=SNIPPET_LENGTH, null=True, blank=True, editable=False)
+    customer_snippet = models.CharField(max_length=SNIPPET_LENGTH, null=True, blank=True, editable=False)
+    unread_by_staff = models.PositiveIntegerField(default=0, editable=False)
+    unread_by_customer = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-updated_at"]
         indexes = [
             models.Index(fields=["customer", "-updated_at"], name="ticket_customer_updated"),
-            models.Index(fields=["status", "-updated_at"], name="ticket_status_updated"),
+            # The list's default order within a status, to the tie-breaker: a page is read off
+            # the index without a sort.
+            models.Index(fields=["status", "-updated_at", "-id"], name="ticket_status_updated_id"),
             models.Index(fields=["priority"], name="ticket_priority"),
             models.Index(fields=["priority_rank", "-updated_at"], name="ticket_severity"),
             models.Index(fields=["category"], name="ticket_category"),

@@ -38,6 +38,7 @@ from .models import (
     TicketParticipant,
     User,
 )
+from .services import refresh_ticket_summaries
 
 ERASED_TEXT = "[erased at the customer's request]"
 ERASED_TITLE = "[erased]"
@@ -168,7 +169,9 @@ def erase_customer(user: User) -> Erasure:
         own_ids = list(own.values_list("pk", flat=True))
         old_email = user.email
         conversation = Message.objects.filter(Q(ticket_id__in=own_ids) | Q(sender=user))
+        touched = set(own_ids) | set(conversation.values_list("ticket_id", flat=True).distinct())
         messages = conversation.update(message_text=ERASED_TEXT, html="", email_message_id="")
+        refresh_ticket_summaries(Ticket.objects.filter(pk__in=touched))  # the lists' snippets
         attachments = Attachment.objects.filter(Q(ticket_id__in=own_ids) | Q(uploaded_by=user))
         names = [a.file.name for a in attachments.only("file") if a.file]
         files, _ = attachments.delete()

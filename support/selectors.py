@@ -1,8 +1,9 @@
 """Reads shared by the API and the web pages: what each person may see, in few queries.
 
-The list annotates each ticket with its last visible message and unread count in the same
-query, and the detail prefetches messages with their senders and attachments, so the number of
-queries does not grow with the number of tickets, messages or attachments.
+The list reads each ticket's last visible message and unread count from the ticket's own
+columns (kept by the services), and the detail prefetches messages with their senders and
+attachments, so the number of queries does not grow with the number of tickets, messages or
+attachments.
 """
 
 from __future__ import annotations
@@ -10,13 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Left
+from django.db.models import F, Q, QuerySet
 
 from .models import Attachment, Message, Ticket, User
 from .references import reference_spellings
-
-SNIPPET_LENGTH = 140
 
 
 def sees_as_staff(user: User) -> bool:
@@ -38,26 +36,15 @@ def visible_messages(user: User) -> QuerySet[Message]:
 
 
 def ticket_list(user: User) -> QuerySet[Ticket]:
-    """Tickets the user may see, with `last_message_snippet` and `unread_count` annotated."""
+    """Tickets the user may see, with `last_message_snippet` and `unread_count` of their side
+    (staff see internal notes, customers do not), read from the ticket's own list columns."""
     staff = sees_as_staff(user)
-    shown = Message.objects.filter(ticket=OuterRef("pk"))
-    if not staff:
-        shown = shown.filter(is_internal=False)
-    last = shown.order_by("-created_at").values("message_text")[:1]
-    unread_count = (
-        Message.objects.filter(ticket=OuterRef("pk"))
-        .filter(Q(read_by_staff=False) if staff else Q(is_internal=False, read_by_customer=False))
-        .order_by()
-        .values("ticket")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
     return (
         visible_tickets(user)
         .select_related("assigned_agent")
         .annotate(
-            last_message_snippet=Left(Subquery(last), SNIPPET_LENGTH),
-            unread_count=Subquery(unread_count),
+            last_message_snippet=F("staff_snippet" if staff else "customer_snippet"),
+            unread_count=F("unread_by_staff" if staff else "unread_by_customer"),
         )
     )
 

@@ -14,12 +14,15 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Left
 from django.utils import timezone
 
 from . import events
 from .errors import FileTooLarge, InvalidFileType, InvalidInput, NotAllowed
 from .files import safe_filename, sniff_content_type
 from .models import (
+    SNIPPET_LENGTH,
     Attachment,
     CannedReply,
     Category,
@@ -176,7 +179,7 @@ def open_ticket(
     source = _choice(source, Source, "source")
     now = timezone.now()
     with transaction.atomic():
-        ticket = Ticket.objects.create(
+        ticket = Ticket(
             reference=next_ticket_reference(),
             title=title,
             customer=customer,
@@ -187,7 +190,7 @@ def open_ticket(
             created_at=now,
             updated_at=now,
         )
-        message = _create_message(
+        message = _new_message(
             ticket=ticket,
             author=author,
             text=text,
@@ -198,6 +201,9 @@ def open_ticket(
             routed_by=routed_by,
             now=now,
         )
+        _summarize(ticket, message)  # before the INSERT, so the new ticket is written once
+        ticket.save(force_insert=True)
+        message.save(force_insert=True)
         _link_attachments(message, attachments)
         _record(ticket, author, EventKind.CREATED, None, Status.OPEN, channel)
         events.announce(events.ticket_opened, ticket=ticket, message=message, actor=author, channel=channel)
@@ -237,7 +243,7 @@ def add_message(
                 {"ticket": ["A closed ticket takes no new messages."]},
             )
         chosen = list(attachments) + _attachments_for(ticket, author, attachment_ids)
-        message = _create_message(
+        message = _new_message(
             ticket=ticket,
             author=author,
             text=text,
@@ -248,13 +254,14 @@ def add_message(
             routed_by=routed_by,
             now=now,
         )
+        message.save(force_insert=True)
         _link_attachments(message, chosen)
         _after_message(ticket, message, author, channel, now)
         events.announce(events.message_added, ticket=ticket, message=message, actor=author, channel=channel)
     return message
 
 
-def _create_message(
+def _new_message(
     *,
     ticket: Ticket,
     author: User,
@@ -266,8 +273,9 @@ def _create_message(
     now: Any,
     routed_by: str = "",
 ) -> Message:
+    """The message, not yet saved."""
     from_customer = not is_internal and (author.pk == ticket.customer_id or not author.is_staff)
-    return Message.objects.create(
+    return Message(
         ticket=ticket,
         sender=author,
         message_text=text,
@@ -285,11 +293,13 @@ def _create_message(
 
 
 def _after_message(ticket: Ticket, message: Message, author: User, channel: str, now: Any) -> None:
+    changed = _summarize(ticket, message)
     if message.is_internal:
         # A note does not move `updated_at`: the customer sees that field, and a note must
         # leave no trace on their side.
+        ticket.save(update_fields=changed)
         return
-    changed = ["updated_at"]
+    changed.append("updated_at")
     ticket.updated_at = now
     if message.is_from_customer:
         if ticket.status == Status.RESOLVED:
@@ -305,6 +315,45 @@ def _after_message(ticket: Ticket, message: Message, author: User, channel: str,
             ticket.status = Status.IN_PROGRESS
             changed.append("status")
     ticket.save(update_fields=changed)
+
+
+def _summarize(ticket: Ticket, message: Message) -> list[str]:
+    """Count `message` into the ticket's list columns (snippets, unread counts) of each side
+    that may see it; returns the fields changed. The caller holds the ticket's row lock."""
+    snippet = message.message_text[:SNIPPET_LENGTH]
+    ticket.staff_snippet = snippet
+    changed = ["staff_snippet"]
+    if not message.read_by_staff:
+        ticket.unread_by_staff += 1
+        changed.append("unread_by_staff")
+    if not message.is_internal:
+        ticket.customer_snippet = snippet
+        changed.append("customer_snippet")
+        if not message.read_by_customer:
+            ticket.unread_by_customer += 1
+            changed.append("unread_by_customer")
+    return changed
+
+
+def refresh_ticket_summaries(tickets: QuerySet[Ticket]) -> int:
+    """Recount the list columns of `tickets` from their messages, for the rare writes that
+    change messages without `add_message()` (erasure, the admin). Returns the tickets updated."""
+    shown = Message.objects.filter(ticket=OuterRef("pk"))
+    public = shown.filter(is_internal=False)
+
+    def latest(messages: QuerySet[Message]) -> Any:
+        return Left(Subquery(messages.order_by("-created_at").values("message_text")[:1]), SNIPPET_LENGTH)
+
+    def how_many(messages: QuerySet[Message]) -> Any:
+        counted = messages.order_by().values("ticket").annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(counted), 0)
+
+    return tickets.update(
+        staff_snippet=latest(shown),
+        customer_snippet=latest(public),
+        unread_by_staff=how_many(shown.filter(read_by_staff=False)),
+        unread_by_customer=how_many(public.filter(read_by_customer=False)),
+    )
 
 
 def _attachments_for(ticket: Ticket, author: User, attachment_ids: Sequence[Any]) -> list[Attachment]:
@@ -542,10 +591,20 @@ def close_if_resolved_before(*, ticket: Ticket, resolved_before: Any, note: str)
 def mark_read(*, ticket: Ticket, reader: User) -> int:
     """Mark the messages of the reader's side read; returns how many changed."""
     _require_view(reader, ticket)
-    messages = Message.objects.filter(ticket=ticket)
-    if reader.is_staff and ticket.customer_id != reader.pk:
-        return messages.filter(read_by_staff=False).update(read_by_staff=True)
-    return messages.filter(is_internal=False, read_by_customer=False).update(read_by_customer=True)
+    staff_side = reader.is_staff and ticket.customer_id != reader.pk
+    counter = "unread_by_staff" if staff_side else "unread_by_customer"
+    if not getattr(ticket, counter):
+        return 0  # nothing was unread when the ticket was read: a plain view writes nothing
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        messages = Message.objects.filter(ticket=ticket)
+        if staff_side:
+            changed = messages.filter(read_by_staff=False).update(read_by_staff=True)
+        else:
+            changed = messages.filter(is_internal=False, read_by_customer=False).update(read_by_customer=True)
+        setattr(ticket, counter, 0)
+        ticket.save(update_fields=[counter])
+    return changed
 
 
 # -- canned replies ------------------------------------------------------------------------

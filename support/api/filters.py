@@ -80,6 +80,15 @@ class TicketFilter(django_filters.FilterSet):
     def filter_ordering(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         return queryset.order_by(*ORDERINGS[value])
 
+    def get_form_class(self) -> Any:
+        # The form's fields depend on nothing of the request, and each form copies its fields:
+        # the class is built once, not on every request (django-filter builds it every time).
+        form_class = type(self).__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            type(self)._form_class = form_class
+        return form_class
+
     def is_valid(self) -> bool:
         valid = super().is_valid()
         if not valid:

@@ -1,0 +1,121 @@
+"""A ticket's list columns (each side's latest snippet and unread count) are kept by the
+services as messages are written and read, and always equal a recount from the messages."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.sites import site
+from django.test import RequestFactory
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from support import services
+from support.models import Message, Ticket
+from support.privacy import ERASED_TEXT, erase_customer
+from tests.builders import make_reply, make_ticket
+
+COLUMNS = ("staff_snippet", "customer_snippet", "unread_by_staff", "unread_by_customer")
+
+
+def columns(ticket: Ticket) -> dict[str, object]:
+    return dict(Ticket.objects.filter(pk=ticket.pk).values(*COLUMNS).get())
+
+
+def recounted(ticket: Ticket) -> dict[str, object]:
+    services.refresh_ticket_summaries(Ticket.objects.filter(pk=ticket.pk))
+    return columns(ticket)
+
+
+@pytest.mark.django_db
+def test_a_new_ticket_shows_its_first_message_unread_by_staff_only(customer_a):
+    ticket = make_ticket(customer_a, message_text="The plumber never came.")
+    assert columns(ticket) == {
+        "staff_snippet": "The plumber never came.",
+        "customer_snippet": "The plumber never came.",
+        "unread_by_staff": 1,
+        "unread_by_customer": 0,
+    }
+
+
+@pytest.mark.django_db
+def test_an_internal_note_is_the_staff_snippet_and_never_the_customers(customer_a, agent):
+    ticket = make_ticket(customer_a)
+    make_reply(ticket, agent, "We are on it.")
+    make_reply(ticket, agent, "Refund approved by finance", is_internal=True)
+    assert columns(ticket) == {
+        "staff_snippet": "Refund approved by finance",
+        "customer_snippet": "We are on it.",
+        "unread_by_staff": 1,  # the customer's opening message
+        "unread_by_customer": 1,  # the public reply, not the note
+    }
+
+
+@pytest.mark.django_db
+def test_a_long_message_is_cut_to_the_snippet_length(customer_a):
+    ticket = make_ticket(customer_a, message_text="x" * 500)
+    assert columns(ticket)["staff_snippet"] == "x" * 140
+
+
+@pytest.mark.django_db
+def test_reading_a_ticket_clears_only_the_readers_side(customer_a, agent):
+    ticket = make_ticket(customer_a)
+    make_reply(ticket, agent, "Tomorrow at 9?")
+    services.mark_read(ticket=Ticket.objects.get(pk=ticket.pk), reader=agent)
+    assert columns(ticket)["unread_by_staff"] == 0 and columns(ticket)["unread_by_customer"] == 1
+    assert services.mark_read(ticket=Ticket.objects.get(pk=ticket.pk), reader=customer_a) == 1
+    assert columns(ticket)["unread_by_customer"] == 0
+    assert not Message.objects.filter(ticket=ticket, read_by_customer=False).exists()
+
+
+@pytest.mark.django_db
+def test_reading_a_ticket_with_nothing_unread_writes_nothing(customer_a, agent, django_assert_num_queries):
+    ticket = make_ticket(customer_a)
+    services.mark_read(ticket=Ticket.objects.get(pk=ticket.pk), reader=customer_a)
+    fresh = Ticket.objects.get(pk=ticket.pk)
+    with django_assert_num_queries(0):
+        assert services.mark_read(ticket=fresh, reader=customer_a) == 0
+
+
+@pytest.mark.django_db
+def test_erasing_a_customer_recounts_the_snippets_of_their_tickets(customer_a, agent):
+    ticket = make_ticket(customer_a, message_text="My address is 12 Lazimpat")
+    erase_customer(customer_a)
+    assert columns(ticket)["staff_snippet"] == ERASED_TEXT
+    assert columns(ticket)["customer_snippet"] == ERASED_TEXT
+
+
+@pytest.mark.django_db
+def test_deleting_a_message_in_the_admin_recounts_its_ticket(customer_a, agent, admin_user):
+    ticket = make_ticket(customer_a, message_text="first")
+    reply = make_reply(ticket, agent, "second")
+    request = RequestFactory().post("/admin/")
+    request.user = admin_user
+    site._registry[Message].delete_model(request, reply)
+    assert columns(ticket)["staff_snippet"] == "first"
+    assert columns(ticket)["unread_by_customer"] == 0
+
+
+@st.composite
+def conversations(draw: st.DrawFn) -> list[tuple[str, str]]:
+    steps = st.sampled_from(["customer", "agent", "note", "staff reads", "customer reads"])
+    texts = st.text(alphabet="abc xyz\n", min_size=1, max_size=200).filter(str.strip)
+    return draw(st.lists(st.tuples(steps, texts), max_size=12))
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=conversations())
+def test_the_kept_columns_always_equal_a_recount(customer_a, agent, steps):
+    ticket = make_ticket(customer_a)
+    for step, text in steps:
+        current = Ticket.objects.get(pk=ticket.pk)
+        if step == "customer":
+            make_reply(current, customer_a, text)
+        elif step == "agent":
+            make_reply(current, agent, text)
+        elif step == "note":
+            make_reply(current, agent, text, is_internal=True)
+        else:
+            services.mark_read(ticket=current, reader=agent if step == "staff reads" else customer_a)
+    kept = columns(ticket)
+    assert kept == recounted(ticket)
