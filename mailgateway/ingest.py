@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import BinaryField, Case, F, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -38,11 +39,13 @@ from .parsing import MailAttachment, ParsedEmail, parse_email
 from .quoting import visible_text
 from .routing import Envelope, NewTicket, Quarantine, Reply, find_user, route_email
 from .sanitize import link_inline_images, sanitize_html
-from .store import read_raw_mail
+from .store import SMALL_RAW_BYTES, read_raw_mail
 
 logger = logging.getLogger("mailgateway")
 
 FINAL_FAILURE = InboundStatus.FAILED.value
+# The raw bytes of a mail small enough to come with the row (the rest: `read_raw_mail()`).
+_SMALL_RAW = Case(When(raw_size__lte=SMALL_RAW_BYTES, then=F("raw")), default=Value(None, output_field=BinaryField()))
 NO_TEXT = "(The mail had no text.)"
 NO_SUBJECT = "(no subject)"
 
@@ -63,16 +66,24 @@ class Extracted:
 def process_stored_mail(inbound_id: str, *, again: bool = False) -> str:
     """Process one stored mail; returns its status. `again` re-runs a quarantined or failed one."""
     with transaction.atomic():
-        # Without the raw mail: it is read once by `_process()` and never written back (a save of
-        # a row that holds it would send the whole mail to the database again).
-        inbound = InboundEmail.objects.select_for_update().defer("raw").filter(pk=inbound_id).first()
+        # The raw mail is not a field of the row we hold: it is read once and never written back
+        # (a save of a row that holds it would send the whole mail to the database again). A small
+        # mail comes with the locking read itself; a large one is read in the binary protocol.
+        inbound = (
+            InboundEmail.objects.select_for_update()
+            .defer("raw")
+            .annotate(small_raw=_SMALL_RAW)
+            .filter(pk=inbound_id)
+            .first()
+        )
         if inbound is None:
             return "missing"
         if inbound.status != InboundStatus.RECEIVED and not again:
             return inbound.status
         inbound.attempts += 1
         inbound.reason = inbound.detail = inbound.error = ""
-        _process(inbound)
+        raw = inbound.small_raw  # type: ignore[attr-defined]
+        _process(inbound, bytes(raw) if raw is not None else read_raw_mail(inbound.pk))
         inbound.processed_at = timezone.now()
         inbound.save()
         metrics.count_outcome(inbound.status, inbound.reason)
@@ -118,9 +129,9 @@ def outcome_of(inbound: InboundEmail) -> dict[str, Any]:
     return result
 
 
-def _process(inbound: InboundEmail) -> None:
+def _process(inbound: InboundEmail, raw: bytes) -> None:
     try:
-        mail = parse_email(read_raw_mail(inbound.pk))
+        mail = parse_email(raw)
     except Exception as exc:  # the bytes are not mail the parser can read: staff decide
         _set(inbound, InboundStatus.QUARANTINED, "malformed", f"The mail could not be parsed: {exc}"[:2000])
         return
@@ -227,7 +238,8 @@ def _apply(
     """`staff_mail=False` (staff vouched for a quarantined mail): a staff sender's mail is posted as
     written, without commands or the out-of-date hold."""
     if isinstance(route, NewTicket):
-        customer = route.author or person_for(mail.from_address, mail.from_name)
+        # No author: routing looked the sender up and found no account.
+        customer = route.author or new_person(mail.from_address, mail.from_name)
         ticket = services.open_ticket(
             customer=customer,
             title=_title(mail.subject),
@@ -311,8 +323,11 @@ def _download_url(attachment: Attachment) -> str:
 def person_for(address: str, name: str = "") -> User:
     """The user with this address; an unknown sender becomes a customer who has no password."""
     user = User.objects.with_email(address).first()
-    if user is not None:
-        return user
+    return user if user is not None else new_person(address, name)
+
+
+def new_person(address: str, name: str = "") -> User:
+    """A customer with no password for a sender just looked up and not found."""
     try:
         with transaction.atomic():
             return User.objects.create_user(email=address, password=None, name=name[:150])
@@ -440,7 +455,7 @@ def _decide(inbound: InboundEmail, actor: User, *, ticket: Ticket | None) -> Mes
         if ticket is not None and not services.can_view_ticket(sender, ticket):
             services.add_participants(ticket=ticket, people=[sender], actor=actor, channel=Channel.EMAIL)
         route: NewTicket | Reply = (
-            Reply(ticket=ticket, author=sender, routed_by="staff") if ticket is not None else NewTicket()
+            Reply(ticket=ticket, author=sender, routed_by="staff") if ticket is not None else NewTicket(author=sender)
         )
         _apply(row, mail, route, extract(mail), staff_mail=False)
         row.reason, row.detail = "", f"{'Accepted' if ticket else 'Opened as a new ticket'} by {actor.email}."

@@ -102,13 +102,18 @@ def store_inbound(
         "message_id_header": message_id,
     }
     try:
-        with transaction.atomic():
+        if _binary_raw(raw) or connection.in_atomic_block:
+            with transaction.atomic():
+                inbound = InboundEmail.objects.create(idempotency_key=key, **fields)
+                if _binary_raw(raw):
+                    write_raw_mail(inbound.pk, raw)
+                    del inbound.raw  # now deferred: reading it loads the stored bytes
+                _queue_on_commit(inbound.pk, door)
+        else:
+            # One INSERT is a transaction of its own: no BEGIN and COMMIT round trips around it.
+            # Outside any transaction, the on-commit queueing runs as soon as it has committed.
             inbound = InboundEmail.objects.create(idempotency_key=key, **fields)
-            if _binary_raw(raw):
-                write_raw_mail(inbound.pk, raw)
-                del inbound.raw  # now deferred: reading it loads the stored bytes
-            # robust: if the broker is down the mail is still stored; the sweeper queues it later.
-            transaction.on_commit(lambda: _after_commit(inbound.pk, door), robust=True)
+            _queue_on_commit(inbound.pk, door)
     except IntegrityError:
         existing = InboundEmail.objects.defer("raw").filter(idempotency_key=key).first()
         if existing is None:  # the conflict was something else
@@ -117,12 +122,12 @@ def store_inbound(
     return Stored(inbound=inbound, created=True)
 
 
-_BINARY_FROM_BYTES = 64 * 1024
+SMALL_RAW_BYTES = 64 * 1024
 
 
 def _binary_raw(raw: bytes | None = None) -> bool:
     """Whether the raw bytes go in the binary protocol: on PostgreSQL, for mails past 64 KB."""
-    return connection.vendor == "postgresql" and (raw is None or len(raw) > _BINARY_FROM_BYTES)
+    return connection.vendor == "postgresql" and (raw is None or len(raw) > SMALL_RAW_BYTES)
 
 
 _TABLE = InboundEmail._meta.db_table
@@ -146,6 +151,11 @@ def read_raw_mail(inbound_id: Any) -> bytes:
     if row is None:
         raise InboundEmail.DoesNotExist(inbound_id)
     return bytes(row[0])
+
+
+def _queue_on_commit(inbound_id: Any, door: str) -> None:
+    # robust: if the broker is down the mail is still stored; the sweeper queues it later.
+    transaction.on_commit(lambda: _after_commit(inbound_id, door), robust=True)
 
 
 def _after_commit(inbound_id: Any, door: str) -> None:

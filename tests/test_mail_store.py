@@ -54,6 +54,24 @@ def test_storing_twice_keeps_one_row(django_capture_on_commit_callbacks):
     assert len(callbacks) == 1  # processing is queued once
 
 
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_small_mail_is_one_insert_and_is_queued_once_committed(monkeypatch):
+    from django.test.utils import CaptureQueriesContext
+
+    queued: list[object] = []
+
+    def enqueue(inbound_id: object) -> None:
+        assert not connection.in_atomic_block  # the INSERT has committed
+        queued.append(inbound_id)
+
+    monkeypatch.setattr("mailgateway.store._enqueue", enqueue)
+    with CaptureQueriesContext(connection) as statements:
+        first = store_inbound(RAW, door=Door.RAW)
+    second = store_inbound(RAW, door=Door.WEBHOOK)
+    assert [q["sql"].split()[0] for q in statements.captured_queries] == ["INSERT"]
+    assert first.created and not second.created and queued == [first.inbound.pk]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_ten_concurrent_deliveries_store_one_row(monkeypatch):
