@@ -1,0 +1,86 @@
+"""The mails of one event sent together: what each row records, in the statements it takes."""
+
+from __future__ import annotations
+
+import pytest
+from anymail.backends.test import EmailBackend
+from anymail.exceptions import AnymailAPIError
+from django.core import mail as django_mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from mailgateway.models import OutboundEmail, OutboundStatus, UndeliverableAddress
+from mailgateway.notifications import Notice, queue_notices
+from mailgateway.outbound import send_outbound_batch
+from support.models import User
+from tests.builders import make_reply, make_ticket
+from tests.outbound_helpers import sent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _outbox(anymail_outbox):  # type: ignore[no-untyped-def]
+    return anymail_outbox
+
+
+def queue_event(people: list[User]) -> list[OutboundEmail]:
+    """One reply's mails to `people`, queued and not yet sent: their rows, in order."""
+    ticket = make_ticket(people[0])
+    message = make_reply(ticket, people[0], "The cleaner came at noon.")
+    notices = [Notice(p, "agent_reply", in_app=False) for p in people]
+    rows = queue_notices(ticket=ticket, message=message, notices=notices)
+    return [row for row in rows if row.status == OutboundStatus.QUEUED]
+
+
+def people(count: int) -> list[User]:
+    return [User.objects.create_user(f"guest{n}@example.com", None, name=f"Guest {n}") for n in range(count)]
+
+
+def test_each_mail_of_a_batch_is_recorded_sent_with_its_own_provider_id_in_one_update():
+    rows = queue_event(people(3))
+    with CaptureQueriesContext(connection) as captured:
+        results = send_outbound_batch([str(r.pk) for r in rows])
+    assert set(results.values()) == {"sent"}
+    updates = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("UPDATE")]
+    assert len(updates) == 1
+    recorded = {r.pk: r for r in OutboundEmail.objects.filter(pk__in=[r.pk for r in rows])}
+    provider_ids = {m.to[0]: str(m.anymail_status.message_id) for m in django_mail.outbox}
+    for row in rows:
+        stored = recorded[row.pk]
+        assert (stored.status, stored.error, stored.attempts) == (OutboundStatus.SENT, "", row.attempts + 1)
+        assert stored.provider == "test" and stored.sent_at is not None
+        assert stored.provider_message_id == provider_ids[row.to_address]
+    assert len({r.provider_message_id for r in recorded.values()}) == 3
+
+
+def test_a_batch_skips_an_undeliverable_address_and_leaves_a_refused_mail_queued_for_its_retry(monkeypatch):
+    guests = people(3)
+    rows = queue_event(guests)
+    UndeliverableAddress.objects.create(address=guests[1].email, reason="bounce")
+    post = EmailBackend.post_to_esp
+
+    def refuse_guest_2(self, payload, message):  # type: ignore[no-untyped-def]
+        if message.to == [guests[2].email]:
+            raise AnymailAPIError("the provider is down")
+        return post(self, payload, message)
+
+    monkeypatch.setattr(EmailBackend, "post_to_esp", refuse_guest_2)
+    results = send_outbound_batch([str(r.pk) for r in rows])
+    assert [results[str(r.pk)] for r in rows] == ["sent", "skipped", "retry"]
+    stored = {r.to_address: r for r in OutboundEmail.objects.filter(pk__in=[r.pk for r in rows])}
+    assert stored[guests[0].email].status == OutboundStatus.SENT
+    assert stored[guests[1].email].status == OutboundStatus.SKIPPED
+    refused = stored[guests[2].email]
+    assert (refused.status, refused.attempts) == (OutboundStatus.QUEUED, 1)
+    assert "the provider is down" in refused.error
+    assert [m["To"] for m in sent()] == [guests[0].email]
+
+
+def test_a_row_sent_already_is_not_sent_again_by_a_second_batch():
+    rows = queue_event(people(2))
+    ids = [str(r.pk) for r in rows]
+    send_outbound_batch(ids)
+    assert send_outbound_batch(ids) == {}
+    assert len(sent()) == 2
+    assert set(OutboundEmail.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
