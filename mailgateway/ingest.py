@@ -63,8 +63,25 @@ class Extracted:
 # -- the task's work ------------------------------------------------------------------------
 
 
+class _Refused(Exception):
+    """Applying the mail broke a rule or a constraint; its transaction is no longer usable."""
+
+
 def process_stored_mail(inbound_id: str, *, again: bool = False) -> str:
-    """Process one stored mail; returns its status. `again` re-runs a quarantined or failed one."""
+    """Process one stored mail; returns its status. `again` re-runs a quarantined or failed one.
+
+    The apply runs without a savepoint of its own: nearly every mail applies cleanly, and a
+    savepoint costs two round trips. When one does not (a duplicate message, a refused reply),
+    the whole transaction is rolled back and the mail processed again, this time with the apply
+    under a savepoint so that the refusal can be recorded.
+    """
+    try:
+        return _process_locked(inbound_id, again=again, careful=False)
+    except _Refused:
+        return _process_locked(inbound_id, again=again, careful=True)
+
+
+def _process_locked(inbound_id: str, *, again: bool, careful: bool) -> str:
     with transaction.atomic():
         # The raw mail is not a field of the row we hold: it is read once and never written back
         # (a save of a row that holds it would send the whole mail to the database again). A small
@@ -83,7 +100,7 @@ def process_stored_mail(inbound_id: str, *, again: bool = False) -> str:
         inbound.attempts += 1
         inbound.reason = inbound.detail = inbound.error = ""
         raw = inbound.small_raw  # type: ignore[attr-defined]
-        _process(inbound, bytes(raw) if raw is not None else read_raw_mail(inbound.pk))
+        _process(inbound, bytes(raw) if raw is not None else read_raw_mail(inbound.pk), careful=careful)
         inbound.processed_at = timezone.now()
         inbound.save()
         metrics.count_outcome(inbound.status, inbound.reason)
@@ -129,7 +146,7 @@ def outcome_of(inbound: InboundEmail) -> dict[str, Any]:
     return result
 
 
-def _process(inbound: InboundEmail, raw: bytes) -> None:
+def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None:
     try:
         mail = parse_email(raw)
     except Exception as exc:  # the bytes are not mail the parser can read: staff decide
@@ -175,6 +192,12 @@ def _process(inbound: InboundEmail, raw: bytes) -> None:
         inbound.ticket = route.ticket
         return
     extracted = extract(mail)
+    if not careful:
+        try:
+            _apply(inbound, mail, route, extracted)
+        except (IntegrityError, DomainError) as exc:
+            raise _Refused from exc
+        return
     try:
         with transaction.atomic():
             _apply(inbound, mail, route, extracted)

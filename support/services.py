@@ -178,7 +178,9 @@ def open_ticket(
     priority = _choice(priority, Priority, "priority")
     source = _choice(source, Source, "source")
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint: nothing in here raises but the database, and then the caller's transaction
+    # (or its own savepoint, as the mail gateway's) must roll back anyway.
+    with transaction.atomic(savepoint=False):
         ticket = Ticket(
             reference=next_ticket_reference(),
             title=title,
