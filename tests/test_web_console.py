@@ -455,3 +455,20 @@ def test_metrics_period_shows_the_chosen_one_and_falls_back_to_30_days(console: 
     page = console.get("/console/metrics/?days=9999").content.decode()
     assert "last 30 days" in page and "Select a valid choice" in page
     assert '<option value="30" selected>' in console.get("/console/metrics/").content.decode()
+
+
+def test_a_queue_with_only_a_view_chosen_takes_its_page_count_from_the_view_counts(
+    console: Client, customer_a: User
+) -> None:
+    for i in range(3):
+        make_ticket(customer_a, title=f"Counted {i}")
+    console.get("/console/")  # the view counts are now in the cache
+
+    def counts(url: str) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            page = console.get(url).content.decode()
+        assert "Counted 0" in page
+        return [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+
+    assert counts("/console/") == [] and counts("/console/?view=unassigned&sort=-created_at") == []
+    assert len(counts("/console/?priority=medium")) == 1

@@ -1,5 +1,6 @@
 """The conversation and queue rows are built as strings: everything a person wrote is escaped,
-in text and in attributes, and paragraphs come out as Django's `linebreaks` makes them."""
+in text and in attributes, and paragraphs come out as Django's `linebreaks` makes them. Form
+fields kept as HTML are what a fresh rendering gives, for each distinct data and choices."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.http import QueryDict
 from django.template.defaultfilters import linebreaks_filter
 
 from support.models import User
+from support.web.fieldhtml import bound_values, fields_group, fields_html
+from support.web.forms import QueueForm
 from support.web.present import paragraphs, render_conversation, render_queue_rows
 
 HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
@@ -69,3 +73,39 @@ def test_queue_row_escapes_title_customer_tags_and_snippet() -> None:
         ]
     )
     assert "<script" not in html and "<img" not in html and "2 new" in html and "Escalated" in html
+
+
+@pytest.mark.parametrize("value", ["plain", "Tom & Jerry", "it's", 'say "hi"', HOSTILE, 42, uuid.UUID(int=7)])
+def test_escaping_matches_the_standard_library_for_every_value(value: object) -> None:
+    from html import escape
+
+    from support.web.present import _e
+
+    assert _e(value) == escape(str(value), quote=True)
+
+
+def _queue_form(query: str) -> QueueForm:
+    form = QueueForm(QueryDict(query), agents=[("a1", "Agent One")])
+    form.is_valid()
+    return form
+
+
+@pytest.mark.parametrize("query", ["", "q=" + HOSTILE, "priority=enormous&status=open", "q=first&q=second"])
+def test_kept_fields_are_the_fields_rendered_afresh(query: str) -> None:
+    names = ("q", "status", "priority", "assignee")
+    form = _queue_form(query)
+    key = ("test-queue", tuple(form.fields["assignee"].choices), bound_values(form, names))
+    kept = fields_group(key, lambda: form, names)
+    assert kept == fields_html(_queue_form(query), names)
+    assert fields_group(key, lambda: pytest.fail("a kept group is not built again"), names) == kept
+    assert "<script" not in kept
+
+
+def test_kept_fields_differ_by_data_and_by_choices() -> None:
+    names = ("q", "assignee")
+    plain, searched = _queue_form(""), _queue_form("q=geyser")
+    choices = tuple(plain.fields["assignee"].choices)
+    assert "geyser" in fields_group(("t", choices, bound_values(searched, names)), lambda: searched, names)
+    assert "geyser" not in fields_group(("t", choices, bound_values(plain, names)), lambda: plain, names)
+    other = QueueForm(agents=[("a2", "Agent Two")])
+    assert "Agent Two" in fields_group(("t", tuple(other.fields["assignee"].choices), ()), lambda: other, names)

@@ -38,6 +38,7 @@ from .common import (
     uuid_or_404,
     wants_json,
 )
+from .fieldhtml import bound_values, fields_group
 from .forms import (
     AssignForm,
     BulkForm,
@@ -77,34 +78,41 @@ def _back(request: HttpRequest, default: str) -> str:
 # -- queue -------------------------------------------------------------------------------
 
 
+QUEUE_FILTERS = ("q", "status", "priority", "category", "assignee", "escalated", "channel", "sort")
+BULK_FIELDS = ("action", "agent", "status", "priority", "tag")
+
+
 @staff_required
 @require_GET
 def queue_page(request: HttpRequest) -> HttpResponse:
-    agents = agent_choices()
-    form = QueueForm(request.GET, agents=agents)
+    state = queue.console_state(request.user)
+    agents = tuple(state.agents)
+    form = QueueForm(request.GET, agents=state.agents)
     form.is_valid()  # an invalid value is shown as an error and that filter is not applied
     choice = queue.QueueChoice.from_cleaned(form.cleaned_data)
     asked = form.cleaned_data.get("page") or 1
-    tickets = queue.queue_tickets(request.user, choice, reach=(asked + 1) * PAGE_SIZE)
+    tickets = queue.queue_tickets(request.user, choice, reach=(asked + 1) * PAGE_SIZE, counts=state.counts)
     page = Paginator(tickets, PAGE_SIZE).get_page(asked)
-    counts = queue.view_counts(request.user)
     query = request.GET.copy()
     query.pop("page", None)
     views_query = query.copy()
     views_query.pop("view", None)
+    filters_key = ("queue-filters", agents, bound_values(form, QUEUE_FILTERS))
     return render(
         request,
         "support/console/queue.html",
         {
-            "form": form,
+            "filters": fields_group(filters_key, lambda: form, QUEUE_FILTERS),
             "page": page,
             "rows": render_queue_rows(list(page.object_list)),
             "choice": choice,
-            "views": [(key, label, counts.get(key)) for key, label in queue.VIEW_LABELS.items()],
+            "views": [(key, label, state.counts.get(key)) for key, label in queue.VIEW_LABELS.items()],
             "capped": page.paginator.count >= tickets.cap,
             "query": query.urlencode(),
             "views_query": views_query.urlencode(),
-            "bulk": BulkForm(agents=agents, ticket_ids=[]),
+            "bulk": fields_group(
+                ("queue-bulk", agents), lambda: BulkForm(agents=state.agents, ticket_ids=[]), BULK_FIELDS
+            ),
             "next": request.get_full_path(),
         },
     )

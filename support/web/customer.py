@@ -30,10 +30,12 @@ from .common import (
     store_uploads,
     wants_json,
 )
+from .fieldhtml import fields_group, fields_html
 from .forms import MyTicketsForm, NewTicketForm, ReplyForm
 from .present import render_conversation
 
 PAGE_SIZE = 20
+REPLY_FIELDS = ("message_text", "files")
 
 
 def _staff_elsewhere(request: HttpRequest, reference: str | None = None) -> HttpResponse | None:
@@ -110,14 +112,18 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
 def _ticket_page(
     request: HttpRequest, reference: str, form: ReplyForm | None = None, status: int = 200
 ) -> HttpResponse:
-    ticket = get_ticket_or_404(request.user, reference)
+    ticket = get_ticket_or_404(request.user, reference, with_people=False)
     conversation = selectors.conversation_rows(request.user, ticket)
     unread = services.mark_read(ticket=ticket, reader=request.user)
     context = {
         "ticket": ticket,
         "conversation": render_conversation(conversation, request.user, staff_view=False),
         "newest": conversation[-1]["created_at"].isoformat() if conversation else "",
-        "form": form or ReplyForm(),
+        "form": form,
+        # The empty reply box is the same for every ticket: its HTML is built once.
+        "reply_fields": fields_group(("customer-reply",), ReplyForm, REPLY_FIELDS)
+        if form is None
+        else fields_html(form, REPLY_FIELDS),
         "unread_cleared": unread,
         "poll_seconds": poll_seconds(),
         "closed": ticket.status == Status.CLOSED,

@@ -2,8 +2,9 @@
 the event history as sentences, and bulk actions (each one a service call per ticket).
 
 The queue page costs the same queries whatever the number of tickets: the page's rows, a count
-of the matching tickets capped at `COUNT_CAP`, and the counts per view from the cache (renewed
-every `COUNTS_SECONDS`, so a tab's number may lag that long behind).
+of the matching tickets capped at `COUNT_CAP` (none when only a view is chosen: its count is
+known), and the counts per view with the agent list from the cache (renewed every
+`COUNTS_SECONDS`, so a tab's number, and an unfiltered view's page count, may lag that long).
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from support.api.filters import ORDERINGS
 from support.errors import DomainError
 from support.models import Channel, EventKind, Message, Status, Ticket, User
 
+from .forms import agent_choices
+
 COUNTS_SECONDS = 15
 SHARED_COUNTS_KEY = "console-counts:shared"
+AGENTS_KEY = "console-agents"
 # The queue counts at most this many matching tickets for its pages ("Page 1 of 40+"): an exact
 # count would read every matching ticket, and nobody pages past 40 pages; they filter.
 COUNT_CAP = 1000
@@ -73,16 +77,20 @@ def view_filter(view: str, user: User) -> Q:
 
 
 class QueueRows:
-    """The page's rows for a Paginator: counted on the bare filtered tickets (the snippet and
-    unread annotations would otherwise be computed for every matching ticket just to count
-    them), sliced from the annotated rows."""
+    """The page's rows for a Paginator: counted on the bare filtered tickets (the joins of the
+    rows are not needed to count them), or taken from the view's count when one is known, and
+    sliced from the full rows."""
 
-    def __init__(self, filtered: QuerySet[Ticket], rows: QuerySet[Ticket], *, reach: int) -> None:
-        self.filtered, self.rows = filtered, rows
+    def __init__(
+        self, filtered: QuerySet[Ticket], rows: QuerySet[Ticket], *, reach: int, known: int | None = None
+    ) -> None:
+        self.filtered, self.rows, self.known = filtered, rows, known
         # Counting stops at the cap, or just past the page asked for, so "Next" always works.
         self.cap = max(COUNT_CAP, reach + 1)
 
     def count(self) -> int:
+        if self.known is not None:
+            return min(self.known, self.cap)
         return self.filtered[: self.cap].count()
 
     def __len__(self) -> int:
@@ -92,13 +100,19 @@ class QueueRows:
         return self.rows[index]
 
 
-def queue_tickets(user: User, choice: QueueChoice, *, reach: int = 0) -> QueueRows:
-    """The tickets of the queue; `reach` is how many rows the page asked for needs."""
+def queue_tickets(
+    user: User, choice: QueueChoice, *, reach: int = 0, counts: dict[str, int] | None = None
+) -> QueueRows:
+    """The tickets of the queue; `reach` is how many rows the page asked for needs. With only a
+    view chosen (no filter, no search), `counts` (the view counts, see `console_state()`) says
+    how many there are, and the page needs no count of its own."""
     filtered = _filtered(selectors.visible_tickets(user), user, choice)
     rows = _filtered(selectors.ticket_list(user), user, choice)
     ordered = rows.order_by(*ORDERINGS.get(choice.sort, ORDERINGS["-updated_at"]))
     values = ordered.values(*selectors.LIST_ROW_FIELDS, "customer__email", "customer__name")
-    return QueueRows(filtered.order_by(), values, reach=reach)
+    only_a_view = choice == QueueChoice(view=choice.view, sort=choice.sort)
+    known = (counts or {}).get(choice.view) if only_a_view else None
+    return QueueRows(filtered.order_by(), values, reach=reach, known=known)
 
 
 def _filtered(tickets: QuerySet[Ticket], user: User, choice: QueueChoice) -> QuerySet[Ticket]:
@@ -127,32 +141,56 @@ def _filtered(tickets: QuerySet[Ticket], user: User, choice: QueueChoice) -> Que
     return tickets
 
 
-def view_counts(user: User) -> dict[str, int]:
-    """Tickets in each view. The views shared by every agent are counted once for the whole
-    console and the agent's own "Mine" apart, each kept `COUNTS_SECONDS` in the cache."""
-    shared = cache.get(SHARED_COUNTS_KEY)
+@dataclass(frozen=True)
+class ConsoleState:
+    """What every queue page shows besides its rows: the tickets in each view and the agents
+    of the drop-downs."""
+
+    counts: dict[str, int]
+    agents: list[tuple[str, str]]
+
+
+def console_state(user: User) -> ConsoleState:
+    """The counts per view and the agents, in one cache round trip. The views shared by every
+    agent are counted once for the whole console and the agent's own "Mine" apart; each part,
+    and the agent list, is kept `COUNTS_SECONDS` (a new agent shows up in the drop-downs that
+    much later; the bulk action checks the agent again when it is posted)."""
+    mine_key = _mine_key(user)
+    kept = cache.get_many([SHARED_COUNTS_KEY, mine_key, AGENTS_KEY])
+    fresh: dict[str, Any] = {}
+    shared = kept.get(SHARED_COUNTS_KEY)
     if shared is None:
-        active = Ticket.objects.filter(status__in=ACTIVE)
-        shared = active.aggregate(
-            all=Count("pk"),
-            unassigned=Count("pk", filter=Q(assigned_agent__isnull=True)),
-            escalated=Count("pk", filter=Q(escalated=True)),
-        )
-        waiting = Ticket.objects.filter(status=Status.IN_PROGRESS).annotate(
-            last_from_customer=_last_public_from_customer()
-        )
-        shared["waiting"] = waiting.filter(last_from_customer=False).count()
-        cache.set(SHARED_COUNTS_KEY, shared, COUNTS_SECONDS)
-    mine_key = f"console-counts:mine:{user.pk}"
-    mine = cache.get(mine_key)
+        shared = fresh[SHARED_COUNTS_KEY] = _shared_counts()
+    mine = kept.get(mine_key)
     if mine is None:
-        mine = Ticket.objects.filter(status__in=ACTIVE, assigned_agent=user).count()
-        cache.set(mine_key, mine, COUNTS_SECONDS)
-    return {"all": shared["all"], "mine": mine, **{k: shared[k] for k in ("unassigned", "escalated", "waiting")}}
+        mine = fresh[mine_key] = Ticket.objects.filter(status__in=ACTIVE, assigned_agent=user).count()
+    agents = kept.get(AGENTS_KEY)
+    if agents is None:
+        agents = fresh[AGENTS_KEY] = agent_choices()
+    if fresh:
+        cache.set_many(fresh, COUNTS_SECONDS)
+    counts = {"all": shared["all"], "mine": mine, **{k: shared[k] for k in ("unassigned", "escalated", "waiting")}}
+    return ConsoleState(counts=counts, agents=agents)
+
+
+def _mine_key(user: User) -> str:
+    return f"console-counts:mine:{user.pk}"
+
+
+def _shared_counts() -> dict[str, int]:
+    active = Ticket.objects.filter(status__in=ACTIVE)
+    shared = active.aggregate(
+        all=Count("pk"),
+        unassigned=Count("pk", filter=Q(assigned_agent__isnull=True)),
+        escalated=Count("pk", filter=Q(escalated=True)),
+    )
+    waiting = Ticket.objects.filter(status=Status.IN_PROGRESS).annotate(last_from_customer=_last_public_from_customer())
+    shared["waiting"] = waiting.filter(last_from_customer=False).count()
+    return shared
 
 
 def forget_counts(user: User) -> None:
-    cache.delete_many([SHARED_COUNTS_KEY, f"console-counts:mine:{user.pk}"])
+    cache.delete_many([SHARED_COUNTS_KEY, _mine_key(user)])
 
 
 def apply_bulk(actor: User, data: dict[str, Any]) -> tuple[int, list[str]]:
