@@ -38,7 +38,8 @@ from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template
 from django.utils import timezone
 
 from helpdesk import metrics
@@ -76,6 +77,10 @@ class Entry:
         """`2 Dec 2026, 09:15` in the site's time zone (cheaper than the template's date filter)."""
         local = timezone.localtime(self.created_at)
         return f"{local.day} {local:%b %Y, %H:%M}"
+
+    @functools.cached_property
+    def quoted(self) -> str:
+        return quote(self.text)
 
 
 @dataclass(frozen=True)
@@ -293,11 +298,35 @@ def threading_headers(outbound: OutboundEmail, thread: Thread) -> dict[str, str]
 # -- composing and sending ---------------------------------------------------------------------
 
 
-def render_email(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    subject = " ".join(render_to_string(f"emails/{template}/subject.txt", context).split())
-    text = render_to_string(f"emails/{template}/body.txt", context).strip() + "\n"
-    html = render_to_string(f"emails/{template}/body.html", context)
-    return subject, text, html
+class Renderer:
+    """Renders the subject, text and HTML of any mail type; one serves a whole batch.
+
+    Each type's templates are looked up once, and one `Context` serves every mail: Django's
+    `{% include %}` keeps the template it found in the context's render state, so a shared
+    context looks the thread and footer up once instead of twice per part and mail.
+    """
+
+    PARTS = ("subject.txt", "body.txt", "body.html")
+
+    def __init__(self) -> None:
+        self._templates: dict[str, list[Any]] = {}
+        self._context: Context | None = None
+
+    def render(self, template: str, values: dict[str, Any]) -> tuple[str, str, str]:
+        parts = self._templates.get(template)
+        if parts is None:
+            found = [get_template(f"emails/{template}/{name}") for name in self.PARTS]
+            if self._context is None:
+                self._context = Context(autoescape=found[0].backend.engine.autoescape)
+            parts = self._templates[template] = [t.template for t in found]
+        assert self._context is not None
+        with self._context.push(values):
+            subject, text, html = (part.render(self._context) for part in parts)
+        return " ".join(subject.split()), text.strip() + "\n", html
+
+
+def render_email(template: str, context: dict[str, Any], renderer: Renderer | None = None) -> tuple[str, str, str]:
+    return (renderer or Renderer()).render(template, context)
 
 
 def mail_context(outbound: OutboundEmail, recipient: User, thread: Thread) -> dict[str, Any]:
@@ -315,12 +344,12 @@ def mail_context(outbound: OutboundEmail, recipient: User, thread: Thread) -> di
         "support_name": support_name(),
         "message": carried,
         "previous": previous,
-        "quoted_previous": quote(previous.text) if previous else "",
+        "quoted_previous": previous.quoted if previous else "",
         "extra": outbound.context,
     }
 
 
-def compose(outbound: OutboundEmail, thread: Thread | None = None) -> AnymailMessage:
+def compose(outbound: OutboundEmail, thread: Thread | None = None, renderer: Renderer | None = None) -> AnymailMessage:
     """The mail for this row, ready for the backend (reads the thread and the reply token)."""
     recipient = outbound.recipient
     if recipient is None:
@@ -328,7 +357,7 @@ def compose(outbound: OutboundEmail, thread: Thread | None = None) -> AnymailMes
     if thread is None:
         thread = read_thread(outbound, staff_view=recipient.is_staff)
     context = mail_context(outbound, recipient, thread)
-    subject, text, html = render_email(outbound.template, context)
+    subject, text, html = render_email(outbound.template, context, renderer)
     headers = {"Message-ID": outbound.message_id_header, LOOP_HEADER: outbound.ticket.reference}
     headers.update(threading_headers(outbound, thread))
     if outbound.template not in PERSONAL_TEMPLATES:
@@ -412,7 +441,7 @@ def send_outbound_batch(outbound_ids: Sequence[str]) -> dict[str, str]:
     """Send several queued mails in one transaction over one backend connection.
 
     A fixed number of queries for the whole batch (the rows, the latest messages of their
-    tickets, two updates), whatever the threads' length; one more for a row whose thread is not
+    tickets, one update), whatever the threads' length; one more for a row whose thread is not
     among those latest messages. A mail the backend refuses stays `queued` with the error and
     is returned as "retry" for the caller to hand to `send_outbound` (retries with backoff); the
     others are recorded as sent in the same commit. Rows another worker holds are skipped.
@@ -424,29 +453,44 @@ def send_outbound_batch(outbound_ids: Sequence[str]) -> dict[str, str]:
             .select_for_update(of=("self",), skip_locked=True)
             .filter(pk__in=list(outbound_ids), status=OutboundStatus.QUEUED)
         )
-        connection = get_connection()
         threads = read_threads(rows)
-        for row in rows:
-            row.attempts += 1
-            row.updated_at = timezone.now()
-            if row.undeliverable:
-                row.status, row.error = OutboundStatus.SKIPPED, "The address is marked undeliverable."
-            else:
-                try:
-                    mail = compose(row, threads.get(row.pk))
-                    mail.connection = connection
-                    mail.send()
-                except Exception as exc:  # one refused mail must not undo the ones already sent
-                    row.error = f"{type(exc).__name__}: {exc}"[:4000]
-                    results[str(row.pk)] = "retry"
-                    continue
-                _record_sent(row, mail)
-                if row.status == OutboundStatus.SENT:
-                    metrics.count_sent()
-            results[str(row.pk)] = row.status
+        renderer = Renderer()
+        # Opened once, so that a provider's HTTP session (or an SMTP connection) serves the batch.
+        connection = get_connection()
+        try:
+            connection.open()
+        except Exception:  # each mail then tries on its own, and a failure is its retry
+            logger.warning("opening the mail connection for a batch failed", exc_info=True)
+        try:
+            _send_rows(rows, threads, renderer, connection, results)
+        finally:
+            connection.close()
         _save_batch(rows)
     logger.info("outbound batch of %s: %s", len(rows), sorted(results.values()))
     return results
+
+
+def _send_rows(
+    rows: list[OutboundEmail], threads: dict[Any, Thread], renderer: Renderer, connection: Any, results: dict[str, str]
+) -> None:
+    for row in rows:
+        row.attempts += 1
+        row.updated_at = timezone.now()
+        if row.undeliverable:
+            row.status, row.error = OutboundStatus.SKIPPED, "The address is marked undeliverable."
+        else:
+            try:
+                mail = compose(row, threads.get(row.pk), renderer)
+                mail.connection = connection
+                mail.send()
+            except Exception as exc:  # one refused mail must not undo the ones already sent
+                row.error = f"{type(exc).__name__}: {exc}"[:4000]
+                results[str(row.pk)] = "retry"
+                continue
+            _record_sent(row, mail)
+            if row.status == OutboundStatus.SENT:
+                metrics.count_sent()
+        results[str(row.pk)] = row.status
 
 
 def _save_batch(rows: list[OutboundEmail]) -> None:

@@ -84,3 +84,22 @@ def test_a_row_sent_already_is_not_sent_again_by_a_second_batch():
     assert send_outbound_batch(ids) == {}
     assert len(sent()) == 2
     assert set(OutboundEmail.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+
+
+def test_a_batch_opens_the_mail_connection_once(monkeypatch):
+    """A provider's HTTP session (or an SMTP connection) serves the whole batch."""
+    opened: list[EmailBackend] = []
+
+    def open_session(self):  # type: ignore[no-untyped-def]
+        """Like a provider's backend: True only when it opened a session that was not open."""
+        if getattr(self, "session", None):
+            return False
+        self.session = object()
+        opened.append(self)
+        return True
+
+    monkeypatch.setattr(EmailBackend, "open", open_session)
+    monkeypatch.setattr(EmailBackend, "close", lambda self: setattr(self, "session", None))
+    rows = queue_event(people(3))
+    send_outbound_batch([str(r.pk) for r in rows])
+    assert len(opened) == 1 and len(sent()) == 3
