@@ -20,7 +20,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import BinaryField, Case, F, Value, When
+from django.db.models import BinaryField, Case, Count, F, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -37,7 +38,7 @@ from .html_text import html_to_text
 from .models import InboundEmail, InboundStatus, OutboundEmail, UndeliverableAddress
 from .parsing import MailAttachment, ParsedEmail, parse_email
 from .quoting import visible_text
-from .routing import Envelope, NewTicket, Quarantine, Reply, find_user, route_email
+from .routing import Envelope, NewTicket, Quarantine, Reply, route_email
 from .sanitize import link_inline_images, sanitize_html
 from .store import SMALL_RAW_BYTES, read_raw_mail
 
@@ -159,7 +160,7 @@ def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None
     if not inbound.message_id_header and mail.message_id:
         inbound.message_id_header = mail.message_id
 
-    sender = find_user(mail.from_address)
+    sender = _find_sender(inbound, mail.from_address)
     ignored = classify(
         mail,
         envelope_sender=inbound.envelope_sender or None,
@@ -385,19 +386,33 @@ def _existing_message(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket
 # -- floods and bounces ---------------------------------------------------------------------
 
 
+def _find_sender(inbound: InboundEmail, address: str) -> User | None:
+    """The sender's account, with `recent_mails` (their mails of the last hour, for the flood
+    rule) counted in the same query when flood control is on."""
+    if not address:
+        return None
+    users = User.objects.with_email(address)
+    if settings.INBOUND_FLOOD_PER_HOUR > 0:
+        counted = _recent_mails(inbound, address).order_by().values("from_address").annotate(n=Count("pk"))
+        users = users.annotate(recent_mails=Coalesce(Subquery(counted.values("n")), 0))
+    return users.first()
+
+
+def _recent_mails(inbound: InboundEmail, address: str) -> QuerySet[InboundEmail]:
+    since = timezone.now() - timedelta(hours=1)
+    found = InboundEmail.objects.filter(from_address=address, received_at__gte=since).exclude(pk=inbound.pk)
+    return found.exclude(status=InboundStatus.RECEIVED)
+
+
 def _flood(inbound: InboundEmail, mail: ParsedEmail, sender: User | None) -> Ignore | None:
     limit = settings.INBOUND_FLOOD_PER_HOUR
     if not mail.from_address or limit <= 0:
         return None
     if sender is not None and sender.is_staff and sender.is_active:
         return None
-    since = timezone.now() - timedelta(hours=1)
-    recent = (
-        InboundEmail.objects.filter(from_address=mail.from_address, received_at__gte=since)
-        .exclude(pk=inbound.pk)
-        .exclude(status=InboundStatus.RECEIVED)
-        .count()
-    )
+    recent = getattr(sender, "recent_mails", None)
+    if recent is None:  # no account: nothing to count alongside
+        recent = _recent_mails(inbound, mail.from_address).count()
     if recent >= limit:
         return Ignore("flood", f"{mail.from_address} sent more than {limit} mails within an hour.")
     return None

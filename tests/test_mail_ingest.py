@@ -299,11 +299,11 @@ def test_an_autoresponder_without_markers_is_stopped_by_the_flood_limit(settings
 
 
 def test_a_reply_by_mail_costs_a_fixed_number_of_queries(customer_a, django_assert_num_queries):
-    """Lock and read the row; sender; flood; thread; lock the ticket (in the reply's savepoint);
-    message; ticket; the staff list (in the notices' savepoint); the row; and the test's own
-    savepoint for the transaction. None around the apply: a refused apply is redone with one
-    (see the duplicate tests)."""
+    """Lock and read the row; the sender with their mails of the hour (the flood rule); thread;
+    lock the ticket (in the reply's savepoint); message; ticket; the staff list (in the notices'
+    savepoint); the row; and the test's own savepoint for the transaction. None around the
+    apply: a refused apply is redone with one (see the duplicate tests)."""
     deliver(build_mail(message_id="<first@mail.example.com>"))
     reply = store_inbound(build_mail(in_reply_to="<first@mail.example.com>", text="Any news?"), door="raw")
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         assert process_stored_mail(str(reply.inbound.pk)) == "processed"
