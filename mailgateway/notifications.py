@@ -34,7 +34,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from support import events
@@ -159,15 +160,47 @@ def _summary(notice: Notice, ticket: Ticket, message: Message | None) -> str:
     return f"{ticket.reference}: {words.get(notice.template, notice.template)}"[:255]
 
 
-def _over_ack_limit(address: str) -> bool:
-    limit = settings.OUTBOUND_ACK_PER_HOUR
-    since = timezone.now() - timedelta(hours=1)
-    sent = (
-        OutboundEmail.objects.filter(to_address__iexact=address, template="ticket_opened", created_at__gte=since)
+@dataclass(frozen=True)
+class _Facts:
+    """What decides whether one person's mail is sent: read for all of a call's people at once."""
+
+    muted: frozenset[str]  # templates they switched off by mail
+    undeliverable: bool
+    acks_this_hour: int
+
+
+def _facts(notices: Sequence[Notice]) -> dict[Any, _Facts]:
+    """Per person: muted events, a bounced address, acknowledgements of the hour; one query."""
+    templates = sorted({n.template for n in notices})
+    muted = {
+        f"muted_{i}": Exists(NotificationPreference.objects.filter(person=OuterRef("pk"), event=t, email=False))
+        for i, t in enumerate(templates)
+    }
+    acks = (
+        OutboundEmail.objects.filter(
+            to_address__iexact=OuterRef("email"),
+            template="ticket_opened",
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        )
         .exclude(status=OutboundStatus.SKIPPED)
-        .count()
+        .order_by()
+        .values("template")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
-    return limit >= 0 and sent >= limit
+    people = User.objects.filter(pk__in={n.person.pk for n in notices}).annotate(
+        undeliverable=Exists(UndeliverableAddress.objects.filter(address__iexact=OuterRef("email"))),
+        acks=Coalesce(Subquery(acks), 0) if "ticket_opened" in templates else Value(0),
+        **muted,
+    )
+    return {
+        row["pk"]: _Facts(
+            muted=frozenset(t for i, t in enumerate(templates) if row[f"muted_{i}"]),
+            undeliverable=row["undeliverable"],
+            acks_this_hour=row["acks"],
+        )
+        for row in people.values("pk", "undeliverable", "acks", *muted)
+    }
 
 
 def queue_notices(
@@ -176,7 +209,6 @@ def queue_notices(
     """In-app notifications and queued mails for these notices; sending starts on commit."""
     if not notices:
         return []
-    people = {n.person.pk for n in notices}
     # No savepoint of its own: the receivers' guard holds one, and a failure here must undo it all.
     with transaction.atomic(savepoint=False):
         Notification.objects.bulk_create(
@@ -192,16 +224,12 @@ def queue_notices(
                 if n.in_app and n.template in NotificationEvent.values
             ]
         )
-        muted = set(
-            NotificationPreference.objects.filter(person_id__in=people, email=False).values_list("person_id", "event")
-        )
-        dead = {
-            a.lower()
-            for a in UndeliverableAddress.objects.filter(
-                _any_address_field(n.person.email for n in notices)
-            ).values_list("address", flat=True)
-        }
-        rows = [_row(n, ticket, message, dead, in_reply_to) for n in notices if (n.person.pk, n.template) not in muted]
+        facts = _facts(notices)
+        rows = [
+            _row(n, ticket, message, facts[n.person.pk], in_reply_to)
+            for n in notices
+            if n.template not in facts[n.person.pk].muted
+        ]
         OutboundEmail.objects.bulk_create(rows)
         queued = [str(row.pk) for row in rows if row.status == OutboundStatus.QUEUED]
         if queued:
@@ -209,19 +237,13 @@ def queue_notices(
     return rows
 
 
-def _any_address_field(addresses: Iterable[str]) -> Q:
-    query = Q(pk__in=[])
-    for address in addresses:
-        query |= Q(address__iexact=address)
-    return query
-
-
-def _row(notice: Notice, ticket: Ticket, message: Message | None, dead: set[str], in_reply_to: str) -> OutboundEmail:
+def _row(notice: Notice, ticket: Ticket, message: Message | None, facts: _Facts, in_reply_to: str) -> OutboundEmail:
     address = notice.person.email
     status, error = OutboundStatus.QUEUED, ""
-    if address.lower() in dead:
+    ack_limit = settings.OUTBOUND_ACK_PER_HOUR
+    if facts.undeliverable:
         status, error = OutboundStatus.SKIPPED, "The address is marked undeliverable."
-    elif notice.template == "ticket_opened" and _over_ack_limit(address):
+    elif notice.template == "ticket_opened" and 0 <= ack_limit <= facts.acks_this_hour:
         status = OutboundStatus.SKIPPED
         error = f"More than {settings.OUTBOUND_ACK_PER_HOUR} acknowledgements to this address within an hour."
     carries = message is not None and notice.template in CARRIES_MESSAGE

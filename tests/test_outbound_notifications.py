@@ -296,6 +296,22 @@ def test_an_undeliverable_address_gets_nothing(ticket, customer_a, agent, commit
     assert row.status == OutboundStatus.SKIPPED and "undeliverable" in row.error
 
 
+def test_an_undeliverable_address_is_matched_whatever_its_case(ticket, customer_a, agent, committed):
+    UndeliverableAddress.objects.create(address="Asha@Example.COM", reason="bounce")
+    with committed():
+        make_reply(ticket, agent, "On our way.")
+    assert OutboundEmail.objects.get(template="agent_reply").status == OutboundStatus.SKIPPED
+
+
+def test_the_people_of_a_notice_are_read_in_one_query(ticket, customer_a, agent, django_assert_num_queries):
+    from mailgateway.notifications import Notice, queue_notices
+
+    notices = [Notice(customer_a, "agent_reply"), Notice(agent, "internal_note"), Notice(customer_a, "ticket_opened")]
+    with django_assert_num_queries(3):  # the people's facts, the in-app rows, the mail rows
+        rows = queue_notices(ticket=ticket, message=None, notices=notices)
+    assert [r.status for r in rows] == [OutboundStatus.QUEUED] * 3
+
+
 def test_a_person_who_switched_an_event_off_gets_no_mail_but_the_in_app_notification(
     ticket, customer_a, agent, committed
 ):
