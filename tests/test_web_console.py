@@ -458,8 +458,9 @@ def test_metrics_period_shows_the_chosen_one_and_falls_back_to_30_days(console: 
 
 
 def test_a_queue_with_only_a_view_chosen_takes_its_page_count_from_the_view_counts(
-    console: Client, customer_a: User
+    console: Client, customer_a: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("support.web.console.PAGE_SIZE", 1)  # the view's count covers a page and the next
     for i in range(3):
         make_ticket(customer_a, title=f"Counted {i}")
     console.get("/console/")  # the view counts are now in the cache
@@ -467,8 +468,28 @@ def test_a_queue_with_only_a_view_chosen_takes_its_page_count_from_the_view_coun
     def counts(url: str) -> list[str]:
         with CaptureQueriesContext(connection) as queries:
             page = console.get(url).content.decode()
-        assert "Counted 0" in page
+        assert "Counted 2" in page
         return [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
 
     assert counts("/console/") == [] and counts("/console/?view=unassigned&sort=-created_at") == []
     assert len(counts("/console/?priority=medium")) == 1
+
+
+def test_old_view_counts_are_shown_while_one_thread_counts_again(
+    console: Client, customer_a: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.web import queue
+
+    make_ticket(customer_a, title="First")
+    console.get("/console/")
+    started: list[bool] = []
+    monkeypatch.setattr(queue, "_refresh_in_background", lambda: started.append(True))
+    cache.set(queue.SHARED_COUNTS_KEY, {**cache.get(queue.SHARED_COUNTS_KEY), "until": 0})
+    make_ticket(customer_a, title="Second")
+    page = console.get("/console/").content.decode()
+    assert 'All open <span class="count">1</span>' in page  # the page did not count
+    assert "First" in page and "Second" in page  # a short view is listed in full all the same
+    console.get("/console/")
+    assert started == [True]  # one count at a time
+    queue._store_shared_counts()  # what the thread does
+    assert 'All open <span class="count">2</span>' in console.get("/console/").content.decode()
