@@ -45,6 +45,11 @@ from .store import SMALL_RAW_BYTES, read_raw_mail
 logger = logging.getLogger("mailgateway")
 
 FINAL_FAILURE = InboundStatus.FAILED.value
+# What processing writes back to the row (what the door stored stays as it was).
+_PROCESSED_FIELDS = (
+    *("message_id_header", "from_address", "subject", "auth_results", "status", "reason", "detail", "error"),
+    *("attempts", "routed_by", "ticket", "message", "processed_at"),
+)
 # The raw bytes of a mail small enough to come with the row (the rest: `read_raw_mail()`).
 _SMALL_RAW = Case(When(raw_size__lte=SMALL_RAW_BYTES, then=F("raw")), default=Value(None, output_field=BinaryField()))
 NO_TEXT = "(The mail had no text.)"
@@ -103,7 +108,7 @@ def _process_locked(inbound_id: str, *, again: bool, careful: bool) -> str:
         raw = inbound.small_raw  # type: ignore[attr-defined]
         _process(inbound, bytes(raw) if raw is not None else read_raw_mail(inbound.pk), careful=careful)
         inbound.processed_at = timezone.now()
-        inbound.save()
+        inbound.save(update_fields=_PROCESSED_FIELDS)
         metrics.count_outcome(inbound.status, inbound.reason)
     logger.info("inbound %s: %s %s", inbound.pk, inbound.status, inbound.reason)
     return inbound.status
@@ -195,7 +200,7 @@ def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None
     extracted = extract(mail)
     if not careful:
         try:
-            _apply(inbound, mail, route, extracted)
+            _apply(inbound, mail, route, extracted, careful=False)
         except (IntegrityError, DomainError) as exc:
             raise _Refused from exc
         return
@@ -257,13 +262,20 @@ def file_problem(item: MailAttachment) -> str:
 
 
 def _apply(
-    inbound: InboundEmail, mail: ParsedEmail, route: NewTicket | Reply, extracted: Extracted, *, staff_mail: bool = True
+    inbound: InboundEmail,
+    mail: ParsedEmail,
+    route: NewTicket | Reply,
+    extracted: Extracted,
+    *,
+    staff_mail: bool = True,
+    careful: bool = True,
 ) -> None:
     """`staff_mail=False` (staff vouched for a quarantined mail): a staff sender's mail is posted as
-    written, without commands or the out-of-date hold."""
+    written, without commands or the out-of-date hold. `careful=False`: a new sender is created
+    without a savepoint (see `process_stored_mail()`)."""
     if isinstance(route, NewTicket):
         # No author: routing looked the sender up and found no account.
-        customer = route.author or new_person(mail.from_address, mail.from_name)
+        customer = route.author or new_person(mail.from_address, mail.from_name, savepoint=careful)
         ticket = services.open_ticket(
             customer=customer,
             title=_title(mail.subject),
@@ -350,8 +362,11 @@ def person_for(address: str, name: str = "") -> User:
     return user if user is not None else new_person(address, name)
 
 
-def new_person(address: str, name: str = "") -> User:
-    """A customer with no password for a sender just looked up and not found."""
+def new_person(address: str, name: str = "", *, savepoint: bool = True) -> User:
+    """A customer with no password for a sender just looked up and not found. Without a
+    savepoint, the same new sender in two mails at once is an IntegrityError for the caller."""
+    if not savepoint:
+        return User.objects.create_user(email=address, password=None, name=name[:150])
     try:
         with transaction.atomic():
             return User.objects.create_user(email=address, password=None, name=name[:150])

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from mailgateway.ingest import process_stored_mail, record_failure, reprocess
+from mailgateway.ingest import extract, process_stored_mail, record_failure, reprocess
 from mailgateway.models import InboundEmail, OutboundEmail, UndeliverableAddress
 from mailgateway.store import store_inbound
 from support.models import Attachment, Message, Ticket
@@ -307,3 +307,22 @@ def test_a_reply_by_mail_costs_a_fixed_number_of_queries(customer_a, django_asse
     reply = store_inbound(build_mail(in_reply_to="<first@mail.example.com>", text="Any news?"), door="raw")
     with django_assert_num_queries(14):
         assert process_stored_mail(str(reply.inbound.pk)) == "processed"
+
+
+def test_a_new_sender_created_meanwhile_by_another_mail_is_processed_again_and_posted_once():
+    """Her account is made without a savepoint: the clash rolls the mail back and it is redone."""
+    from support.models import User
+
+    stored = store_inbound(build_mail(sender="Nila <nila@example.com>", subject="New here"), door="raw")
+    calls = []
+
+    def meanwhile(mail):  # type: ignore[no-untyped-def]
+        calls.append(mail)
+        if len(calls) == 1:  # another mail of hers created her account after routing looked
+            User.objects.create_user(email="nila@example.com", password=None)
+        return extract(mail)
+
+    with mock.patch("mailgateway.ingest.extract", side_effect=meanwhile):
+        assert process_stored_mail(str(stored.inbound.pk)) == "processed"
+    assert len(calls) == 2 and User.objects.filter(email="nila@example.com").count() == 1
+    assert Ticket.objects.get().customer.email == "nila@example.com"
