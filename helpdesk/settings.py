@@ -365,6 +365,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 RATE_LIMIT_TICKET_CREATE = env_str("RATE_LIMIT_TICKET_CREATE", "30/min")
 RATE_LIMIT_DEFAULT = env_str("RATE_LIMIT_DEFAULT", "100/min")
+# Seconds a ticket list's count is kept in the cache (support/ticket_counts.py); any ticket write
+# makes every kept count stale at once. Only with a cache that all processes share (Redis).
+TICKET_COUNT_CACHE_SECONDS = env_int("TICKET_COUNT_CACHE_SECONDS", 60 if REDIS_URL else 0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

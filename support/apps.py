@@ -5,3 +5,8 @@ class SupportConfig(AppConfig):
     name = "support"
     verbose_name = "Support"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import ticket_counts
+
+        ticket_counts.connect()

@@ -39,6 +39,7 @@ from .models import (
     User,
 )
 from .services import refresh_ticket_summaries
+from .ticket_counts import tickets_changed
 
 ERASED_TEXT = "[erased at the customer's request]"
 ERASED_TITLE = "[erased]"
@@ -176,6 +177,7 @@ def erase_customer(user: User) -> Erasure:
         names = [a.file.name for a in attachments.only("file") if a.file]
         files, _ = attachments.delete()
         tickets = own.update(title=ERASED_TITLE, escalation_reason="", tags=[])
+        tickets_changed()  # an UPDATE sends no signal; titles are searched
         TicketEvent.objects.filter(ticket_id__in=own_ids).update(note="")
         cc_ids = list(TicketParticipant.objects.filter(person=user).values_list("ticket_id", flat=True))
         _forget_in_events(old_email, ticket_ids=own_ids + cc_ids)

@@ -18,7 +18,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Left
 from django.utils import timezone
 
-from . import events
+from . import events, ticket_counts
 from .errors import FileTooLarge, InvalidFileType, InvalidInput, NotAllowed
 from .files import safe_filename, sniff_content_type
 from .models import (
@@ -350,6 +350,7 @@ def refresh_ticket_summaries(tickets: QuerySet[Ticket]) -> int:
         counted = messages.order_by().values("ticket").annotate(n=Count("pk")).values("n")
         return Coalesce(Subquery(counted), 0)
 
+    ticket_counts.tickets_changed()  # an UPDATE sends no signal
     return tickets.update(
         staff_snippet=latest(shown),
         customer_snippet=latest(public),
