@@ -409,10 +409,11 @@ def send_outbound_email(outbound_id: str) -> str:
             row.status, row.error = OutboundStatus.SKIPPED, "The address is marked undeliverable."
             row.save(update_fields=["status", "error", "attempts", "updated_at"])
             return row.status
-        mail = compose(row)
+        # The batch's readers and writer serve one mail too: raw SQL, no ORM compiling per mail.
+        mail = compose(row, read_threads([row]).get(row.pk))
         mail.send()
         _record_sent(row, mail)
-        row.save(update_fields=_SENT_FIELDS)
+        _save_batch([row])
         if row.status == OutboundStatus.SENT:
             metrics.count_sent()
     logger.info("outbound %s (%s) to %s: %s", row.pk, row.template, row.to_address, row.status)
