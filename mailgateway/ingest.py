@@ -14,14 +14,11 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass, field
-from datetime import timedelta
 from io import BytesIO
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import BinaryField, Case, Count, F, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,6 +32,7 @@ from .addresses import is_support_address
 from .authentication import fails_dmarc, sender_verdicts
 from .classify import Ignore, classify
 from .html_text import html_to_text
+from .inbound_queries import find_sender, lock_inbound
 from .models import InboundEmail, InboundStatus, OutboundEmail, UndeliverableAddress
 from .parsing import MailAttachment, ParsedEmail, parse_email
 from .quoting import visible_text
@@ -50,8 +48,6 @@ _PROCESSED_FIELDS = (
     *("message_id_header", "from_address", "subject", "auth_results", "status", "reason", "detail", "error"),
     *("attempts", "routed_by", "ticket", "message", "processed_at"),
 )
-# The raw bytes of a mail small enough to come with the row (the rest: `read_raw_mail()`).
-_SMALL_RAW = Case(When(raw_size__lte=SMALL_RAW_BYTES, then=F("raw")), default=Value(None, output_field=BinaryField()))
 NO_TEXT = "(The mail had no text.)"
 NO_SUBJECT = "(no subject)"
 
@@ -92,13 +88,7 @@ def _process_locked(inbound_id: str, *, again: bool, careful: bool) -> str:
         # The raw mail is not a field of the row we hold: it is read once and never written back
         # (a save of a row that holds it would send the whole mail to the database again). A small
         # mail comes with the locking read itself; a large one is read in the binary protocol.
-        inbound = (
-            InboundEmail.objects.select_for_update()
-            .defer("raw")
-            .annotate(small_raw=_SMALL_RAW)
-            .filter(pk=inbound_id)
-            .first()
-        )
+        inbound = lock_inbound(inbound_id, small_raw_bytes=SMALL_RAW_BYTES)
         if inbound is None:
             return "missing"
         if inbound.status != InboundStatus.RECEIVED and not again:
@@ -165,14 +155,14 @@ def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None
     if not inbound.message_id_header and mail.message_id:
         inbound.message_id_header = mail.message_id
 
-    sender = _find_sender(inbound, mail.from_address)
+    sender, recent = find_sender(inbound, mail.from_address) if mail.from_address else (None, 0)
     ignored = classify(
         mail,
         envelope_sender=inbound.envelope_sender or None,
         provider_verdicts=inbound.provider_verdicts,
         support_address=settings.SUPPORT_ADDRESS,
         ignored_senders=settings.INBOUND_IGNORE_SENDERS,
-    ) or _flood(inbound, mail, sender)
+    ) or _flood(mail, sender, recent)
     if ignored is not None:
         _set(inbound, InboundStatus.IGNORED, ignored.reason, ignored.detail)
         if ignored.reason == "bounce":
@@ -401,33 +391,13 @@ def _existing_message(inbound: InboundEmail, mail: ParsedEmail, route: NewTicket
 # -- floods and bounces ---------------------------------------------------------------------
 
 
-def _find_sender(inbound: InboundEmail, address: str) -> User | None:
-    """The sender's account, with `recent_mails` (their mails of the last hour, for the flood
-    rule) counted in the same query when flood control is on."""
-    if not address:
-        return None
-    users = User.objects.with_email(address)
-    if settings.INBOUND_FLOOD_PER_HOUR > 0:
-        counted = _recent_mails(inbound, address).order_by().values("from_address").annotate(n=Count("pk"))
-        users = users.annotate(recent_mails=Coalesce(Subquery(counted.values("n")), 0))
-    return users.first()
-
-
-def _recent_mails(inbound: InboundEmail, address: str) -> QuerySet[InboundEmail]:
-    since = timezone.now() - timedelta(hours=1)
-    found = InboundEmail.objects.filter(from_address=address, received_at__gte=since).exclude(pk=inbound.pk)
-    return found.exclude(status=InboundStatus.RECEIVED)
-
-
-def _flood(inbound: InboundEmail, mail: ParsedEmail, sender: User | None) -> Ignore | None:
+def _flood(mail: ParsedEmail, sender: User | None, recent: int) -> Ignore | None:
+    """`recent`: the sender's other mails processed within the hour."""
     limit = settings.INBOUND_FLOOD_PER_HOUR
     if not mail.from_address or limit <= 0:
         return None
     if sender is not None and sender.is_staff and sender.is_active:
         return None
-    recent = getattr(sender, "recent_mails", None)
-    if recent is None:  # no account: nothing to count alongside
-        recent = _recent_mails(inbound, mail.from_address).count()
     if recent >= limit:
         return Ignore("flood", f"{mail.from_address} sent more than {limit} mails within an hour.")
     return None
