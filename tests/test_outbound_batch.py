@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from mailgateway.models import OutboundEmail, OutboundStatus, UndeliverableAddress
 from mailgateway.notifications import Notice, queue_notices
-from mailgateway.outbound import send_outbound_batch
+from mailgateway.outbound import lock_rows, outbound_rows, send_outbound_batch
 from support.models import User
 from tests.builders import make_reply, make_ticket
 from tests.outbound_helpers import sent
@@ -103,3 +103,35 @@ def test_a_batch_opens_the_mail_connection_once(monkeypatch):
     rows = queue_event(people(3))
     send_outbound_batch([str(r.pk) for r in rows])
     assert len(opened) == 1 and len(sent()) == 3
+
+
+def test_the_rows_locked_for_sending_hold_what_outbound_rows_reads():
+    """PostgreSQL reads them with a written-out statement: the same values as the ORM's query."""
+    guests = people(3)
+    rows = queue_event(guests)
+    ticket = rows[0].ticket
+    rows += queue_notices(ticket=ticket, message=None, notices=[Notice(guests[0], "ticket_resolved", in_app=False)])
+    UndeliverableAddress.objects.create(address=guests[1].email.upper(), reason="bounce")
+    expected = {r.pk: r for r in outbound_rows().filter(pk__in=[r.pk for r in rows])}
+    locked = lock_rows([r.pk for r in rows], skip_locked=True)
+    assert {r.pk for r in locked} == set(expected)
+    for row in locked:
+        want = expected[row.pk]
+        for field in OutboundEmail._meta.concrete_fields:
+            assert getattr(row, field.attname) == getattr(want, field.attname), field.name
+        for name in ("first_message_id", "token_id", "undeliverable"):
+            assert getattr(row, name) == getattr(want, name), name
+        assert (row.ticket.reference, row.ticket.title, row.ticket.customer_id) == (
+            want.ticket.reference, want.ticket.title, want.ticket.customer_id,
+        )  # fmt: skip
+        assert row.ticket.get_status_display() == want.ticket.get_status_display()
+        assert row.ticket.get_priority_display() == want.ticket.get_priority_display()
+        assert row.ticket.get_category_display() == want.ticket.get_category_display()
+        for name in ("pk", "email", "name", "is_staff", "is_active"):
+            assert getattr(row.recipient, name) == getattr(want.recipient, name), name
+        if want.message is None:
+            assert row.message is None
+        else:
+            assert (row.message.pk, row.message.created_at) == (want.message.pk, want.message.created_at)
+            assert row.message.sender.name == want.message.sender.name
+    assert {r.to_address: r.undeliverable for r in locked}[guests[1].email] is True
