@@ -1,6 +1,6 @@
 """The conversation and queue rows are built as strings: everything a person wrote is escaped,
-in text and in attributes, and paragraphs come out as Django's `linebreaks` makes them. Form
-fields kept as HTML are what a fresh rendering gives, for each distinct data and choices."""
+in text and in attributes, and paragraphs come out as Django's `linebreaks` makes them. The
+queue's filters kept per query are what a fresh form validates and renders."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from django.http import QueryDict
 from django.template.defaultfilters import linebreaks_filter
 
 from support.models import User
-from support.web.fieldhtml import bound_values, fields_group, fields_html
+from support.web.console import QUEUE_FILTERS, queue_filters
+from support.web.fieldhtml import data_key, fields_html
 from support.web.forms import QueueForm
 from support.web.present import paragraphs, render_conversation, render_queue_rows
+from support.web.queue import QueueChoice
 
 HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 
@@ -84,28 +86,24 @@ def test_escaping_matches_the_standard_library_for_every_value(value: object) ->
     assert _e(value) == escape(str(value), quote=True)
 
 
-def _queue_form(query: str) -> QueueForm:
-    form = QueueForm(QueryDict(query), agents=[("a1", "Agent One")])
+AGENTS = (("a1", "Agent One"),)
+
+
+def _filters(query: str, agents: tuple[tuple[str, str], ...] = AGENTS) -> tuple[QueueChoice, int, str]:
+    return queue_filters(agents, data_key(QueryDict(query), QueueForm.base_fields))
+
+
+@pytest.mark.parametrize("query", ["", "q=" + HOSTILE, "priority=enormous&status=open", "q=a&q=b&page=3"])
+def test_kept_queue_filters_are_the_form_validated_and_rendered_afresh(query: str) -> None:
+    form = QueueForm(QueryDict(query), agents=list(AGENTS))
     form.is_valid()
-    return form
+    choice, page, html = _filters(query)
+    assert html == fields_html(form, QUEUE_FILTERS) and "<script" not in html
+    assert choice == QueueChoice.from_cleaned(form.cleaned_data) and page == (form.cleaned_data["page"] or 1)
+    assert _filters(query)[2] is html  # kept, not built again
 
 
-@pytest.mark.parametrize("query", ["", "q=" + HOSTILE, "priority=enormous&status=open", "q=first&q=second"])
-def test_kept_fields_are_the_fields_rendered_afresh(query: str) -> None:
-    names = ("q", "status", "priority", "assignee")
-    form = _queue_form(query)
-    key = ("test-queue", tuple(form.fields["assignee"].choices), bound_values(form, names))
-    kept = fields_group(key, lambda: form, names)
-    assert kept == fields_html(_queue_form(query), names)
-    assert fields_group(key, lambda: pytest.fail("a kept group is not built again"), names) == kept
-    assert "<script" not in kept
-
-
-def test_kept_fields_differ_by_data_and_by_choices() -> None:
-    names = ("q", "assignee")
-    plain, searched = _queue_form(""), _queue_form("q=geyser")
-    choices = tuple(plain.fields["assignee"].choices)
-    assert "geyser" in fields_group(("t", choices, bound_values(searched, names)), lambda: searched, names)
-    assert "geyser" not in fields_group(("t", choices, bound_values(plain, names)), lambda: plain, names)
-    other = QueueForm(agents=[("a2", "Agent Two")])
-    assert "Agent Two" in fields_group(("t", tuple(other.fields["assignee"].choices), ()), lambda: other, names)
+def test_kept_queue_filters_differ_by_query_and_by_agents() -> None:
+    assert "geyser" in _filters("q=geyser")[2] and "geyser" not in _filters("")[2]
+    assert "Select a valid choice" in _filters("priority=enormous")[2]
+    assert "Agent Two" in _filters("", (("a2", "Agent Two"),))[2] and "Agent Two" not in _filters("")[2]

@@ -7,7 +7,7 @@ Reads come from `support.selectors` and `support.web.queue`; every change is one
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 
 from django.contrib import messages
@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mailgateway.models import InboundEmail
@@ -38,7 +39,7 @@ from .common import (
     uuid_or_404,
     wants_json,
 )
-from .fieldhtml import bound_values, fields_group
+from .fieldhtml import Data, data_key, fields_html, query_of
 from .forms import (
     AssignForm,
     BulkForm,
@@ -80,6 +81,23 @@ def _back(request: HttpRequest, default: str) -> str:
 
 QUEUE_FILTERS = ("q", "status", "priority", "category", "assignee", "escalated", "channel", "sort")
 BULK_FIELDS = ("action", "agent", "status", "priority", "tag")
+Agents = tuple[tuple[str, str], ...]
+
+
+@lru_cache(maxsize=512)
+def queue_filters(agents: Agents, data: Data) -> tuple[queue.QueueChoice, int, SafeString]:
+    """The queue's filter form for these agents and this query: the choice, the page asked for,
+    and the fields' HTML. Kept for the 512 latest distinct queries of the process, so the usual
+    views and filters build and validate no form at all."""
+    form = QueueForm(query_of(data), agents=list(agents))
+    form.is_valid()  # an invalid value is shown as an error and that filter is not applied
+    choice = queue.QueueChoice.from_cleaned(form.cleaned_data)
+    return choice, form.cleaned_data.get("page") or 1, fields_html(form, QUEUE_FILTERS)
+
+
+@lru_cache(maxsize=16)
+def bulk_fields(agents: Agents) -> SafeString:
+    return fields_html(BulkForm(agents=list(agents), ticket_ids=[]), BULK_FIELDS)
 
 
 @staff_required
@@ -87,22 +105,18 @@ BULK_FIELDS = ("action", "agent", "status", "priority", "tag")
 def queue_page(request: HttpRequest) -> HttpResponse:
     state = queue.console_state(request.user)
     agents = tuple(state.agents)
-    form = QueueForm(request.GET, agents=state.agents)
-    form.is_valid()  # an invalid value is shown as an error and that filter is not applied
-    choice = queue.QueueChoice.from_cleaned(form.cleaned_data)
-    asked = form.cleaned_data.get("page") or 1
+    choice, asked, filters = queue_filters(agents, data_key(request.GET, QueueForm.base_fields))
     tickets = queue.queue_tickets(request.user, choice, reach=(asked + 1) * PAGE_SIZE, counts=state.counts)
     page = Paginator(tickets, PAGE_SIZE).get_page(asked)
     query = request.GET.copy()
     query.pop("page", None)
     views_query = query.copy()
     views_query.pop("view", None)
-    filters_key = ("queue-filters", agents, bound_values(form, QUEUE_FILTERS))
     return render(
         request,
         "support/console/queue.html",
         {
-            "filters": fields_group(filters_key, lambda: form, QUEUE_FILTERS),
+            "filters": filters,
             "page": page,
             "rows": render_queue_rows(list(page.object_list)),
             "choice": choice,
@@ -110,9 +124,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
             "capped": page.paginator.count >= tickets.cap,
             "query": query.urlencode(),
             "views_query": views_query.urlencode(),
-            "bulk": fields_group(
-                ("queue-bulk", agents), lambda: BulkForm(agents=state.agents, ticket_ids=[]), BULK_FIELDS
-            ),
+            "bulk": bulk_fields(agents),
             "next": request.get_full_path(),
         },
     )

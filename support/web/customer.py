@@ -6,6 +6,8 @@ services become form errors. Staff who open a customer URL are sent to the conso
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -14,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from support import selectors, services
@@ -30,7 +33,7 @@ from .common import (
     store_uploads,
     wants_json,
 )
-from .fieldhtml import fields_group, fields_html
+from .fieldhtml import fields_html
 from .forms import MyTicketsForm, NewTicketForm, ReplyForm
 from .present import render_conversation
 
@@ -109,6 +112,12 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
     return done(request, reverse("customer-ticket", kwargs={"reference": ticket.reference}))
 
 
+@lru_cache(maxsize=1)
+def empty_reply_fields() -> SafeString:
+    """The empty reply box is the same on every ticket: its HTML is built once per process."""
+    return fields_html(ReplyForm(), REPLY_FIELDS)
+
+
 def _ticket_page(
     request: HttpRequest, reference: str, form: ReplyForm | None = None, status: int = 200
 ) -> HttpResponse:
@@ -120,10 +129,7 @@ def _ticket_page(
         "conversation": render_conversation(conversation, request.user, staff_view=False),
         "newest": conversation[-1]["created_at"].isoformat() if conversation else "",
         "form": form,
-        # The empty reply box is the same for every ticket: its HTML is built once.
-        "reply_fields": fields_group(("customer-reply",), ReplyForm, REPLY_FIELDS)
-        if form is None
-        else fields_html(form, REPLY_FIELDS),
+        "reply_fields": empty_reply_fields() if form is None else fields_html(form, REPLY_FIELDS),
         "unread_cleared": unread,
         "poll_seconds": poll_seconds(),
         "closed": ticket.status == Status.CLOSED,
