@@ -33,9 +33,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from support import events
@@ -170,37 +169,53 @@ class _Facts:
 
 
 def _facts(notices: Sequence[Notice]) -> dict[Any, _Facts]:
-    """Per person: muted events, a bounced address, acknowledgements of the hour; one query."""
+    """Per person: muted events, a bounced address, acknowledgements of the hour; one query.
+
+    Written as SQL once per shape: built by Django's compiler (three subqueries) it took about
+    2 ms of CPU per mailed ticket, against a fraction of that to run. Addresses compare as
+    `__iexact` does on PostgreSQL (UPPER on both sides)."""
     templates = sorted({n.template for n in notices})
-    muted = {
-        f"muted_{i}": Exists(NotificationPreference.objects.filter(person=OuterRef("pk"), event=t, email=False))
-        for i, t in enumerate(templates)
-    }
-    acks = (
-        OutboundEmail.objects.filter(
-            to_address__iexact=OuterRef("email"),
-            template="ticket_opened",
-            created_at__gte=timezone.now() - timedelta(hours=1),
-        )
-        .exclude(status=OutboundStatus.SKIPPED)
-        .order_by()
-        .values("template")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    people = User.objects.filter(pk__in={n.person.pk for n in notices}).annotate(
-        undeliverable=Exists(UndeliverableAddress.objects.filter(address__iexact=OuterRef("email"))),
-        acks=Coalesce(Subquery(acks), 0) if "ticket_opened" in templates else Value(0),
-        **muted,
-    )
+    people = {_db_id(n.person.pk) for n in notices}
+    acks = "ticket_opened" in templates
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(hours=1))
+    params: list[Any] = ["ticket_opened", since, OutboundStatus.SKIPPED.value] if acks else []
+    with connection.cursor() as cursor:
+        cursor.execute(_facts_sql(len(people), len(templates), acks), [*params, *templates, *people])
+        rows = cursor.fetchall()
     return {
-        row["pk"]: _Facts(
-            muted=frozenset(t for i, t in enumerate(templates) if row[f"muted_{i}"]),
-            undeliverable=row["undeliverable"],
-            acks_this_hour=row["acks"],
+        person: _Facts(
+            muted=frozenset(t for t, off in zip(templates, muted, strict=True) if off),
+            undeliverable=bool(undeliverable),
+            acks_this_hour=int(count),
         )
-        for row in people.values("pk", "undeliverable", "acks", *muted)
+        for person, undeliverable, count, *muted in rows
     }
+
+
+def _db_id(pk: Any) -> Any:
+    """A person's id as the database returns it (a UUID on PostgreSQL, hex text on SQLite)."""
+    return User._meta.pk.get_db_prep_value(pk, connection)  # type: ignore[union-attr]
+
+
+@functools.cache
+def _facts_sql(people: int, templates: int, acks: bool) -> str:
+    table = {m: connection.ops.quote_name(m._meta.db_table) for m in (User, UndeliverableAddress, OutboundEmail)}
+    prefs = connection.ops.quote_name(NotificationPreference._meta.db_table)
+    count = (
+        f'(SELECT COUNT(*) FROM {table[OutboundEmail]} o WHERE UPPER(o."to_address") = UPPER(u."email") '
+        f'AND o."template" = %s AND o."created_at" >= %s AND o."status" <> %s)'
+        if acks
+        else "0"
+    )
+    muted = "".join(
+        f', EXISTS (SELECT 1 FROM {prefs} p WHERE p."person_id" = u."id" AND p."event" = %s AND NOT p."email")'
+        for _ in range(templates)
+    )
+    return (
+        f'SELECT u."id", EXISTS (SELECT 1 FROM {table[UndeliverableAddress]} d '
+        f'WHERE UPPER(d."address") = UPPER(u."email")), {count}{muted} '
+        f'FROM {table[User]} u WHERE u."id" IN ({", ".join(["%s"] * people)})'
+    )
 
 
 def queue_notices(
@@ -226,9 +241,9 @@ def queue_notices(
         )
         facts = _facts(notices)
         rows = [
-            _row(n, ticket, message, facts[n.person.pk], in_reply_to)
+            _row(n, ticket, message, facts[_db_id(n.person.pk)], in_reply_to)
             for n in notices
-            if n.template not in facts[n.person.pk].muted
+            if n.template not in facts[_db_id(n.person.pk)].muted
         ]
         OutboundEmail.objects.bulk_create(rows)
         queued = [str(row.pk) for row in rows if row.status == OutboundStatus.QUEUED]
