@@ -100,7 +100,7 @@ def seed(tickets: int, messages: int) -> tuple[str, str]:
         cursor.cursor.copy(
             "COPY support_ticket (id, reference, title, customer_id, category, status, priority, priority_rank, "
             "assigned_agent_id, escalated, escalation_reason, source, tags, created_at, updated_at, "
-            "unread_by_staff, unread_by_customer) FROM STDIN"
+            "unread_by_staff, unread_by_customer, conversation_version) FROM STDIN"
         ) as copy,
     ):
         for n in range(tickets):
@@ -126,6 +126,7 @@ def seed(tickets: int, messages: int) -> tuple[str, str]:
                     created,
                     created + timedelta(minutes=rng.randint(0, 10_000)),
                     0,  # the list columns are counted from the messages below
+                    0,
                     0,
                 )
             )

@@ -368,6 +368,9 @@ RATE_LIMIT_DEFAULT = env_str("RATE_LIMIT_DEFAULT", "100/min")
 # Seconds a ticket list's count is kept in the cache (support/ticket_counts.py); any ticket write
 # makes every kept count stale at once. Only with a cache that all processes share (Redis).
 TICKET_COUNT_CACHE_SECONDS = env_int("TICKET_COUNT_CACHE_SECONDS", 60 if REDIS_URL else 0)
+# Seconds a ticket's conversation (its messages' rows) is kept in the cache
+# (support/conversation_cache.py); it is kept per version, so a new message is never missed.
+CONVERSATION_CACHE_SECONDS = env_int("CONVERSATION_CACHE_SECONDS", 600 if REDIS_URL else 0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -7,6 +7,7 @@ class SupportConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import ticket_counts
+        from . import conversation_cache, ticket_counts
 
         ticket_counts.connect()
+        conversation_cache.connect()

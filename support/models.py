@@ -185,6 +185,9 @@ class Ticket(models.Model):
     customer_snippet = models.CharField(max_length=SNIPPET_LENGTH, null=True, blank=True, editable=False)
     unread_by_staff = models.PositiveIntegerField(default=0, editable=False)
     unread_by_customer = models.PositiveIntegerField(default=0, editable=False)
+    # Moves with every change to the conversation (a message, its files or HTML), so that the
+    # conversation kept in the cache is found under the version it was read at.
+    conversation_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-updated_at"]

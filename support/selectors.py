@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db.models import F, Q, QuerySet
 
+from . import conversation_cache
 from .models import Attachment, Message, Ticket, User
 from .references import reference_spellings
 
@@ -114,7 +115,12 @@ def message_rows(messages: QuerySet[Message]) -> list[dict[str, Any]]:
 
 
 def conversation_rows(user: User, ticket: Ticket) -> list[dict[str, Any]]:
-    return message_rows(visible_messages(user).filter(ticket=ticket))
+    """The messages of `ticket` that `user` may see, kept in the cache between changes."""
+    return conversation_cache.conversation_rows(
+        ticket,
+        staff=sees_as_staff(user),
+        read=lambda: message_rows(visible_messages(user).filter(ticket=ticket)),
+    )
 
 
 def find_ticket(queryset: QuerySet[Ticket], key: Any) -> Ticket | None:

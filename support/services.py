@@ -14,7 +14,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Left
 from django.utils import timezone
 
@@ -324,7 +324,8 @@ def _summarize(ticket: Ticket, message: Message) -> list[str]:
     that may see it; returns the fields changed. The caller holds the ticket's row lock."""
     snippet = message.message_text[:SNIPPET_LENGTH]
     ticket.staff_snippet = snippet
-    changed = ["staff_snippet"]
+    ticket.conversation_version += 1
+    changed = ["staff_snippet", "conversation_version"]
     if not message.read_by_staff:
         ticket.unread_by_staff += 1
         changed.append("unread_by_staff")
@@ -352,6 +353,7 @@ def refresh_ticket_summaries(tickets: QuerySet[Ticket]) -> int:
 
     ticket_counts.tickets_changed()  # an UPDATE sends no signal
     return tickets.update(
+        conversation_version=F("conversation_version") + 1,
         staff_snippet=latest(shown),
         customer_snippet=latest(public),
         unread_by_staff=how_many(shown.filter(read_by_staff=False)),
@@ -414,16 +416,29 @@ def store_attachment(
 
 def attach_to_message(*, message: Message, attachments: Sequence[Attachment], html: str | None = None) -> None:
     """Files kept after their message was written (a mail's attachments and inline images)."""
+    html_changed = html is not None and html != message.html
+    if not (attachments or html_changed):
+        return
     with transaction.atomic():
         _link_attachments(message, attachments)
-        if html is not None and html != message.html:
-            set_message_html(message=message, html=html)
+        if html_changed:
+            message.html = html
+            Message.objects.filter(pk=message.pk).update(html=html)
+        _conversation_changed(message.ticket_id)
 
 
 def set_message_html(*, message: Message, html: str) -> None:
     """The display HTML of a mailed message, once its inline images point at stored files."""
     message.html = html
-    Message.objects.filter(pk=message.pk).update(html=html)
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk).update(html=html)
+        _conversation_changed(message.ticket_id)
+
+
+def _conversation_changed(ticket_id: Any) -> None:
+    """A message's files or HTML changed after the message was counted: a conversation kept in
+    the cache under the ticket's current version is no longer the conversation."""
+    Ticket.objects.filter(pk=ticket_id).update(conversation_version=F("conversation_version") + 1)
 
 
 # -- participants --------------------------------------------------------------------------

@@ -3,9 +3,7 @@
 A page of 100 tickets reads 100 rows off an index, but its `count` scans every ticket the
 filter matches (25,000 open tickets: about 3 ms, the largest part of the page), and that number
 only changes when a ticket is written. So each count is kept under its own SQL together with
-the tickets' generation, a random token that is replaced after every transaction that wrote a
-ticket commits. Until then other processes do not see the write, so their kept counts are still
-right; the writing transaction itself counts afresh while its change is pending.
+the tickets' generation (`support.generations`), which every committed ticket write replaces.
 
 On only when the cache is shared by every process (`TICKET_COUNT_CACHE_SECONDS`, on with Redis);
 the entries expire anyway, which bounds the harm of a write that bypassed the models.
@@ -14,18 +12,17 @@ the entries expire anyway, which bounds the harm of a write that bypassed the mo
 from __future__ import annotations
 
 import hashlib
-import threading
-import uuid
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 
-GENERATION_KEY = "tickets:generation"
-_state = threading.local()  # Django's connections are per thread, so is a pending change
+from .generations import Generation
+
+TICKETS = Generation("tickets:generation")
+GENERATION_KEY = TICKETS.key
 _COUNT_PREFIX = "tickets:count:"
 
 
@@ -35,12 +32,12 @@ def is_enabled() -> bool:
 
 def count_tickets(tickets: QuerySet[Any]) -> int:
     """`tickets.count()`, from the cache when no ticket changed since it was counted."""
-    if not is_enabled() or _change_pending():
+    if not is_enabled() or TICKETS.pending():
         return tickets.count()
     sql, params = tickets.query.sql_with_params()
     key = _COUNT_PREFIX + hashlib.sha256(repr((sql, params)).encode()).hexdigest()
     found = cache.get_many([GENERATION_KEY, key])
-    generation = found.get(GENERATION_KEY) or _start_generation()
+    generation = TICKETS.current(found.get(GENERATION_KEY))
     kept = found.get(key)
     if kept is not None and kept[0] == generation:
         return int(kept[1])
@@ -50,32 +47,9 @@ def count_tickets(tickets: QuerySet[Any]) -> int:
 
 
 def tickets_changed() -> None:
-    """Every kept count is stale once the current transaction commits (once per transaction)."""
-    if is_enabled() and not _change_pending():
-        _state.pending = True
-        transaction.on_commit(_new_generation)
-
-
-def _change_pending() -> bool:
-    """Whether the open transaction wrote a ticket whose new generation has not been set yet."""
-    if not getattr(_state, "pending", False):
-        return False
-    # Django's list of the transaction's on-commit callbacks; a rollback empties it.
-    connection = transaction.get_connection()
-    return any(callback is _new_generation for _, callback, _ in connection.run_on_commit)
-
-
-def _new_generation() -> None:
-    _state.pending = False
-    cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-
-
-def _start_generation() -> str:
-    # The key was never set or was evicted: any token is new, but two processes must agree.
-    token = uuid.uuid4().hex
-    if cache.add(GENERATION_KEY, token, timeout=None):
-        return token
-    return str(cache.get(GENERATION_KEY) or token)
+    """Every kept count is stale once the current transaction commits."""
+    if is_enabled():
+        TICKETS.changed()
 
 
 def _on_ticket_write(sender: Any, **kwargs: Any) -> None:

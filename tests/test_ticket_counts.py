@@ -135,7 +135,7 @@ def test_the_generation_moves_once_per_committed_transaction_and_not_on_a_rollba
         services.change_ticket(ticket=ticket, actor=agent, channel=Channel.WEB, status=Status.RESOLVED)
         make_reply(ticket, agent, "Done")
         assert cache.get(GENERATION_KEY) == before  # other processes do not see the change yet
-    assert sum(getattr(c, "__name__", "") == "_new_generation" for c in callbacks) == 1
+    assert sum(getattr(c, "__name__", "") == "_replace" for c in callbacks) == 1
     moved = cache.get(GENERATION_KEY)
     assert moved != before
     with committed(), pytest.raises(RuntimeError), transaction.atomic():
