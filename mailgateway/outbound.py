@@ -310,11 +310,11 @@ def lock_rows(ids: Sequence[Any], *, skip_locked: bool) -> list[OutboundEmail]:
         LEFT JOIN {table[Message]} m ON m.id = o.message_id
         LEFT JOIN {table[User]} s ON s.id = m.sender_id
         LEFT JOIN {table[User]} u ON u.id = o.recipient_id
-        WHERE o.id = ANY(%s) AND o.status = %s
+        WHERE o.id = ANY(%s::uuid[]) AND o.status = %s
         FOR UPDATE OF o{" SKIP LOCKED" if skip_locked else ""}
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(ids), OutboundStatus.QUEUED.value])
+        cursor.execute(sql, [[str(i) for i in ids], OutboundStatus.QUEUED.value])
         return [_row_from(values, outbound_fields) for values in cursor.fetchall()]
 
 
@@ -561,11 +561,21 @@ def _send_rows(
             except Exception as exc:  # one refused mail must not undo the ones already sent
                 row.error = f"{type(exc).__name__}: {exc}"[:4000]
                 results[str(row.pk)] = "retry"
+                _drop_connection(connection)
                 continue
             _record_sent(row, mail)
             if row.status == OutboundStatus.SENT:
                 metrics.count_sent()
         results[str(row.pk)] = row.status
+
+
+def _drop_connection(connection: Any) -> None:
+    """After a failed send the batch's connection may be dead (an SMTP server hung up): the next
+    mails open their own rather than all failing on it."""
+    try:
+        connection.close()
+    except Exception:
+        logger.warning("closing the mail connection after a failed send failed", exc_info=True)
 
 
 def _save_batch(rows: list[OutboundEmail]) -> None:

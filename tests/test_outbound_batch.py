@@ -135,3 +135,30 @@ def test_the_rows_locked_for_sending_hold_what_outbound_rows_reads():
             assert (row.message.pk, row.message.created_at) == (want.message.pk, want.message.created_at)
             assert row.message.sender.name == want.message.sender.name
     assert {r.to_address: r.undeliverable for r in locked}[guests[1].email] is True
+
+
+def test_after_a_failed_send_the_next_mails_of_the_batch_go_out_on_a_new_connection(monkeypatch):
+    """A dead connection (an SMTP server that hung up) costs the batch one mail, not the rest."""
+    post = EmailBackend.post_to_esp
+    failures: list[str] = []
+
+    def open_session(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "session", None):
+            return False
+        self.session = "live"
+        return True
+
+    def post_or_hang_up(self, payload, message):  # type: ignore[no-untyped-def]
+        if self.session == "dead" or not failures:
+            failures.append(message.to[0])
+            self.session = "dead"
+            raise AnymailAPIError("the server hung up")
+        return post(self, payload, message)
+
+    monkeypatch.setattr(EmailBackend, "open", open_session)
+    monkeypatch.setattr(EmailBackend, "close", lambda self: setattr(self, "session", None))
+    monkeypatch.setattr(EmailBackend, "post_to_esp", post_or_hang_up)
+    rows = queue_event(people(4))
+    results = send_outbound_batch([str(r.pk) for r in rows])
+    assert sorted(results.values()) == ["retry", "sent", "sent", "sent"]
+    assert len(failures) == 1 and len(sent()) == 3
