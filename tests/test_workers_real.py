@@ -167,12 +167,22 @@ def test_a_webhook_while_postgresql_is_unreachable_gets_a_5xx_so_the_provider_re
     assert not InboundEmail.objects.exists()
 
 
-def test_a_database_lost_at_commit_gives_a_5xx_and_leaves_nothing_half_written(mailgun):
+@pytest.mark.parametrize(
+    ("text", "durable_at"),
+    [
+        # A small mail is one INSERT in autocommit: the statement that would make it durable.
+        ("The tap leaks.", b'INSERT INTO "mailgateway_inboundemail"'),
+        # A large one is inserted, then its bytes sent in the binary protocol, then committed.
+        ("The tap leaks. " * 5000, b"COMMIT"),
+    ],
+    ids=["small", "large"],
+)
+def test_a_database_lost_at_commit_gives_a_5xx_and_leaves_nothing_half_written(mailgun, text, durable_at):
     provider = Client(raise_request_exception=False)
-    raw = build_mail(subject="Lost at commit")
+    raw = build_mail(subject="Lost at commit", text=text)
     target = (connection.settings_dict["HOST"] or "127.0.0.1", int(connection.settings_dict["PORT"] or 5432))
     proxy = BreakingProxy(target)
-    proxy.cut_on(b"COMMIT")  # the row is inserted, then the connection dies before it commits
+    proxy.cut_on(durable_at)  # the connection dies before the row is committed
     try:
         with database_at("127.0.0.1", proxy.port):
             response = provider.post(MAILGUN_URL, mailgun_delivery(raw), **mailgun)
