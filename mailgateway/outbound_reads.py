@@ -1,0 +1,265 @@
+"""What sending a mail reads: the rows to send, locked, and the threads they show.
+
+In: outbound row ids (or rows). Out: `OutboundEmail` rows with their ticket, message, sender
+and recipient attached and `first_message_id`, `token_id` and `undeliverable` set, and
+`Thread`s of plain `Entry`s. Reads only (the locking read takes row locks for the caller's
+transaction), a fixed number of queries whatever the length of the threads. On PostgreSQL the
+two hot reads are written out in SQL: Django compiled them in more CPU than a mail takes to
+build and send.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Subquery, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from support.models import Message, Ticket, User
+
+from .models import OutboundEmail, OutboundStatus, ReplyToken, UndeliverableAddress
+
+THREAD_WINDOW = 8
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One message of the thread, as a mail shows it."""
+
+    pk: Any
+    message_id: str
+    text: str
+    author: str
+    created_at: Any
+    is_internal: bool
+
+    @functools.cached_property
+    def when(self) -> str:
+        """`2 Dec 2026, 09:15` in the site's time zone (cheaper than the template's date filter)."""
+        local = timezone.localtime(self.created_at)
+        return f"{local.day} {local:%b %Y, %H:%M}"
+
+    @functools.cached_property
+    def quoted(self) -> str:
+        return quote(self.text)
+
+
+@dataclass(frozen=True)
+class Thread:
+    first_id: str
+    latest: tuple[Entry, ...]  # oldest first, at most THREAD_WINDOW
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+
+def safe_display_name(name: str) -> str:
+    """A name fit for a header shown to customers: one line, and never an address."""
+    name = " ".join((name or "").replace("\r", " ").replace("\n", " ").split())[:100]
+    return "" if "@" in name else name
+
+
+def quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+
+
+def author_label(*, name: str, email: str, is_staff: bool) -> str:
+    """How a message's author is named in a mail: staff by name only, never by address."""
+    if is_staff:
+        return safe_display_name(name) or "Support"
+    return name or email
+
+
+# -- reading the thread (a fixed number of queries) --------------------------------------------
+
+
+def read_thread(outbound: OutboundEmail, *, staff_view: bool) -> Thread:
+    """The latest messages the recipient may see, up to the one the mail carries (one query).
+
+    The ticket's first Message-ID comes with the row (`first_message_id`, see `outbound_rows()`).
+    """
+    messages = Message.objects.filter(ticket_id=outbound.ticket_id)
+    if not staff_view:
+        messages = messages.filter(is_internal=False)
+    if outbound.message is not None:
+        messages = messages.filter(created_at__lte=outbound.message.created_at)
+    rows = messages.order_by("-created_at", "-id").values(
+        "id", "email_message_id", "message_text", "is_internal", "created_at", "sender__name", "sender__email",
+        "sender__is_staff",
+    )[:THREAD_WINDOW]  # fmt: skip
+    latest = _entries(reversed(rows))
+    return Thread(first_id=getattr(outbound, "first_message_id", "") or "", latest=latest)
+
+
+def read_threads(rows: Sequence[OutboundEmail]) -> dict[Any, Thread]:
+    """The threads of many rows in one query: the latest messages of each of their tickets.
+
+    A row whose thread is not wholly among them (it carries an old message, or many notes are
+    hidden from its recipient) is left out; the caller reads that one with `read_thread()`.
+    """
+    fetched = THREAD_WINDOW * 2
+    # One Entry per message, shared by every mail of the batch that shows it (the mails of one
+    # event all show the same thread), so that its date is formatted once.
+    newest_first: dict[Any, list[Entry]] = {}
+    for message in latest_messages({r.ticket_id for r in rows}, fetched):
+        newest_first.setdefault(message["ticket_id"], []).append(_entries([message])[0])
+    for entries in newest_first.values():
+        entries.sort(key=lambda e: (e.created_at, e.pk), reverse=True)
+    threads: dict[Any, Thread] = {}
+    for row in rows:
+        candidates = newest_first.get(row.ticket_id, [])
+        staff_view = row.recipient is not None and row.recipient.is_staff
+        anchor = row.message.created_at if row.message is not None else None
+        visible = [
+            e for e in candidates if (staff_view or not e.is_internal) and (anchor is None or e.created_at <= anchor)
+        ][:THREAD_WINDOW]
+        if len(visible) < THREAD_WINDOW and len(candidates) == fetched:
+            continue  # there may be more of its thread further back
+        threads[row.pk] = Thread(first_id=getattr(row, "first_message_id", "") or "", latest=tuple(reversed(visible)))
+    return threads
+
+
+_THREAD_FIELDS = (
+    "ticket_id", "id", "email_message_id", "message_text", "is_internal", "created_at", "sender__name", "sender__email",
+    "sender__is_staff",
+)  # fmt: skip
+
+
+def latest_messages(ticket_ids: set[Any], count: int) -> list[dict[str, Any]]:
+    """The latest `count` messages of each ticket, in no particular order (one query).
+
+    On PostgreSQL a LATERAL join reads only those rows through the (ticket, created_at) index;
+    the portable window function reads and ranks every message of the tickets first (about 18 ms
+    against 2-4 ms for 50 tickets of 200 messages).
+    """
+    if connection.vendor != "postgresql":
+        rank = Window(RowNumber(), partition_by=[F("ticket_id")], order_by=[F("created_at").desc(), F("id").desc()])
+        messages = Message.objects.filter(ticket_id__in=ticket_ids).annotate(rank=rank).filter(rank__lte=count)
+        return list(messages.values(*_THREAD_FIELDS).order_by())
+    message, user = Message._meta.db_table, User._meta.db_table
+    sql = f"""
+        SELECT m.ticket_id, m.id, m.email_message_id, m.message_text, m.is_internal, m.created_at,
+               u.name, u.email, u.is_staff
+        FROM unnest(%s::uuid[]) AS t(id)
+        CROSS JOIN LATERAL (
+            SELECT * FROM "{message}" WHERE ticket_id = t.id ORDER BY created_at DESC, id DESC LIMIT %s
+        ) AS m
+        JOIN "{user}" AS u ON u.id = m.sender_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(ticket_ids), count])
+        return [dict(zip(_THREAD_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _entries(rows: Any) -> tuple[Entry, ...]:
+    return tuple(
+        Entry(
+            pk=row["id"],
+            message_id=row["email_message_id"],
+            text=row["message_text"],
+            author=author_label(name=row["sender__name"], email=row["sender__email"], is_staff=row["sender__is_staff"]),
+            created_at=row["created_at"],
+            is_internal=row["is_internal"],
+        )
+        for row in rows
+    )
+
+
+def outbound_rows() -> Any:
+    """Outbound rows with what sending needs in the same query: the people, the message, the
+    recipient's reply token, whether the address is undeliverable, the ticket's first Message-ID."""
+    first = (
+        Message.objects.filter(ticket_id=OuterRef("ticket_id"), is_internal=False)
+        .exclude(email_message_id="")
+        .order_by("created_at", "id")
+        .values("email_message_id")[:1]
+    )
+    token = ReplyToken.objects.filter(ticket_id=OuterRef("ticket_id"), person_id=OuterRef("recipient_id"))
+    return OutboundEmail.objects.select_related("ticket", "message", "message__sender", "recipient").annotate(
+        first_message_id=Subquery(first),
+        token_id=Subquery(token.values("token_id")[:1]),
+        undeliverable=Exists(UndeliverableAddress.objects.filter(address__iexact=OuterRef("to_address"))),
+    )
+
+
+# What `lock_rows()` reads of the related rows; the other fields stay deferred (loaded on use).
+_TICKET_FIELDS = ("id", "reference", "title", "customer_id", "category", "status", "priority")
+_MESSAGE_FIELDS = ("id", "created_at", "sender_id")
+_RECIPIENT_FIELDS = ("id", "email", "name", "is_staff", "is_active")
+
+
+def lock_rows(ids: Sequence[Any], *, skip_locked: bool) -> list[OutboundEmail]:
+    """The queued rows among `ids`, locked, as `outbound_rows()` gives them (one query).
+
+    On PostgreSQL the statement is written out: Django compiles `outbound_rows()` (three
+    subqueries, four joins) in about 2 ms of CPU, as long as the mail takes to build and send,
+    and builds five whole model instances per row where sending reads a few fields of each.
+    """
+    if connection.vendor != "postgresql":
+        rows = outbound_rows().select_for_update(of=("self",), skip_locked=skip_locked)
+        return list(rows.filter(pk__in=list(ids), status=OutboundStatus.QUEUED))
+    table = {
+        m: connection.ops.quote_name(m._meta.db_table)
+        for m in (OutboundEmail, Ticket, Message, User, ReplyToken, UndeliverableAddress)
+    }
+    outbound_fields = list(OutboundEmail._meta.concrete_fields)
+    columns = ", ".join(
+        [f"o.{f.column}" for f in outbound_fields]
+        + [f"t.{c}" for c in _TICKET_FIELDS]
+        + [f"m.{c}" for c in _MESSAGE_FIELDS]
+        + ["s.name"]
+        + [f"u.{c}" for c in _RECIPIENT_FIELDS]
+    )
+    sql = f"""
+        SELECT {columns},
+            (SELECT f.email_message_id FROM {table[Message]} f WHERE f.ticket_id = o.ticket_id
+             AND NOT f.is_internal AND f.email_message_id <> '' ORDER BY f.created_at, f.id LIMIT 1),
+            (SELECT r.token_id FROM {table[ReplyToken]} r
+             WHERE r.ticket_id = o.ticket_id AND r.person_id = o.recipient_id LIMIT 1),
+            EXISTS (SELECT 1 FROM {table[UndeliverableAddress]} d WHERE UPPER(d.address) = UPPER(o.to_address))
+        FROM {table[OutboundEmail]} o
+        JOIN {table[Ticket]} t ON t.id = o.ticket_id
+        LEFT JOIN {table[Message]} m ON m.id = o.message_id
+        LEFT JOIN {table[User]} s ON s.id = m.sender_id
+        LEFT JOIN {table[User]} u ON u.id = o.recipient_id
+        WHERE o.id = ANY(%s::uuid[]) AND o.status = %s
+        FOR UPDATE OF o{" SKIP LOCKED" if skip_locked else ""}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[str(i) for i in ids], OutboundStatus.QUEUED.value])
+        return [_row_from(values, outbound_fields) for values in cursor.fetchall()]
+
+
+def _row_from(values: Sequence[Any], outbound_fields: list[Any]) -> OutboundEmail:
+    n = len(outbound_fields)
+    own = [
+        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+        for f, v in zip(outbound_fields, values[:n], strict=True)
+    ]
+    row = OutboundEmail.from_db(connection.alias, [f.attname for f in outbound_fields], own)
+    ticket_end = n + len(_TICKET_FIELDS)
+    message_end = ticket_end + len(_MESSAGE_FIELDS)
+    recipient_end = message_end + 1 + len(_RECIPIENT_FIELDS)
+    row.ticket = _partial(Ticket, _TICKET_FIELDS, values[n:ticket_end])
+    row.message = None
+    if values[ticket_end] is not None:
+        message = _partial(Message, _MESSAGE_FIELDS, values[ticket_end:message_end])
+        message.sender = _partial(User, ("id", "name"), (message.sender_id, values[message_end]))
+        row.message = message
+    row.recipient = None
+    if values[message_end + 1] is not None:
+        row.recipient = _partial(User, _RECIPIENT_FIELDS, values[message_end + 1 : recipient_end])
+    row.first_message_id, row.token_id, row.undeliverable = values[recipient_end:]  # type: ignore[attr-defined]
+    return row
+
+
+def _partial(model: Any, names: Sequence[str], values: Sequence[Any]) -> Any:
+    """An instance with these fields loaded and the others deferred, as `.only()` makes them."""
+    given = dict(zip(names, values, strict=True))
+    loaded = [f.attname for f in model._meta.concrete_fields if f.attname in given]
+    return model.from_db(connection.alias, loaded, [given[name] for name in loaded])
