@@ -702,7 +702,7 @@ def is_pipeline_step(path: str, name: str) -> bool:
     """Our own functions below `process_stored_mail`, outside the modules grouped above."""
     ours = path.startswith(("mailgateway/", "support/"))
     grouped = any(p in path for patterns in PROFILE_GROUPS.values() for p in patterns)
-    return ours and not grouped and name not in ("process_stored_mail", "_process", "<lambda>")
+    return ours and not grouped and name not in ("process_stored_mail", "_process_locked", "_process", "<lambda>")
 
 
 def short_path(path: str) -> str:
