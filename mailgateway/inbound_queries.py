@@ -6,7 +6,9 @@ under 0.1 ms to run either on PostgreSQL. They run for every inbound mail, so th
 once per process, from the models' own table and column names, and run through `Model.objects.raw()`
 (which still applies each field's conversions). The SQL is portable: PostgreSQL and SQLite.
 
-Reads only, except that `lock_inbound()` takes the row lock of its transaction.
+Reads only, except that `lock_inbound()` takes the row lock of its transaction. The thread lookup
+(`find_tickets_by_message_ids()`, about 0.8 ms to build with `select_related`) is here for the same
+reason.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
-from support.models import User
+from support.models import Message, Ticket, User
 
 from .models import InboundEmail, InboundStatus
 
@@ -76,3 +78,20 @@ def find_sender(inbound: InboundEmail, address: str) -> tuple[User | None, int]:
     row = next(iter(User.objects.raw(_sender_sql(connection.vendor), [*params, address.strip().lower()])))
     recent = int(row.recent_mails)  # type: ignore[attr-defined]
     return (row if row.pk is not None else None), recent
+
+
+@cache
+def _thread_sql(vendor: str, ids: int) -> str:
+    tickets = connection.ops.quote_name(Ticket._meta.db_table)
+    messages = connection.ops.quote_name(Message._meta.db_table)
+    return (
+        f'SELECT {_columns(Ticket, "t")}, m."email_message_id" AS matched_id FROM {messages} m '
+        f'JOIN {tickets} t ON t."id" = m."ticket_id" WHERE m."email_message_id" IN ({", ".join(["%s"] * ids)})'
+    )
+
+
+def find_tickets_by_message_ids(ids: list[str]) -> dict[str, Ticket]:
+    """The tickets of the messages with these Message-IDs, by Message-ID (the ticket's people are
+    loaded when used: routing needs only their ids)."""
+    found = Ticket.objects.raw(_thread_sql(connection.vendor, len(ids)), ids)
+    return {ticket.matched_id: ticket for ticket in found}  # type: ignore[attr-defined]

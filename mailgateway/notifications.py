@@ -334,19 +334,15 @@ def on_message_added(*, ticket: Ticket, message: Message, actor: User, **kwargs:
 
 
 def _with_people(ticket: Ticket) -> Ticket:
-    """The ticket with its customer and agent loaded: the caller's, when it holds them already."""
-    held = all(_holds(ticket, name) for name in ("customer", "assigned_agent"))
-    return ticket if held else Ticket.objects.select_related("customer", "assigned_agent").get(pk=ticket.pk)
-
-
-def _holds(ticket: Ticket, name: str) -> bool:
-    """Whether `ticket.<name>` is loaded and is the row its id says (a locked re-read changes ids)."""
-    field = Ticket._meta.get_field(name)
-    wanted = getattr(ticket, field.attname)  # type: ignore[union-attr]
-    if not field.is_cached(ticket):  # type: ignore[union-attr]
-        return wanted is None
-    person = getattr(ticket, name)
-    return (person.pk if person is not None else None) == wanted
+    """The caller's ticket (read under its lock in this transaction), with a customer or agent it
+    holds from before that read forgotten when the read changed their id: loaded again if used."""
+    for name in ("customer", "assigned_agent"):
+        field = Ticket._meta.get_field(name)
+        if field.is_cached(ticket):  # type: ignore[union-attr]
+            person = getattr(ticket, name)
+            if (person.pk if person is not None else None) != getattr(ticket, field.attname):  # type: ignore[union-attr]
+                field.delete_cached_value(ticket)  # type: ignore[union-attr]
+    return ticket
 
 
 @_guarded

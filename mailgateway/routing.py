@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from support.models import Message, Status, Ticket, User
+from support.models import Status, Ticket, User
 from support.references import reference_spellings
 
 from .addresses import find_reply_tokens
+from .inbound_queries import find_tickets_by_message_ids
 from .tokens import verify_reply_token
 
 
@@ -143,8 +144,7 @@ def _ticket_by_message_ids(ids: tuple[str, ...]) -> Ticket | None:
     wanted = [i for i in dict.fromkeys(_normalize_id(i) for i in ids) if i][:50]
     if not wanted:
         return None
-    messages = Message.objects.filter(email_message_id__in=wanted).select_related("ticket__customer")
-    found = {m.email_message_id: m.ticket for m in messages.only("email_message_id", "ticket")}
+    found = find_tickets_by_message_ids(wanted)
     for message_id in wanted:  # the order the mail gives: nearest first
         if message_id in found:
             return found[message_id]
