@@ -850,6 +850,7 @@ def drive(port: int, path: str, bodies: list[list[bytes]]) -> tuple[list[float],
 
 def webhook_part(mails: list[Mail], *, clients: int, rounds: int, seed: int) -> dict[str, Any]:
     import redis
+    from django.conf import settings as django_settings
     from django.db import connection
 
     broker = redis.Redis.from_url(REDIS_URL)
@@ -888,7 +889,9 @@ def webhook_part(mails: list[Mail], *, clients: int, rounds: int, seed: int) -> 
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    queued = broker.llen("celery")
+    # Each door's task lands on its route's queue (ours on `inbound`, the bare one's unrouted task
+    # on the default queue), not on Celery's own default list.
+    queued = sum(broker.llen(queue) for queue in ("celery", *django_settings.CELERY_QUEUE_NAMES))
     broker.flushdb()
     return {"samples": samples, "elapsed": elapsed, "queued": queued, "per_client": per_client}
 
