@@ -185,6 +185,9 @@ class Ticket(models.Model):
     customer_snippet = models.CharField(max_length=SNIPPET_LENGTH, null=True, blank=True, editable=False)
     unread_by_staff = models.PositiveIntegerField(default=0, editable=False)
     unread_by_customer = models.PositiveIntegerField(default=0, editable=False)
+    # The latest message the customer can see is from staff: in progress, the ticket waits on
+    # the customer (the console's "Waiting on customer" view and its count).
+    last_public_from_staff = models.BooleanField(default=False, editable=False)
     # Moves with every change to the conversation (a message, its files or HTML), so that the
     # conversation kept in the cache is found under the version it was read at.
     conversation_version = models.PositiveIntegerField(default=0, editable=False)

@@ -14,8 +14,9 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import Case, Count, F, OuterRef, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Left
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from . import events, ticket_counts
@@ -320,8 +321,9 @@ def _after_message(ticket: Ticket, message: Message, author: User, channel: str,
 
 
 def _summarize(ticket: Ticket, message: Message) -> list[str]:
-    """Count `message` into the ticket's list columns (snippets, unread counts) of each side
-    that may see it; returns the fields changed. The caller holds the ticket's row lock."""
+    """Count `message` into the ticket's list columns (snippets, unread counts, who wrote the
+    last public message) of each side that may see it; returns the fields changed. The caller
+    holds the ticket's row lock."""
     snippet = message.message_text[:SNIPPET_LENGTH]
     ticket.staff_snippet = snippet
     ticket.conversation_version += 1
@@ -331,7 +333,8 @@ def _summarize(ticket: Ticket, message: Message) -> list[str]:
         changed.append("unread_by_staff")
     if not message.is_internal:
         ticket.customer_snippet = snippet
-        changed.append("customer_snippet")
+        ticket.last_public_from_staff = not message.is_from_customer
+        changed += ["customer_snippet", "last_public_from_staff"]
         if not message.read_by_customer:
             ticket.unread_by_customer += 1
             changed.append("unread_by_customer")
@@ -351,6 +354,8 @@ def refresh_ticket_summaries(tickets: QuerySet[Ticket]) -> int:
         counted = messages.order_by().values("ticket").annotate(n=Count("pk")).values("n")
         return Coalesce(Subquery(counted), 0)
 
+    last_public_from_customer = Subquery(public.order_by("-created_at").values("is_from_customer")[:1])
+
     ticket_counts.tickets_changed()  # an UPDATE sends no signal
     return tickets.update(
         conversation_version=F("conversation_version") + 1,
@@ -358,6 +363,7 @@ def refresh_ticket_summaries(tickets: QuerySet[Ticket]) -> int:
         customer_snippet=latest(public),
         unread_by_staff=how_many(shown.filter(read_by_staff=False)),
         unread_by_customer=how_many(public.filter(read_by_customer=False)),
+        last_public_from_staff=Case(When(Exact(last_public_from_customer, False), then=True), default=False),
     )
 
 

@@ -1,5 +1,6 @@
-"""A ticket's list columns (each side's latest snippet and unread count) are kept by the
-services as messages are written and read, and always equal a recount from the messages."""
+"""A ticket's list columns (each side's latest snippet and unread count, and whether staff
+wrote the latest public message) are kept by the services as messages are written and read,
+and always equal a recount from the messages."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from support.models import Message, Ticket
 from support.privacy import ERASED_TEXT, erase_customer
 from tests.builders import make_reply, make_ticket
 
-COLUMNS = ("staff_snippet", "customer_snippet", "unread_by_staff", "unread_by_customer")
+COLUMNS = ("staff_snippet", "customer_snippet", "unread_by_staff", "unread_by_customer", "last_public_from_staff")
 
 
 def columns(ticket: Ticket) -> dict[str, object]:
@@ -34,6 +35,7 @@ def test_a_new_ticket_shows_its_first_message_unread_by_staff_only(customer_a):
         "customer_snippet": "The plumber never came.",
         "unread_by_staff": 1,
         "unread_by_customer": 0,
+        "last_public_from_staff": False,
     }
 
 
@@ -47,7 +49,17 @@ def test_an_internal_note_is_the_staff_snippet_and_never_the_customers(customer_
         "customer_snippet": "We are on it.",
         "unread_by_staff": 1,  # the customer's opening message
         "unread_by_customer": 1,  # the public reply, not the note
+        "last_public_from_staff": True,  # the note does not count
     }
+
+
+@pytest.mark.django_db
+def test_the_customers_answer_ends_the_wait_on_the_customer(customer_a, agent):
+    ticket = make_ticket(customer_a)
+    make_reply(ticket, agent, "Can you send a photo?")
+    assert columns(ticket)["last_public_from_staff"] is True
+    make_reply(Ticket.objects.get(pk=ticket.pk), customer_a, "Here it is.")
+    assert columns(ticket)["last_public_from_staff"] is False
 
 
 @pytest.mark.django_db

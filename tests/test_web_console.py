@@ -86,6 +86,8 @@ def test_queue_views_select_their_tickets(console: Client, customer_a: User, age
     assert "Hot one" in (e := console.get("/console/?view=escalated").content.decode()) and "Plain one" not in e
     w = console.get("/console/?view=waiting").content.decode()
     assert "Answered one" in w and "Plain one" not in w and "Hot one" not in w
+    make_reply(Ticket.objects.get(pk=waiting.pk), customer_a, "Photo attached.")
+    assert "Answered one" not in console.get("/console/?view=waiting").content.decode()
     services.change_ticket(ticket=plain, actor=agent, channel=Channel.WEB, status=Status.CLOSED)
     assert "Plain one" not in console.get("/console/").content.decode()
     assert "Plain one" in console.get("/console/?view=everything").content.decode()

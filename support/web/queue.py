@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from support import selectors, services
 from support.api.filters import ORDERINGS
@@ -69,11 +69,6 @@ class QueueChoice:
         return cls(**values)
 
 
-def _last_public_from_customer() -> Subquery:
-    last = Message.objects.filter(ticket=OuterRef("pk"), is_internal=False).order_by("-created_at")
-    return Subquery(last.values("is_from_customer")[:1])
-
-
 def view_filter(view: str, user: User) -> Q:
     """What each view of the queue holds. "Waiting on customer": in progress, with the last
     public message from staff (the customer has not answered yet)."""
@@ -83,7 +78,7 @@ def view_filter(view: str, user: User) -> Q:
         "mine": active & Q(assigned_agent=user),
         "unassigned": active & Q(assigned_agent__isnull=True),
         "escalated": active & Q(escalated=True),
-        "waiting": Q(status=Status.IN_PROGRESS, last_from_customer=False),
+        "waiting": Q(status=Status.IN_PROGRESS, last_public_from_staff=True),
         "everything": Q(),
     }[view]
 
@@ -132,8 +127,6 @@ def queue_tickets(
 
 
 def _filtered(tickets: QuerySet[Ticket], user: User, choice: QueueChoice) -> QuerySet[Ticket]:
-    if choice.view == "waiting":
-        tickets = tickets.annotate(last_from_customer=_last_public_from_customer())
     tickets = tickets.filter(view_filter(choice.view, user))
     exact = {"status": choice.status, "priority": choice.priority, "category": choice.category}
     tickets = tickets.filter(**{k: v for k, v in exact.items() if v})
@@ -188,10 +181,10 @@ def console_state(user: User) -> ConsoleState:
 
 
 def _shared(entry: dict[str, Any] | None) -> dict[str, int]:
-    """The shared counts. Counting "Waiting on customer" reads the last message of every ticket
-    in progress (0.2-0.5 s at 100,000 tickets), so no page waits for it once there are counts:
-    past `COUNTS_SECONDS` a page shows the last ones while one thread of one process counts
-    again. Only the first page, or the one after a bulk action forgot them, counts itself."""
+    """The shared counts. They are one pass over the active tickets (about 45 ms at 50,000 of
+    them), so no page waits for it once there are counts: past `COUNTS_SECONDS` a page shows
+    the last ones while one thread of one process counts again. Only the first page, or the one
+    after a bulk action forgot them, counts itself."""
     if entry is None:
         return _store_shared_counts()
     if entry["until"] <= time.time() and cache.add(REFRESH_LOCK_KEY, True, REFRESH_LOCK_SECONDS):
@@ -230,9 +223,8 @@ def _shared_counts() -> dict[str, int]:
         all=Count("pk"),
         unassigned=Count("pk", filter=Q(assigned_agent__isnull=True)),
         escalated=Count("pk", filter=Q(escalated=True)),
+        waiting=Count("pk", filter=Q(status=Status.IN_PROGRESS, last_public_from_staff=True)),
     )
-    waiting = Ticket.objects.filter(status=Status.IN_PROGRESS).annotate(last_from_customer=_last_public_from_customer())
-    shared["waiting"] = waiting.filter(last_from_customer=False).count()
     return shared
 
 
