@@ -291,9 +291,12 @@ def count_queries(paths: dict[str, str]) -> dict[str, int]:
     token = AccessToken.for_user(User.objects.get(email=STAFF_EMAIL))
     client, counts = Client(), {}
     for name, path in paths.items():
-        with CaptureQueriesContext(connection) as captured:
-            status = client.get(path, HTTP_AUTHORIZATION=f"Bearer {token}").status_code
-        assert status == 200, (name, status)
+        # The second request is the one the load repeats: by then a first read has filled the
+        # caches (when they are on) and marked the ticket read.
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as captured:
+                status = client.get(path, HTTP_AUTHORIZATION=f"Bearer {token}").status_code
+            assert status == 200, (name, status)
         counts[name] = len(captured)
     return counts
 
