@@ -6,15 +6,26 @@ its transaction commits (once per transaction): until then other processes do no
 so what they keep is still right; the writing transaction itself computes afresh while its
 change is pending, and a rollback replaces nothing. A token evicted from the cache is started
 anew, and never equals an old one.
+
+The shared cache is a help, never a need: when it cannot be reached (`CACHE_ERRORS`), readers
+read the database and a token that could not be replaced is logged; the entries kept under it
+expire with their timeout.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 
 from django.core.cache import cache
 from django.db import transaction
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+# What the shared cache raises when it cannot be reached.
+CACHE_ERRORS = (RedisError, OSError)
 
 
 class Generation:
@@ -37,7 +48,9 @@ class Generation:
         """What derives from this data is stale once the current transaction commits."""
         if not self.pending():
             self._state.pending = True
-            transaction.on_commit(self._replace_after_commit)
+            # Robust: the change is committed whatever happens here, so a failure must neither
+            # fail the request nor stop the on-commit work queued after it (the mail to send).
+            transaction.on_commit(self._replace_after_commit, robust=True)
 
     def pending(self) -> bool:
         """Whether the open transaction changed the data and the token was not replaced yet."""
@@ -49,4 +62,12 @@ class Generation:
 
     def _replace(self) -> None:
         self._state.pending = False
-        cache.set(self.key, uuid.uuid4().hex, timeout=None)
+        try:
+            cache.set(self.key, uuid.uuid4().hex, timeout=None)
+        except CACHE_ERRORS:
+            logger.warning(
+                "The shared cache is unreachable: %s was not moved on; what was kept "
+                "under it may be shown until it expires.",
+                self.key,
+                exc_info=True,
+            )

@@ -114,3 +114,37 @@ def test_inside_a_transaction_the_cache_is_neither_read_nor_kept(agent, customer
         transaction.set_rollback(True)
     after = selectors.conversation_rows(agent, Ticket.objects.get(pk=ticket.pk))
     assert [r["message_text"] for r in after] == ["Hello"]
+
+
+@pytest.fixture
+def unreachable_cache(settings):
+    """A shared cache that refuses every connection, as a Redis that went away does."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    settings.TICKET_COUNT_CACHE_SECONDS = 60
+
+
+def test_without_the_shared_cache_the_conversation_is_read_from_the_database(unreachable_cache, agent, customer_a):
+    ticket = make_ticket(customer_a, message_text="The plumber never came.")
+    rows = selectors.conversation_rows(agent, Ticket.objects.get(pk=ticket.pk))
+    assert [row["message_text"] for row in rows] == ["The plumber never came."]
+
+
+def test_without_the_shared_cache_tickets_are_counted_in_the_database(unreachable_cache, customer_a):
+    from support import ticket_counts
+
+    make_ticket(customer_a)
+    assert ticket_counts.count_tickets(Ticket.objects.all()) == 1
+
+
+def test_without_the_shared_cache_a_change_commits_and_its_other_on_commit_work_runs(
+    unreachable_cache, agent, customer_a
+):
+    ticket = make_ticket(customer_a)
+    ran = []
+    with transaction.atomic():
+        make_reply(Ticket.objects.get(pk=ticket.pk), agent, "On our way.")
+        transaction.on_commit(lambda: ran.append("the mail is queued"))
+    assert ran == ["the mail is queued"]
+    assert Ticket.objects.get(pk=ticket.pk).customer_snippet == "On our way."
