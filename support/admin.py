@@ -82,32 +82,50 @@ class TicketAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [MessageInline, TicketEventInline]
 
+    def save_model(self, request: HttpRequest, obj: Ticket, form: Any, change: bool) -> None:
+        """An edit writes only the fields the form changed: the list columns and the
+        conversation's version are the services' to keep, and writing back the whole row as it
+        was read would undo a reply committed while the page was open."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        columns = {field.name for field in Ticket._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in columns]
+        if changed:
+            obj.save(update_fields=changed)
+
+
+class RecountsTickets(admin.ModelAdmin):
+    """For the models whose edits here bypass the services (messages, files): the list columns
+    and the conversation's version of every ticket an edit touched, the one a row was moved
+    away from included, are recounted after it."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = type(obj).objects.filter(pk=obj.pk).values_list("ticket_id", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        refresh_ticket_summaries(Ticket.objects.filter(pk__in={obj.ticket_id, before} - {None}))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        refresh_ticket_summaries(Ticket.objects.filter(pk=obj.ticket_id))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        tickets = set(queryset.values_list("ticket_id", flat=True))
+        super().delete_queryset(request, queryset)
+        refresh_ticket_summaries(Ticket.objects.filter(pk__in=tickets))
+
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(RecountsTickets):
     list_display = ["ticket", "sender", "is_internal", "is_from_customer", "channel", "routed_by", "created_at"]
     list_filter = ["is_internal", "is_from_customer", "channel", "routed_by", "read_by_staff", "read_by_customer"]
     search_fields = ["ticket__reference", "sender__email", "message_text", "email_message_id"]
     list_select_related = ["ticket", "sender"]
     raw_id_fields = ["ticket", "sender"]
 
-    # An edit here bypasses the services, so the tickets' list columns are recounted after it.
-    def save_model(self, request: HttpRequest, obj: Message, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        refresh_ticket_summaries(Ticket.objects.filter(pk=obj.ticket_id))
-
-    def delete_model(self, request: HttpRequest, obj: Message) -> None:
-        super().delete_model(request, obj)
-        refresh_ticket_summaries(Ticket.objects.filter(pk=obj.ticket_id))
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        tickets = set(queryset.values_list("ticket_id", flat=True))
-        super().delete_queryset(request, queryset)
-        refresh_ticket_summaries(Ticket.objects.filter(pk__in=tickets))
-
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(RecountsTickets):
     list_display = ["filename", "ticket", "content_type", "file_size", "uploaded_by", "created_at"]
     list_filter = ["content_type"]
     search_fields = ["filename", "ticket__reference", "uploaded_by__email"]

@@ -237,9 +237,11 @@ def add_message(
     if is_internal:
         _require_staff(author, "write internal notes")
     text = clean_message_text(message_text, channel=channel)
-    now = timezone.now()
     with transaction.atomic():
         ticket = _locked(ticket)
+        # Stamped under the ticket's lock, so that the messages' order is the order in which
+        # `_summarize()` counts them (the latest snippet, who wrote last).
+        now = timezone.now()
         if ticket.status == Status.CLOSED and not author.is_staff:
             raise InvalidInput(
                 "This ticket is closed; open a new ticket to follow up.",
@@ -356,15 +358,19 @@ def refresh_ticket_summaries(tickets: QuerySet[Ticket]) -> int:
 
     last_public_from_customer = Subquery(public.order_by("-created_at").values("is_from_customer")[:1])
 
-    ticket_counts.tickets_changed()  # an UPDATE sends no signal
-    return tickets.update(
-        conversation_version=F("conversation_version") + 1,
-        staff_snippet=latest(shown),
-        customer_snippet=latest(public),
-        unread_by_staff=how_many(shown.filter(read_by_staff=False)),
-        unread_by_customer=how_many(public.filter(read_by_customer=False)),
-        last_public_from_staff=Case(When(Exact(last_public_from_customer, False), then=True), default=False),
-    )
+    with transaction.atomic():
+        # Locked first, in one order: a message being added meanwhile then commits before the
+        # recount's UPDATE starts, and that statement's snapshot counts it.
+        ids = list(tickets.order_by("pk").select_for_update().values_list("pk", flat=True))
+        ticket_counts.tickets_changed()  # an UPDATE sends no signal
+        return Ticket.objects.filter(pk__in=ids).update(
+            conversation_version=F("conversation_version") + 1,
+            staff_snippet=latest(shown),
+            customer_snippet=latest(public),
+            unread_by_staff=how_many(shown.filter(read_by_staff=False)),
+            unread_by_customer=how_many(public.filter(read_by_customer=False)),
+            last_public_from_staff=Case(When(Exact(last_public_from_customer, False), then=True), default=False),
+        )
 
 
 def _attachments_for(ticket: Ticket, author: User, attachment_ids: Sequence[Any]) -> list[Attachment]:

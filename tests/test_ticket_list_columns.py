@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support import services
-from support.models import Message, Ticket
+from support.models import Attachment, Message, Ticket
 from support.privacy import ERASED_TEXT, erase_customer
-from tests.builders import make_reply, make_ticket
+from tests.builders import make_reply, make_sent_attachment, make_ticket
 
 COLUMNS = ("staff_snippet", "customer_snippet", "unread_by_staff", "unread_by_customer", "last_public_from_staff")
 
@@ -105,6 +105,49 @@ def test_deleting_a_message_in_the_admin_recounts_its_ticket(customer_a, agent, 
     site._registry[Message].delete_model(request, reply)
     assert columns(ticket)["staff_snippet"] == "first"
     assert columns(ticket)["unread_by_customer"] == 0
+
+
+def admin_request(admin_user):
+    request = RequestFactory().post("/admin/")
+    request.user = admin_user
+    return request
+
+
+@pytest.mark.django_db
+def test_moving_a_message_to_another_ticket_in_the_admin_recounts_both(customer_a, agent, admin_user):
+    first = make_ticket(customer_a, message_text="first ticket")
+    second = make_ticket(customer_a, message_text="second ticket")
+    reply = make_reply(first, agent, "meant for the second ticket")
+    reply.ticket = second
+    site._registry[Message].save_model(admin_request(admin_user), reply, form=None, change=True)
+    assert columns(first)["customer_snippet"] == "first ticket"
+    assert columns(first)["unread_by_customer"] == 0
+    assert columns(second)["customer_snippet"] == "meant for the second ticket"
+
+
+@pytest.mark.django_db
+def test_deleting_a_file_in_the_admin_moves_the_conversation_on(customer_a, agent, admin_user):
+    ticket = make_ticket(customer_a)
+    file = make_sent_attachment(make_reply(ticket, agent, "See the photo"), agent)
+    before = Ticket.objects.get(pk=ticket.pk).conversation_version
+    site._registry[Attachment].delete_model(admin_request(admin_user), file)
+    assert Ticket.objects.get(pk=ticket.pk).conversation_version > before
+
+
+@pytest.mark.django_db
+def test_an_admin_edit_of_a_ticket_keeps_a_reply_written_while_the_page_was_open(customer_a, agent, admin_user):
+    ticket = make_ticket(customer_a)
+    on_the_page = Ticket.objects.get(pk=ticket.pk)
+    make_reply(Ticket.objects.get(pk=ticket.pk), agent, "We are on it.")
+    form_class = site._registry[Ticket].get_form(admin_request(admin_user), on_the_page, change=True)
+    data = {**form_class(instance=on_the_page).initial, "title": "Renamed by the admin"}
+    data = {name: value for name, value in data.items() if value is not None}
+    form = form_class(data, instance=on_the_page)
+    assert form.is_valid(), form.errors
+    site._registry[Ticket].save_model(admin_request(admin_user), form.save(commit=False), form, change=True)
+    assert Ticket.objects.get(pk=ticket.pk).title == "Renamed by the admin"
+    assert columns(ticket)["customer_snippet"] == "We are on it."
+    assert columns(ticket)["unread_by_customer"] == 1
 
 
 @st.composite
