@@ -3,6 +3,7 @@ errors, files, closing, polling, escaping, CSRF, the signed link and sign-in thr
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -325,6 +326,22 @@ def test_updates_return_only_messages_after_the_given_time(customer_a: User, age
     body = data.json()
     assert body["count"] == 1 and "New answer" in body["html"] and "Hidden note" not in body["html"]
     assert body["status"] == "in_progress"
+
+
+def test_a_reply_that_arrives_while_an_update_is_read_is_marked_read(customer_a: User, agent: User) -> None:
+    from django.test import RequestFactory
+
+    from support.web.common import new_messages_response
+
+    ticket = make_ticket(customer_a)
+    read_before_the_reply = Ticket.objects.get(pk=ticket.pk)
+    make_reply(Ticket.objects.get(pk=ticket.pk), agent, "New answer")
+    request = RequestFactory().get("/updates/")
+    request.user = customer_a
+    body = json.loads(new_messages_response(request, read_before_the_reply, staff_view=False).content)
+    assert "New answer" in body["html"]
+    assert Ticket.objects.get(pk=ticket.pk).unread_by_customer == 0
+    assert not ticket.messages.filter(read_by_customer=False).exists()
 
 
 def test_updates_reject_a_malformed_time(customer_a: User) -> None:

@@ -105,6 +105,9 @@ def new_messages_response(request: HttpRequest, ticket: Ticket, *, staff_view: b
         messages = messages.filter(created_at__gt=after)
     rows = selectors.message_rows(messages)
     if rows:
+        # The counters as they are now: the ticket was read before these messages, and one
+        # that came in between would otherwise stay unread although it is on the page.
+        ticket.refresh_from_db(fields=["unread_by_staff", "unread_by_customer"])
         services.mark_read(ticket=ticket, reader=request.user)
     html = render_conversation(rows, request.user, staff_view=staff_view)
     fresh = Ticket.objects.only("status").get(pk=ticket.pk)
