@@ -150,6 +150,21 @@ def test_an_admin_edit_of_a_ticket_keeps_a_reply_written_while_the_page_was_open
     assert columns(ticket)["unread_by_customer"] == 1
 
 
+@pytest.mark.django_db
+def test_the_recount_command_repairs_columns_written_around_the_services(customer_a, agent):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    tickets = [make_ticket(customer_a, message_text=f"ticket {n}") for n in range(3)]
+    Ticket.objects.update(staff_snippet="stale", unread_by_staff=7)
+    out = StringIO()
+    call_command("recount_tickets", "--batch", "2", stdout=out)
+    assert "recounted 3 tickets" in out.getvalue()
+    assert [columns(t)["staff_snippet"] for t in tickets] == ["ticket 0", "ticket 1", "ticket 2"]
+    assert {columns(t)["unread_by_staff"] for t in tickets} == {1}
+
+
 @st.composite
 def conversations(draw: st.DrawFn) -> list[tuple[str, str]]:
     steps = st.sampled_from(["customer", "agent", "note", "staff reads", "customer reads"])
