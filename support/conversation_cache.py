@@ -15,18 +15,14 @@ writes that are rolled back. On only with a cache shared by every process
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_save
 
-from .generations import CACHE_ERRORS, Generation
-
-logger = logging.getLogger(__name__)
+from .generations import Generation
 
 PEOPLE = Generation("people:generation")
 SHOWN_PERSON_FIELDS = frozenset({"name", "email", "is_staff"})
@@ -43,21 +39,7 @@ def conversation_rows(ticket: Any, *, staff: bool, read: Callable[[], Rows]) -> 
     if not is_enabled() or transaction.get_connection().in_atomic_block:
         return read()
     key = f"conversation:{ticket.pk}:{ticket.conversation_version}:{'staff' if staff else 'customer'}"
-    try:
-        found = cache.get_many([PEOPLE.key, key])
-        people = PEOPLE.current(found.get(PEOPLE.key))
-    except CACHE_ERRORS:
-        logger.warning("The shared cache is unreachable: reading the conversation.", exc_info=True)
-        return read()
-    kept = found.get(key)
-    if kept is not None and kept[0] == people:
-        return list(kept[1])
-    rows = read()
-    try:
-        cache.set(key, (people, rows), timeout=settings.CONVERSATION_CACHE_SECONDS)
-    except CACHE_ERRORS:
-        logger.warning("The shared cache is unreachable: a conversation was not kept.", exc_info=True)
-    return rows
+    return list(PEOPLE.kept(key, read, settings.CONVERSATION_CACHE_SECONDS))
 
 
 def _on_person_saved(sender: Any, update_fields: Any = None, **kwargs: Any) -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
@@ -43,6 +45,26 @@ class Generation:
         if cache.add(self.key, started, timeout=None):
             return started
         return str(cache.get(self.key) or started)
+
+    def kept(self, key: str, compute: Callable[[], Any], timeout: int) -> Any:
+        """`compute()`, from the cache when it was kept under `key` with the current token;
+        otherwise computed and kept there for `timeout` seconds. One cache round trip for both
+        the token and the entry; without a reachable cache, `compute()` every time."""
+        try:
+            found = cache.get_many([self.key, key])
+            token = self.current(found.get(self.key))
+        except CACHE_ERRORS:
+            logger.warning("The shared cache is unreachable: %s is computed afresh.", key, exc_info=True)
+            return compute()
+        entry = found.get(key)
+        if entry is not None and entry[0] == token:
+            return entry[1]
+        value = compute()
+        try:
+            cache.set(key, (token, value), timeout=timeout)
+        except CACHE_ERRORS:
+            logger.warning("The shared cache is unreachable: %s was not kept.", key, exc_info=True)
+        return value
 
     def changed(self) -> None:
         """What derives from this data is stale once the current transaction commits."""

@@ -12,17 +12,13 @@ the entries expire anyway, which bounds the harm of a write that bypassed the mo
 from __future__ import annotations
 
 import hashlib
-import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 
-from .generations import CACHE_ERRORS, Generation
-
-logger = logging.getLogger(__name__)
+from .generations import Generation
 
 TICKETS = Generation("tickets:generation")
 GENERATION_KEY = TICKETS.key
@@ -39,21 +35,7 @@ def count_tickets(tickets: QuerySet[Any]) -> int:
         return tickets.count()
     sql, params = tickets.query.sql_with_params()
     key = _COUNT_PREFIX + hashlib.sha256(repr((sql, params)).encode()).hexdigest()
-    try:
-        found = cache.get_many([GENERATION_KEY, key])
-        generation = TICKETS.current(found.get(GENERATION_KEY))
-    except CACHE_ERRORS:
-        logger.warning("The shared cache is unreachable: counting tickets in the database.", exc_info=True)
-        return tickets.count()
-    kept = found.get(key)
-    if kept is not None and kept[0] == generation:
-        return int(kept[1])
-    counted = tickets.count()
-    try:
-        cache.set(key, (generation, counted), timeout=settings.TICKET_COUNT_CACHE_SECONDS)
-    except CACHE_ERRORS:
-        logger.warning("The shared cache is unreachable: a ticket count was not kept.", exc_info=True)
-    return counted
+    return int(TICKETS.kept(key, tickets.count, settings.TICKET_COUNT_CACHE_SECONDS))
 
 
 def tickets_changed() -> None:
