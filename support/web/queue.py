@@ -69,9 +69,10 @@ class QueueChoice:
         return cls(**values)
 
 
-def view_filter(view: str, user: User) -> Q:
-    """What each view of the queue holds. "Waiting on customer": in progress, with the last
-    public message from staff (the customer has not answered yet)."""
+def view_filter(view: str, user: User | None) -> Q:
+    """What each view of the queue holds (`user` is the agent of "Mine"; None will do for the
+    views shared by every agent). "Waiting on customer": in progress, with the last public
+    message from staff (the customer has not answered yet)."""
     active = Q(status__in=ACTIVE)
     return {
         "all": active,
@@ -170,7 +171,7 @@ def console_state(user: User) -> ConsoleState:
     fresh: dict[str, Any] = {}
     mine = kept.get(mine_key)
     if mine is None:
-        mine = fresh[mine_key] = Ticket.objects.filter(status__in=ACTIVE, assigned_agent=user).count()
+        mine = fresh[mine_key] = Ticket.objects.filter(view_filter("mine", user)).count()
     agents = kept.get(AGENTS_KEY)
     if agents is None:
         agents = fresh[AGENTS_KEY] = agent_choices()
@@ -218,14 +219,11 @@ def _mine_key(user: User) -> str:
 
 
 def _shared_counts() -> dict[str, int]:
+    """Each shared view counted by its own `view_filter()`, in one pass over the active tickets
+    (every shared view is a part of them)."""
+    views = ("all", "unassigned", "escalated", "waiting")
     active = Ticket.objects.filter(status__in=ACTIVE)
-    shared = active.aggregate(
-        all=Count("pk"),
-        unassigned=Count("pk", filter=Q(assigned_agent__isnull=True)),
-        escalated=Count("pk", filter=Q(escalated=True)),
-        waiting=Count("pk", filter=Q(status=Status.IN_PROGRESS, last_public_from_staff=True)),
-    )
-    return shared
+    return active.aggregate(**{view: Count("pk", filter=view_filter(view, None)) for view in views})
 
 
 def forget_counts(user: User) -> None:
