@@ -104,19 +104,19 @@ def new_messages_response(request: HttpRequest, ticket: Ticket, *, staff_view: b
     if isinstance(after, datetime):
         messages = messages.filter(created_at__gt=after)
     rows = selectors.message_rows(messages)
+    # The status and the unread counters as they are now, in one read: the ticket was read
+    # before these messages, and one that came in between would otherwise stay unread although
+    # it is on the page.
+    ticket.refresh_from_db(fields=["status", "unread_by_staff", "unread_by_customer"])
     if rows:
-        # The counters as they are now: the ticket was read before these messages, and one
-        # that came in between would otherwise stay unread although it is on the page.
-        ticket.refresh_from_db(fields=["unread_by_staff", "unread_by_customer"])
         services.mark_read(ticket=ticket, reader=request.user)
     html = render_conversation(rows, request.user, staff_view=staff_view)
-    fresh = Ticket.objects.only("status").get(pk=ticket.pk)
     return JsonResponse(
         {
             "count": len(rows),
             "html": html,
             "newest": rows[-1]["created_at"].isoformat() if rows else None,
-            "status": fresh.status,
-            "status_label": fresh.get_status_display(),
+            "status": ticket.status,
+            "status_label": ticket.get_status_display(),
         }
     )
