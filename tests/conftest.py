@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import cache
@@ -28,6 +29,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _fresh_cache() -> None:
     """Rate-limit counters live in the cache; each test starts with none."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _console_counts_finished() -> Iterator[None]:
+    """A queue page may start the console's background count (its own database connection);
+    each test waits for it, so that no count outlives its test or holds the test database."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == "console-counts":
+            thread.join(timeout=30)
 
 
 @pytest.fixture(autouse=True)
