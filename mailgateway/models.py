@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 
@@ -109,6 +110,9 @@ class UndeliverableAddress(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Every mail sent asks whether its address bounced, comparing as `__iexact` does (UPPER()
+        # on both sides on PostgreSQL), which the unique index on the address itself cannot serve.
+        indexes = [models.Index(Upper("address"), name="undeliverable_address_upper")]
 
     def __str__(self) -> str:
         return f"{self.address} ({self.reason})"
@@ -157,7 +161,9 @@ class OutboundEmail(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["to_address", "template", "created_at"], name="outbound_to_template"),
+            # The acknowledgements of the hour to one address, counted for every mail that opens a
+            # ticket; the address compares as `__iexact` does (UPPER() on PostgreSQL).
+            models.Index(Upper("to_address"), "template", "created_at", name="outbound_to_upper_template"),
             models.Index(fields=["status", "created_at"], name="outbound_status_created"),
         ]
 
