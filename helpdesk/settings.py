@@ -211,7 +211,7 @@ CELERY_IMPORTS = ("helpdesk.tasks",)  # helpdesk is the project, not an app: aut
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "helpdesk.cache.SharedRedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "helpdesk"}
     )

@@ -119,9 +119,7 @@ def test_inside_a_transaction_the_cache_is_neither_read_nor_kept(agent, customer
 @pytest.fixture
 def unreachable_cache(settings):
     """A shared cache that refuses every connection, as a Redis that went away does."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
-    }
+    settings.CACHES = {"default": {"BACKEND": "helpdesk.cache.SharedRedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
     settings.TICKET_COUNT_CACHE_SECONDS = 60
 
 
