@@ -12,6 +12,8 @@ It reads the body line by line, top to bottom:
 - an attribution line ("On ... wrote:", "Am ... schrieb ...:", "Le ... a écrit :", ...), alone or
   wrapped over two lines, is dropped when a ">" quote follows it; when unquoted text follows a
   dated one, that text is the history (Outlook for Mac and Yahoo do not quote);
+- in any other language, a line (or two, wrapped) that ends in a colon and names a time and an
+  address is an attribution too, when a ">" quote or nothing at all follows it;
 - an Outlook header block (From / Sent / Subject, in the languages below), with the rule Outlook
   draws above it, and the "-----Original Message-----" and forward markers start the history:
   everything from there on is dropped;
@@ -45,6 +47,8 @@ _ATTRIBUTION = re.compile(r".*\s(?:wrote|schrieb(?:\s.*)?|a\sécrit|escribió|�
 # Every client dates its attribution line or names an address; prose that ends in "wrote:" rarely does.
 _TIME = re.compile(r"\d{1,2}[:.]\d\d")
 _DATED = re.compile(r"\d{1,2}[:.]\d\d|@")
+# Chinese and Japanese clients end the attribution with a full-width colon.
+_COLONS = (":", "\uff1a")
 
 _SEPARATOR = re.compile(
     r"-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original"
@@ -59,7 +63,10 @@ _RULE = re.compile(r"_{10,}")
 # Gmail renders Outlook's bold labels as "*From:*"; French puts a (no-break) space before the colon.
 _LABEL = r"\*?(?:{})\s?\*?\s?:"
 _HEADER_FROM = re.compile(_LABEL.format("From|Von|De"), re.IGNORECASE)
-_HEADER_DATE = re.compile(_LABEL.format("Sent|Date|Gesendet|Datum|Envoyé|Enviado|Enviada|Fecha"), re.IGNORECASE)
+# Spanish Outlook 2003 to 2010 writes "Enviado el:".
+_HEADER_DATE = re.compile(
+    _LABEL.format(r"Sent|Date|Gesendet|Datum|Envoyé|Enviado(?:\sel)?|Enviada|Fecha"), re.IGNORECASE
+)
 _HEADER_SUBJECT = re.compile(_LABEL.format("Subject|Betreff|Objet|Asunto"), re.IGNORECASE)
 
 # One whole line, as the phone or app writes it under the reply.
@@ -132,6 +139,9 @@ def _lines_to_drop(lines: list[str], i: int) -> int:
         return span
     if span and _DATED.search(" ".join(lines[i : i + span])):
         return _HISTORY
+    span = _dated_address_span(lines, i)
+    if span and _quote_or_end_follows(lines, i + span):
+        return span
     return 0
 
 
@@ -141,7 +151,7 @@ def _may_be_marker(lines: list[str], i: int) -> bool:
     Every marker starts with one of _MARKER_START's words or signs, or ends (alone or with the next
     line, when wrapped) in the colon of an attribution.
     """
-    if lines[i].endswith(":") or (i + 1 < len(lines) and lines[i + 1].endswith(":")):
+    if lines[i].endswith(_COLONS) or (i + 1 < len(lines) and lines[i + 1].endswith(_COLONS)):
         return True
     return _MARKER_START.match(lines[i]) is not None
 
@@ -209,7 +219,36 @@ def _is_attribution(text: str) -> bool:
     return text.endswith(":") and len(text) <= _MAX_MARKER_LINE and _ATTRIBUTION.fullmatch(text) is not None
 
 
+def _dated_address_span(lines: list[str], i: int) -> int:
+    """How many lines (0, 1 or 2) of an attribution in a language without a verb above, start at line i.
+
+    Clients in every language date the line and name the address, and end it with a colon:
+    Android in Russian "02.04.2012 14:20 пользователь "Bob" <bob@example.com> написал:", Gmail in
+    Japanese "2026年3月3日(火) 10:02 Asha <asha@example.com>:", Italian "Il lun 15 gen 2025 alle
+    17:03, Anna <anna@example.com>" / "ha scritto:" wrapped over two lines.
+    """
+    first = lines[i].strip()
+    if _is_dated_address(first):
+        return 1
+    if first.endswith(_COLONS) or i + 1 >= len(lines) or _is_quoted(lines[i + 1]):
+        return 0
+    second = lines[i + 1].strip()
+    # A tail that is an attribution alone leaves the line above it to the person.
+    return 2 if _is_dated_address(f"{first} {second}") and not _is_dated_address(second) else 0
+
+
+def _is_dated_address(text: str) -> bool:
+    return text.endswith(_COLONS) and len(text) <= _MAX_MARKER_LINE and "@" in text and bool(_TIME.search(text))
+
+
 def _quote_follows(lines: list[str], i: int) -> bool:
     while i < len(lines) and not lines[i].strip():
         i += 1
     return i < len(lines) and _is_quoted(lines[i])
+
+
+def _quote_or_end_follows(lines: list[str], i: int) -> bool:
+    """A quote, or nothing: the HTML of a reply loses its quote (a blockquote) before it gets here."""
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    return i == len(lines) or _is_quoted(lines[i])

@@ -443,6 +443,20 @@ def test_a_spanish_outlook_header_block_starts_the_history() -> None:
     assert visible_text(text) == "El martes a las 9 me viene bien."
 
 
+def test_an_older_spanish_outlook_header_block_with_enviado_el_starts_the_history() -> None:
+    text = body("""
+        El martes a las 9 me viene bien.
+
+        De: SewaBazaar Support [mailto:support@example.com]
+        Enviado el: martes, 3 de marzo de 2026 10:02 a.m.
+        Para: Asha Gurung
+        Asunto: RE: [SB-1001] Plumber did not arrive
+
+        ¿Cuándo puede volver el fontanero?
+    """)
+    assert visible_text(text) == "El martes a las 9 me viene bien."
+
+
 def test_a_hindi_gmail_reply_keeps_only_the_new_text() -> None:
     text = body("""
         मंगलवार सुबह 9 बजे ठीक है।
@@ -469,6 +483,43 @@ def test_a_nepali_gmail_reply_keeps_only_the_new_text() -> None:
 def test_a_nepali_sentence_ending_in_lekhnubhayo_is_kept() -> None:
     text = "तपाईंले ठेगाना गलत लेख्नुभयो।\nकृपया फेरि पठाउनुहोस्।"
     assert visible_text(text) == text
+
+
+# Any other language: a dated line naming an address and ending in a colon
+
+
+def test_a_wrapped_attribution_in_a_language_without_its_verb_here_is_dropped_over_a_quote() -> None:
+    text = body("""
+        Во вторник в 9 удобно.
+
+        03.03.2026 10:02 пользователь "SewaBazaar Support" <
+        support@example.com> написал:
+
+        > Когда сантехник может прийти снова?
+    """)  # noqa: RUF001 (Russian letters)
+    assert visible_text(text) == "Во вторник в 9 удобно."  # noqa: RUF001
+
+
+def test_an_attribution_ending_in_a_full_width_colon_is_dropped_over_a_quote() -> None:
+    text = body("""
+        火曜日の9時で大丈夫です。
+
+        2026年3月3日(火) 10:02 SewaBazaar Support <support@example.com>\uff1a
+
+        > 配管工はいつ来られますか。
+    """)
+    assert visible_text(text) == "火曜日の9時で大丈夫です。"
+
+
+def test_a_dated_attribution_left_last_when_html_lost_its_quote_is_dropped() -> None:
+    # The quote was a <blockquote>, which html_to_text leaves out: the attribution ends the text.
+    text = 'Tuesday at 9 works.\n\n03.03.2026, 10:02, "SewaBazaar Support" <support@example.com>:\n'
+    assert visible_text(text) == "Tuesday at 9 works."
+
+
+def test_an_undated_line_naming_an_address_over_a_quote_is_kept() -> None:
+    text = "Please write to asha@example.com:\n> the old address bounced\n"
+    assert visible_text(text) == "Please write to asha@example.com:"
 
 
 # Normalising
