@@ -44,6 +44,16 @@ def test_html_only_mail_becomes_readable_text_and_safe_html():
     assert "<b>team</b>" in message.html
 
 
+def test_an_html_only_hotmail_reply_keeps_only_the_text_above_its_stop_spelling_rule():
+    # Outlook.com and Hotmail put the history, headed Date / Subject / From, under <hr id="stopSpelling">.
+    html = (
+        "<div>Tuesday at 9 works for me.</div>"
+        '<hr id="stopSpelling">Date: Tue, 3 Mar 2026 10:02:00 +0545<br>Subject: Plumber did not arrive<br>'
+        "From: support@example.com<br>To: asha@example.com<br><br>When can the plumber come back?"
+    )
+    assert deliver(build_mail(text=None, html=html)).message.message_text == "Tuesday at 9 works for me."
+
+
 def test_event_handlers_and_javascript_links_are_removed_from_html():
     html = '<p onclick="x()" onmouseover="y()">hi <a href="javascript:alert(1)">a</a> <a href="https://ok.example">b</a></p>'
     message = deliver(build_mail(html=html)).message
