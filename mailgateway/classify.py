@@ -19,6 +19,7 @@ from .parsing import ParsedEmail
 _ROBOT_LOCALS = re.compile(
     r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|bounces?|no-?reply|do-?not-?reply)([+-].*)?$"
 )
+_DAEMON_LOCALS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)$")
 _AUTO_SUBJECT = re.compile(
     r"^\s*(automatic reply|auto(matic)?[- ]?(reply|response)|out of (the )?office|abwesenheitsnotiz|"
     r"automatische antwort|réponse automatique|respuesta automática|fuera de la oficina|"
@@ -63,17 +64,26 @@ def _bounce(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any, suppo
     if mail.report is not None:
         failed = ", ".join(mail.report.failed_recipients) or "no recipient named"
         return Ignore("bounce", f"A delivery report ({failed}).")
-    local = mail.from_address.partition("@")[0]
-    if local and re.match(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)$", local):
+    if _is_daemon(mail.from_address):
         return Ignore("bounce", f"Sent by {mail.from_address}.")
     if (envelope_sender or "").strip() == "<>":
         return Ignore("bounce", "The envelope sender is empty (<>), as on delivery reports.")
     return_path = mail.header("return-path").strip()
     if return_path == "<>":
         return Ignore("bounce", "The Return-Path is empty (<>), as on delivery reports.")
+    # Sendmail and others write the empty sender of a bounce as <MAILER-DAEMON> or
+    # <MAILER-DAEMON@their.host>, while the From names a gateway or a scanner.
+    for path in (return_path, envelope_sender or ""):
+        if _is_daemon(path):
+            return Ignore("bounce", f"The return path is a mail server's ({path}).")
     if mail.header("x-failed-recipients"):
         return Ignore("bounce", "The mail names failed recipients (X-Failed-Recipients).")
     return None
+
+
+def _is_daemon(address: str) -> bool:
+    """MAILER-DAEMON, postmaster and the like, with or without angle brackets and a domain."""
+    return _DAEMON_LOCALS.match(address.strip().strip("<>").partition("@")[0].lower()) is not None
 
 
 def _auto_reply(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any, support: str) -> Ignore | None:

@@ -71,6 +71,22 @@ def test_an_empty_return_path_is_a_bounce():
     assert verdict_for(build_mail(headers={"Return-Path": "<>"})) == "bounce"
 
 
+@pytest.mark.parametrize(
+    "return_path", ["<MAILER-DAEMON@mx.example.net>", "<MAILER-DAEMON>", "<postmaster@example.net>"]
+)
+def test_a_mail_server_s_return_path_is_a_bounce_whoever_the_from_names(return_path):
+    raw = build_mail(sender="Mail Gateway <scanner@example.net>", headers={"Return-Path": return_path})
+    assert verdict_for(raw) == "bounce"
+
+
+def test_a_mail_server_s_envelope_sender_is_a_bounce():
+    assert verdict_for(build_mail(), envelope_sender="MAILER-DAEMON@mx.example.net") == "bounce"
+
+
+def test_a_person_s_return_path_is_not_a_bounce():
+    assert verdict_for(build_mail(headers={"Return-Path": "<asha@example.com>"})) is None
+
+
 def test_a_delivery_report_is_a_bounce():
     raw = build_mail(text=None, html=None).replace(
         b"Subject:", b"Content-Type: multipart/report; report-type=delivery-status; boundary=Z\r\nSubject:", 1
