@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes, message_from_string
 from email.feedparser import BytesFeedParser
@@ -93,6 +93,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     senders = people.get("from") or people.get("sender") or []
     from_name, from_address = senders[0] if senders else ("", "")
     attachments = _attachments(parser.attachments, defects) + _calendar_parts(message)
+    attachments += _unnamed_parts(message, start=len(attachments))
     defects += [str(d) for d in message.defects][:20]
     return ParsedEmail(
         message_id=_first_id(first("message-id")),
@@ -230,6 +231,43 @@ def _calendar_parts(message: Message) -> list[MailAttachment]:
             if isinstance(data, bytes) and data.strip():
                 invites.append(MailAttachment(filename="invite.ics", content_type="text/calendar", data=data))
     return invites
+
+
+def _unnamed_parts(message: Message, *, start: int) -> list[MailAttachment]:
+    """Files with neither a name nor a Content-ID, which mail-parser drops: kept, with a made-up name.
+
+    Some clients send a picture as `Content-Disposition: inline` with no filename, between the
+    text parts of a multipart/mixed. mail-parser keeps a part that has a name, a Content-ID, an
+    `attachment` disposition or RTF, and takes every other part for body text.
+    """
+    files = []
+    for part in _leaves(message):
+        content_type = part.get_content_type()
+        disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
+        if (
+            part.get_content_maintype() in ("text", "multipart")
+            or content_type in _SIGNATURE_TYPES | _TNEF_TYPES | {"application/pgp-encrypted", "application/rtf"}
+            or part.get_filename()
+            or part.get("Content-ID")
+            or disposition == "attachment"
+        ):
+            continue
+        data = part.get_payload(decode=True)
+        if isinstance(data, bytes) and data:
+            files.append(MailAttachment(_name_for(content_type, start + len(files)), content_type, data))
+    return files
+
+
+def _leaves(part: Message) -> Iterator[Message]:
+    """The leaf parts of a mail, without going into an attached mail (kept whole as its .eml)."""
+    if part.get_content_maintype() == "message":
+        return
+    payload = part.get_payload() if part.is_multipart() else None
+    if not isinstance(payload, list):
+        yield part
+        return
+    for child in payload:
+        yield from _leaves(child)
 
 
 def _name_for(content_type: str, index: int) -> str:

@@ -209,6 +209,26 @@ def test_a_forwarded_mail_is_kept_as_an_eml_file_named_after_its_subject():
     assert forwarded.filename == "Your booking.eml" and b"Booking 123 confirmed." in forwarded.data
 
 
+def test_an_inline_picture_with_neither_a_name_nor_a_content_id_is_kept_as_a_file():
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
+    mail.set_content("Photo of the leak below.")
+    mail.add_attachment(PNG_1PX, maintype="image", subtype="png", disposition="inline")
+    (picture,) = parse_email(mail.as_bytes(policy=SMTP)).attachments
+    assert (picture.filename, picture.content_type, picture.data) == ("attachment-1.png", "image/png", PNG_1PX)
+
+
+def test_the_parts_of_an_attached_mail_are_not_files_of_their_own():
+    inner, outer = EmailMessage(), EmailMessage()
+    inner["From"], inner["Subject"] = "shop@example.net", "Your receipt"
+    inner.set_content("Receipt attached.")
+    inner.add_attachment(PNG_1PX, maintype="image", subtype="png", disposition="inline")
+    outer["From"], outer["To"], outer["Subject"] = "ram@example.org", "support@example.com", "Fwd: Your receipt"
+    outer.set_content("See below.")
+    outer.add_attachment(inner)
+    assert [a.filename for a in parse_email(outer.as_bytes(policy=SMTP)).attachments] == ["Your receipt.eml"]
+
+
 def test_a_calendar_invitation_is_kept_as_an_ics_file():
     raw = raw_text_mail(b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nSUMMARY:Call\r\nEND:VCALENDAR\r\n", "text/calendar")
     (invite,) = parse_email(raw).attachments
