@@ -50,16 +50,33 @@ _UNKNOWN_FALLBACKS = ("utf-8", "cp1252")
 _SEVEN_BIT_CODECS = ("iso2022", "utf_7", "utf-7", "hz")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
 _SURROGATES = re.compile("[\udc80-\udcff]")
+# One well-formed multi-byte UTF-8 character: a text that has one was written in UTF-8.
+_UTF8_CHARACTER = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+# UTF-8 text with some bytes in Windows-1252: a gateway or a client pasted Latin-1 text (a disclaimer,
+# a signature) into a UTF-8 body. Not a codec: a text read this way is handed on already decoded.
+MIXED_UTF8 = "utf-8+cp1252"
+
+
+def _cp1252_bytes(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start : error.end].decode("cp1252", errors="replace"), error.end
+
+
+codecs.register_error(MIXED_UTF8, _cp1252_bytes)
 
 
 def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
-    """(text, codec used). Tries what the label means, then UTF-8 and Windows-1252; never fails."""
+    """(text, codec used). Tries what the label means, then UTF-8 (with Windows-1252 for the bytes that
+    are not UTF-8, when some are) and Windows-1252; never fails."""
     label = (declared or "").strip().strip("\"'").lower()
+    utf8_failed = False
     for codec in _codecs_for(label):
+        if codec == "cp1252" and utf8_failed and _UTF8_CHARACTER.search(data):
+            return data.decode("utf-8", errors=MIXED_UTF8), MIXED_UTF8
         try:
             return data.decode(codec), codec
         except (UnicodeDecodeError, LookupError):
-            continue
+            utf8_failed = utf8_failed or codec == "utf-8"
     return data.decode("cp1252", errors="replace"), "cp1252"
 
 
@@ -90,9 +107,9 @@ def repair_charsets(message: Message) -> list[str]:
         if declared is None and part.get_content_subtype() == "html":
             declared = html_meta_charset(payload)
         text, codec = decode_text(payload, declared)
-        if codec.startswith(_SEVEN_BIT_CODECS):
+        if codec.startswith(_SEVEN_BIT_CODECS) or codec == MIXED_UTF8:
             # Escape-sequence charsets look like ASCII, and mail-parser takes 7-bit text as it
-            # is: hand it the decoded text instead.
+            # is; mixed text has no codec to name: hand it the decoded text instead.
             part.set_payload(text)
             del part["Content-Transfer-Encoding"]
             part["Content-Transfer-Encoding"] = "8bit"

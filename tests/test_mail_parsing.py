@@ -63,6 +63,13 @@ def test_a_subject_with_encoded_line_breaks_becomes_one_line():
     assert parsed.cc == ()
 
 
+def test_a_utf8_body_with_a_latin1_disclaimer_pasted_in_keeps_both_readable():
+    # A mail gateway appended its Latin-1 disclaimer to a UTF-8 body: neither part turns to mojibake.
+    body = "Atención: la cañería gotea.\n".encode() + "Esta mensagem é confidencial.\n".encode("latin-1")
+    text = parse_email(raw_text_mail(body, "text/plain; charset=utf-8")).text
+    assert text.strip() == "Atención: la cañería gotea.\nEsta mensagem é confidencial."
+
+
 def test_decode_text_reports_the_codec_that_worked():
     assert decode_text("Grüße".encode("cp1252"), "us-ascii") == ("Grüße", "cp1252")
 
