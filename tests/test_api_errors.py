@@ -213,3 +213,27 @@ def test_control_characters_and_paths_never_reach_a_stored_name():
     assert safe_filename("C:\\Users\\me\\..\\report.pdf") == "report.pdf"
     assert safe_filename("../../") == "attachment"
     assert len(safe_filename("x" * 400 + ".pdf")) == 255 and safe_filename("x" * 400 + ".pdf").endswith(".pdf")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "", {"title": "T", "category": "billing", "message_text": "M", "priorty": "high"}),
+        ("patch", "{id}/", {"status": "closed", "statuss": "open"}),
+        ("post", "{id}/messages/", {"message_text": "M", "internal": True}),
+    ],
+)
+def test_an_unknown_field_is_a_validation_error_naming_it(api, customer_a, ticket, method, path, body):
+    response = getattr(api(customer_a), method)(f"{TICKETS}{path.format(id=ticket.pk)}", body, format="json")
+    details = assert_error(response, 400, "validation_error")["details"]
+    assert list(details) == [name for name in body if name in {"priorty", "statuss", "internal"}]
+    assert ticket.messages.count() == 1 and ticket.customer.tickets.count() == 1  # nothing was written
+
+
+@pytest.mark.django_db
+def test_a_file_sent_with_a_new_ticket_is_refused_not_dropped(api, customer_a):
+    body = {"title": "T", "category": "billing", "message_text": "M", "file": SimpleUploadedFile("a.txt", b"hi\n")}
+    details = assert_error(api(customer_a).post(TICKETS, body, format="multipart"), 400, "validation_error")["details"]
+    assert list(details) == ["file"]
+

@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from support.models import Notification, NotificationEvent, NotificationPreference
 
 from .pagination import TicketPagination
-from .serializers import _iso
+from .serializers import StrictSerializer, _iso
 from .views import errors
 
 
@@ -54,7 +54,7 @@ class NotificationSerializer(serializers.Serializer):
         }
 
 
-class MarkReadSerializer(serializers.Serializer):
+class MarkReadSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500)
     all = serializers.BooleanField(required=False, default=False)
 
