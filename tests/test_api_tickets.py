@@ -27,6 +27,23 @@ def test_opening_a_ticket_returns_it_with_its_first_message(api, customer_a):
 
 
 @pytest.mark.django_db
+def test_a_new_ticket_is_answered_with_its_location(api, customer_a):
+    response = api(customer_a).post(TICKETS, {"title": "T", "category": "service", "message_text": "M"}, format="json")
+    assert response.status_code == 201
+    assert response["Location"] == f"http://testserver{TICKETS}{response.json()['id']}/"
+    assert api(customer_a).get(response["Location"]).json()["id"] == response.json()["id"]
+
+
+@pytest.mark.django_db
+def test_an_upload_is_answered_with_its_download_location(api, customer_a):
+    ticket = make_ticket(customer_a)
+    response = api(customer_a).post(
+        f"{TICKETS}{ticket.pk}/attachments/", {"file": SimpleUploadedFile("leak.png", PNG_1PX)}, format="multipart"
+    )
+    assert response.status_code == 201 and response["Location"] == response.json()["download_url"]
+
+
+@pytest.mark.django_db
 def test_a_ticket_is_found_by_its_reference_too(api, customer_a):
     ticket = make_ticket(customer_a)
     response = api(customer_a).get(f"{TICKETS}{ticket.reference.lower()}/")

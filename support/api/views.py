@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import FileResponse
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -28,6 +29,10 @@ from .errors import ApiNotFound, TicketNotFound
 from .filters import TicketFilter
 
 _ERR = OpenApiResponse(s.ErrorSerializer)
+# The URL of what a 201 created: the ticket's detail, or the uploaded file's download.
+_LOCATION = OpenApiParameter(
+    "Location", OpenApiTypes.URI, location=OpenApiParameter.HEADER, response=[201], description="The new resource."
+)
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -50,6 +55,7 @@ def _channel(request: Request) -> str:
     create=extend_schema(
         summary="Open a ticket",
         request=s.TicketCreateSerializer,
+        parameters=[_LOCATION],
         responses={201: s.TicketDetailSerializer, **errors(400)},
     ),
     update=extend_schema(
@@ -118,7 +124,9 @@ class TicketViewSet(viewsets.GenericViewSet):
             source=Source.API if channel == Channel.API else Source.WEB,
             channel=channel,
         )
-        return self._detail(ticket.pk, http=status.HTTP_201_CREATED)
+        response = self._detail(ticket.pk, http=status.HTTP_201_CREATED)
+        response["Location"] = request.build_absolute_uri(reverse("ticket-detail", kwargs={"pk": ticket.pk}))
+        return response
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ticket = self.get_object()
@@ -155,6 +163,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Upload a file to attach to a later message",
         request={"multipart/form-data": s.AttachmentUploadSerializer},
+        parameters=[_LOCATION],
         responses={201: s.AttachmentSerializer, **errors(400, 403, 404, 413)},
     )
     @action(detail=True, methods=["post"], parser_classes=[parsers.MultiPartParser, parsers.FormParser])
@@ -164,7 +173,8 @@ class TicketViewSet(viewsets.GenericViewSet):
         attachment = services.store_attachment(
             ticket=ticket, uploader=request.user, content=upload, filename=upload.name or "", size=upload.size
         )
-        return Response(s.AttachmentSerializer(attachment, context=self.get_serializer_context()).data, status=201)
+        body = s.AttachmentSerializer(attachment, context=self.get_serializer_context()).data
+        return Response(body, status=201, headers={"Location": body["download_url"]})
 
     @extend_schema(
         summary="Assign the ticket to an agent",
