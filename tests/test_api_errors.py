@@ -237,3 +237,29 @@ def test_a_file_sent_with_a_new_ticket_is_refused_not_dropped(api, customer_a):
     details = assert_error(api(customer_a).post(TICKETS, body, format="multipart"), 400, "validation_error")["details"]
     assert list(details) == ["file"]
 
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [{"escalated": "maybe"}, {"unassigned": "sometimes"}])
+def test_a_yes_no_filter_that_is_not_true_or_false_is_a_validation_error(api, agent, query):
+    body = assert_error(api(agent).get(TICKETS, query), 400, "validation_error")
+    assert set(body["details"]) == set(query)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5"])
+def test_a_page_that_is_not_a_whole_number_is_a_validation_error(api, agent, page):
+    body = assert_error(api(agent).get(TICKETS, {"page": page}), 400, "validation_error")
+    assert set(body["details"]) == {"page"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page_size", ["abc", "0", "-5"])
+def test_a_page_size_that_is_not_a_whole_number_is_a_validation_error(api, agent, page_size):
+    body = assert_error(api(agent).get(TICKETS, {"page_size": page_size}), 400, "validation_error")
+    assert set(body["details"]) == {"page_size"}
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_last_is_not_found(api, agent):
+    assert_error(api(agent).get(TICKETS, {"page": 2}), 404, "not_found")
+

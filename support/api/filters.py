@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework.exceptions import ValidationError
 
@@ -23,16 +24,40 @@ ORDERINGS = {
 DEFAULT_ORDERING = "-updated_at"
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """`true` or `false` (also `1`/`0`, `yes`/`no`); anything else is an error.
+
+    Django's NullBooleanField reads every other value as "not given", so `escalated=maybe`
+    would list every ticket instead of saying the filter was not understood.
+    """
+
+    widget = forms.TextInput
+
+    def to_python(self, value: Any) -> bool | None:
+        text = str(value or "").strip().lower()
+        if text in {"true", "1", "yes"}:
+            return True
+        if text in {"false", "0", "no"}:
+            return False
+        if text:
+            raise forms.ValidationError("Use true or false.", code="invalid")
+        return None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class TicketFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Status.choices)
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
     category = django_filters.ChoiceFilter(choices=Category.choices)
     source = django_filters.ChoiceFilter(choices=Source.choices)
-    escalated = django_filters.BooleanFilter()
+    escalated = StrictBooleanFilter()
     assigned_agent = django_filters.UUIDFilter(
         method="filter_assigned_agent", help_text="Staff only: an agent's id (ignored for customers)."
     )
-    unassigned = django_filters.BooleanFilter(method="filter_unassigned", help_text="Staff only.")
+    unassigned = StrictBooleanFilter(method="filter_unassigned", help_text="Staff only.")
     search = django_filters.CharFilter(
         method="filter_search", max_length=200, help_text="Words in the title, the reference, or message text."
     )
