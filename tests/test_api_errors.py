@@ -263,3 +263,9 @@ def test_a_page_size_that_is_not_a_whole_number_is_a_validation_error(api, agent
 def test_a_page_past_the_last_is_not_found(api, agent):
     assert_error(api(agent).get(TICKETS, {"page": 2}), 404, "not_found")
 
+
+@pytest.mark.django_db
+def test_a_post_to_an_unknown_api_url_is_a_json_404_even_without_a_csrf_token(customer_a):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(customer_a)
+    assert_error(client.post("/api/support/tickets", {"title": "T"}, format="json"), 404, "not_found")
