@@ -102,3 +102,13 @@ def test_the_api_answers_staff_as_its_schema_says(case: schemathesis.Case, fuzz_
 @FUZZ
 def test_the_api_answers_customers_as_its_schema_says(case: schemathesis.Case, fuzz_world: dict[str, Any]) -> None:
     _run(case, fuzz_world, "customer")
+
+
+@pytest.mark.django_db
+def test_the_schema_types_every_ticket_list_parameter(api: Any, customer_a: User) -> None:
+    served = api(customer_a).get("/api/schema/", {"format": "json"}).json()
+    parameters = served["paths"]["/api/support/tickets/"]["get"]["parameters"]
+    untyped = [p["name"] for p in parameters if "type" not in p["schema"]]
+    assert untyped == []
+    types = {p["name"]: p["schema"] for p in parameters}
+    assert types["assigned_agent"] == {"type": "string", "format": "uuid"} and types["unassigned"]["type"] == "boolean"

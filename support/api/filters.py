@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import django_filters
 from django import forms
@@ -82,13 +83,11 @@ class TicketFilter(django_filters.FilterSet):
         user = getattr(self.request, "user", None)
         return bool(user and user.is_staff)
 
-    def filter_assigned_agent(self, queryset: QuerySet[Ticket], name: str, value: Any) -> QuerySet[Ticket]:
+    def filter_assigned_agent(self, queryset: QuerySet[Ticket], name: str, value: UUID) -> QuerySet[Ticket]:
         return queryset.filter(assigned_agent_id=value) if self._is_staff() else queryset
 
-    def filter_unassigned(self, queryset: QuerySet[Ticket], name: str, value: Any) -> QuerySet[Ticket]:
-        if not self._is_staff() or value is None:
-            return queryset
-        return queryset.filter(assigned_agent__isnull=value)
+    def filter_unassigned(self, queryset: QuerySet[Ticket], name: str, value: bool) -> QuerySet[Ticket]:
+        return queryset.filter(assigned_agent__isnull=value) if self._is_staff() else queryset
 
     def filter_search(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         value = value.replace("\x00", "").strip()
