@@ -44,6 +44,19 @@ def test_an_upload_is_answered_with_its_download_location(api, customer_a):
 
 
 @pytest.mark.django_db
+def test_options_describes_the_body_of_a_new_ticket(api, customer_a):
+    fields = api(customer_a).options(TICKETS).json()["actions"]["POST"]
+    assert set(fields) == {"title", "category", "priority", "message_text"}
+
+
+@pytest.mark.django_db
+def test_options_describes_the_body_of_a_ticket_change(api, customer_a, agent):
+    ticket = make_ticket(customer_a)
+    fields = api(agent).options(f"{TICKETS}{ticket.pk}/").json()["actions"]["PUT"]
+    assert set(fields) == {"status", "priority", "category", "tags", "assigned_agent"}
+
+
+@pytest.mark.django_db
 def test_a_ticket_is_found_by_its_reference_too(api, customer_a):
     ticket = make_ticket(customer_a)
     response = api(customer_a).get(f"{TICKETS}{ticket.reference.lower()}/")

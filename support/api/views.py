@@ -87,7 +87,15 @@ class TicketViewSet(viewsets.GenericViewSet):
         return selectors.visible_tickets(user)
 
     def get_serializer_class(self) -> Any:
-        return s.TicketListSerializer if self.action == "list" else s.TicketDetailSerializer
+        if self.action == "list":
+            return s.TicketListSerializer
+        # OPTIONS (DRF's metadata) describes the body a POST or PUT takes with this serializer.
+        method = self.request.method if self.action == "metadata" else None
+        if self.action == "create" or method == "POST":
+            return s.TicketCreateSerializer
+        if self.action in {"update", "partial_update"} or method in {"PUT", "PATCH"}:
+            return s.TicketUpdateSerializer
+        return s.TicketDetailSerializer
 
     def get_object(self) -> Ticket:
         ticket = selectors.find_ticket(selectors.visible_tickets(self.request.user), self.kwargs["pk"])
