@@ -250,6 +250,9 @@ REPLY_TOKEN_KEY = env_str("REPLY_TOKEN_KEY", SECRET_KEY)
 OUTBOUND_ACK_PER_HOUR = env_int("OUTBOUND_ACK_PER_HOUR", 5)
 # Tries of the send task on provider errors, with exponential backoff (30 s, 60 s, ... at most 1 h).
 OUTBOUND_MAX_RETRIES = env_int("OUTBOUND_MAX_RETRIES", 6)
+# A send task that finds other mails queued behind its own (a backlog) sends up to this many in
+# one batch (mailgateway/outbox.py); 1 sends each mail alone.
+OUTBOUND_DRAIN_BATCH = max(1, env_int("OUTBOUND_DRAIN_BATCH", 100))
 # Who hears of an escalation: these staff addresses; empty means every active superuser.
 SUPERVISOR_ADDRESSES = env_list("SUPERVISOR_ADDRESSES")
 # Who hears of new tickets and of customer replies on unassigned tickets: these staff addresses;

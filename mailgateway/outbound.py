@@ -1,13 +1,14 @@
 """Outbound mail: one `OutboundEmail` row in, one `AnymailMessage` through `EMAIL_BACKEND` out.
 
-`send_outbound_email()` is what the `mailgateway.send_outbound` task runs; `send_outbound_batch()`
-sends the mails of one event together. It reads (`outbound_reads`) the row and a
-fixed number of other rows (the ticket's first Message-ID and its latest few messages, the
-recipient's reply token, the undeliverable list), whatever the length of the thread, renders
+`send_rows()` sends locked rows as one batch: the `mailgateway.send_outbound` task runs it
+through the outbox drainer (`outbox.py`: a mail, and the backlog queued behind it), and
+`send_outbound_batch()` for the mails of one event. It reads (`outbound_reads`) the rows and a
+fixed number of other rows (the tickets' first Message-IDs and their latest few messages, the
+recipients' reply tokens, the undeliverable list), whatever the length of the threads, renders
 `templates/emails/<template>/{subject.txt,body.txt,body.html}`, sets the headers that make mail
-clients thread the conversation, and hands the mail to the backend. The row then says `sent`
-(with the provider's message id), `rejected`, or `skipped`; an exception from the backend
-propagates, so the task retries it.
+clients thread the conversation, and hands each mail to the backend. A row then says `sent`
+(with the provider's message id), `rejected`, or `skipped`; a mail the backend refused stays
+`queued` with the error and comes back as `RETRY`, for the task to try again with backoff.
 
 Headers (RFC 5322 section 3.6.4, RFC 3834):
 - `Message-ID`: the one chosen when the mail was queued. A mail that carries a message uses that
@@ -47,7 +48,7 @@ from support.models import User
 
 from .addresses import normalize_address, split_address
 from .models import OutboundEmail, OutboundStatus
-from .outbound_reads import Entry, Thread, lock_rows, read_thread, read_threads, safe_display_name
+from .outbound_reads import Entry, Thread, find_status, lock_rows, read_thread, read_threads, safe_display_name
 from .outbound_reads import author_label as author_label
 from .outbound_reads import outbound_rows as outbound_rows
 from .tokens import issue_reply_token, reply_token_of
@@ -59,6 +60,8 @@ REFERENCES_MAX_CHARS = 900
 # Mails that relay what a person wrote to the other side; everything else is automatic.
 PERSONAL_TEMPLATES = frozenset({"agent_reply"})
 LOOP_HEADER = "X-SewaBazaar-Helpdesk"
+# The outcome of a mail the backend refused this time: still queued, its error kept, to be retried.
+RETRY = "retry"
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -239,28 +242,14 @@ def provider_name() -> str:
 
 
 def send_outbound_email(outbound_id: str) -> str:
-    """Send one queued mail; returns its new status. Backend errors propagate (the task retries)."""
+    """Send one queued mail alone; returns its new status ("retry" when the backend refused it:
+    the error is kept on the row, still queued, for the caller to try again later)."""
     with transaction.atomic():
-        found = lock_rows([outbound_id], skip_locked=False)
-        if not found:
-            status = OutboundEmail.objects.filter(pk=outbound_id).values_list("status", flat=True).first()
-            return status or "missing"  # sent already (a task delivered twice), or skipped
-        row = found[0]
-        row.attempts += 1
-        row.updated_at = timezone.now()
-        if row.undeliverable:
-            row.status, row.error = OutboundStatus.SKIPPED, "The address is marked undeliverable."
-            row.save(update_fields=["status", "error", "attempts", "updated_at"])
-            return row.status
-        # The batch's readers and writer serve one mail too: raw SQL, no ORM compiling per mail.
-        mail = compose(row, read_threads([row]).get(row.pk))
-        mail.send()
-        _record_sent(row, mail)
-        _save_batch([row])
-        if row.status == OutboundStatus.SENT:
-            metrics.count_sent()
-    logger.info("outbound %s (%s) to %s: %s", row.pk, row.template, row.to_address, row.status)
-    return row.status
+        rows = lock_rows([outbound_id], skip_locked=False)
+        if not rows:
+            return find_status(outbound_id) or "missing"  # sent already (a task delivered twice), or skipped
+        results = send_rows(rows)
+    return results[str(rows[0].pk)]
 
 
 def _record_sent(row: OutboundEmail, mail: AnymailMessage) -> None:
@@ -286,27 +275,41 @@ def send_outbound_batch(outbound_ids: Sequence[str]) -> dict[str, str]:
 
     A fixed number of queries for the whole batch (the rows, the latest messages of their
     tickets, one update), whatever the threads' length; one more for a row whose thread is not
-    among those latest messages. A mail the backend refuses stays `queued` with the error and
-    is returned as "retry" for the caller to hand to `send_outbound` (retries with backoff); the
-    others are recorded as sent in the same commit. Rows another worker holds are skipped.
+    among those latest messages. Rows another worker holds are skipped. What each row records is
+    `send_rows()`'s.
+    """
+    with transaction.atomic():
+        return send_rows(lock_rows(outbound_ids, skip_locked=True))
+
+
+def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
+    """Send these rows, locked by the caller's transaction, as one batch; their statuses by id.
+
+    One read of their threads, one renderer, one backend connection, one UPDATE for the mails
+    sent. A mail the backend refuses stays `queued` with the error, one more attempt counted, and
+    is returned as RETRY for the caller to try again with backoff; the others are recorded in the
+    same commit.
     """
     results: dict[str, str] = {}
-    with transaction.atomic():
-        rows = lock_rows(outbound_ids, skip_locked=True)
-        threads = read_threads(rows)
-        renderer = Renderer()
-        # Opened once, so that a provider's HTTP session (or an SMTP connection) serves the batch.
-        connection = get_connection()
-        try:
-            connection.open()
-        except Exception:  # each mail then tries on its own, and a failure is its retry
-            logger.warning("opening the mail connection for a batch failed", exc_info=True)
-        try:
-            _send_rows(rows, threads, renderer, connection, results)
-        finally:
-            connection.close()
-        _save_batch(rows)
-    logger.info("outbound batch of %s: %s", len(rows), sorted(results.values()))
+    if not rows:
+        return results
+    threads = read_threads(rows)
+    renderer = Renderer()
+    # Opened once, so that a provider's HTTP session (or an SMTP connection) serves the batch.
+    connection = get_connection()
+    try:
+        connection.open()
+    except Exception:  # each mail then tries on its own, and a failure is its retry
+        logger.warning("opening the mail connection for a batch failed", exc_info=True)
+    try:
+        _send_rows(rows, threads, renderer, connection, results)
+    finally:
+        connection.close()
+    _save_batch(rows)
+    if len(rows) == 1:
+        logger.info("outbound %s (%s) to %s: %s", rows[0].pk, rows[0].template, rows[0].to_address, rows[0].status)
+    else:
+        logger.info("outbound batch of %s: %s", len(rows), sorted(results.values()))
     return results
 
 
@@ -325,7 +328,7 @@ def _send_rows(
                 mail.send()
             except Exception as exc:  # one refused mail must not undo the ones already sent
                 row.error = f"{type(exc).__name__}: {exc}"[:4000]
-                results[str(row.pk)] = "retry"
+                results[str(row.pk)] = RETRY
                 _drop_connection(connection)
                 continue
             _record_sent(row, mail)
@@ -393,3 +396,10 @@ def record_send_failure(outbound_id: str, exc: BaseException, *, final: bool) ->
         if final:
             row.status = OutboundStatus.FAILED
         row.save(update_fields=["attempts", "error", "status", "updated_at"])
+
+
+def record_last_try(outbound_id: str) -> None:
+    """A mail whose last try the backend refused (its error and attempt already recorded) is `failed`."""
+    OutboundEmail.objects.filter(pk=outbound_id, status=OutboundStatus.QUEUED).update(
+        status=OutboundStatus.FAILED, updated_at=timezone.now()
+    )

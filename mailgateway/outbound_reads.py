@@ -203,36 +203,104 @@ def lock_rows(ids: Sequence[Any], *, skip_locked: bool) -> list[OutboundEmail]:
     if connection.vendor != "postgresql":
         rows = outbound_rows().select_for_update(of=("self",), skip_locked=skip_locked)
         return list(rows.filter(pk__in=list(ids), status=OutboundStatus.QUEUED))
-    table = {
-        m: connection.ops.quote_name(m._meta.db_table)
-        for m in (OutboundEmail, Ticket, Message, User, ReplyToken, UndeliverableAddress)
-    }
+    return _fetch_rows(_lock_sql(skip_locked), [[str(i) for i in ids], OutboundStatus.QUEUED.value])
+
+
+def can_claim_backlog() -> bool:
+    """Only where a claim can skip the rows another worker holds (PostgreSQL): elsewhere two
+    workers could read the same queued row and both send it."""
+    return connection.vendor == "postgresql"
+
+
+def find_status(outbound_id: Any) -> str | None:
+    """The row's status, read without a lock or a transaction (one query); None when it is gone."""
+    with connection.cursor() as cursor:
+        cursor.execute(_status_sql(), [OutboundEmail._meta.pk.get_db_prep_value(outbound_id, connection)])  # type: ignore[union-attr]
+        found = cursor.fetchone()
+    return None if found is None else str(found[0])
+
+
+def claim_rows(outbound_id: Any, *, backlog: int) -> list[OutboundEmail]:
+    """This queued row and up to `backlog` others never tried, locked, as `lock_rows()` gives them.
+
+    One query. The row comes first; the others are the oldest queued rows with no attempt yet
+    (a row tried before has its retry on the way, with its backoff). Rows another transaction
+    holds are skipped, this one included: then nothing is claimed, since that worker is sending
+    it. Without `can_claim_backlog()`, the row alone, waiting for its lock as `lock_rows()` does.
+    """
+    if backlog <= 0 or not can_claim_backlog():
+        return lock_rows([outbound_id], skip_locked=can_claim_backlog())
+    queued = OutboundStatus.QUEUED.value
+    rows = _fetch_rows(_claim_sql(), [str(outbound_id), queued, queued, str(outbound_id), backlog])
+    rows.sort(key=lambda row: (str(row.pk) != str(outbound_id), row.created_at))
+    return rows
+
+
+def _fetch_rows(sql: str, params: list[Any]) -> list[OutboundEmail]:
     outbound_fields = list(OutboundEmail._meta.concrete_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_row_from(values, outbound_fields) for values in cursor.fetchall()]
+
+
+def _tables() -> dict[Any, str]:
+    models = (OutboundEmail, Ticket, Message, User, ReplyToken, UndeliverableAddress)
+    return {m: connection.ops.quote_name(m._meta.db_table) for m in models}
+
+
+def _select_rows(source: str) -> str:
+    """The rows of `source` (named `o`) with their ticket, message, sender, recipient, reply token,
+    undeliverable flag and the ticket's first Message-ID, in the order `_row_from()` reads."""
+    table = _tables()
     columns = ", ".join(
-        [f"o.{f.column}" for f in outbound_fields]
+        [f"o.{f.column}" for f in OutboundEmail._meta.concrete_fields]
         + [f"t.{c}" for c in _TICKET_FIELDS]
         + [f"m.{c}" for c in _MESSAGE_FIELDS]
         + ["s.name"]
         + [f"u.{c}" for c in _RECIPIENT_FIELDS]
     )
-    sql = f"""
+    return f"""
         SELECT {columns},
             (SELECT f.email_message_id FROM {table[Message]} f WHERE f.ticket_id = o.ticket_id
              AND NOT f.is_internal AND f.email_message_id <> '' ORDER BY f.created_at, f.id LIMIT 1),
             (SELECT r.token_id FROM {table[ReplyToken]} r
              WHERE r.ticket_id = o.ticket_id AND r.person_id = o.recipient_id LIMIT 1),
             EXISTS (SELECT 1 FROM {table[UndeliverableAddress]} d WHERE UPPER(d.address) = UPPER(o.to_address))
-        FROM {table[OutboundEmail]} o
+        FROM {source} o
         JOIN {table[Ticket]} t ON t.id = o.ticket_id
         LEFT JOIN {table[Message]} m ON m.id = o.message_id
         LEFT JOIN {table[User]} s ON s.id = m.sender_id
         LEFT JOIN {table[User]} u ON u.id = o.recipient_id
-        WHERE o.id = ANY(%s::uuid[]) AND o.status = %s
-        FOR UPDATE OF o{" SKIP LOCKED" if skip_locked else ""}
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [[str(i) for i in ids], OutboundStatus.QUEUED.value])
-        return [_row_from(values, outbound_fields) for values in cursor.fetchall()]
+
+
+@functools.cache
+def _lock_sql(skip_locked: bool) -> str:
+    return (
+        _select_rows(_tables()[OutboundEmail])
+        + f"WHERE o.id = ANY(%s::uuid[]) AND o.status = %s FOR UPDATE OF o{' SKIP LOCKED' if skip_locked else ''}"
+    )
+
+
+@functools.cache
+def _claim_sql() -> str:
+    """The locks are taken in the CTEs, which return each row as its lock found it (re-checked
+    `queued` under the lock: a row another worker sent meanwhile drops out); the backlog is
+    claimed only when the task's own row was."""
+    outbound = _tables()[OutboundEmail]
+    return f"""
+        WITH own AS (
+            SELECT * FROM {outbound} WHERE id = %s AND status = %s FOR UPDATE SKIP LOCKED
+        ), backlog AS (
+            SELECT * FROM {outbound} WHERE status = %s AND attempts = 0 AND id <> %s
+            AND EXISTS (SELECT 1 FROM own) ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED
+        ), claimed AS (SELECT * FROM own UNION ALL SELECT * FROM backlog)
+    """ + _select_rows("claimed")
+
+
+@functools.cache
+def _status_sql() -> str:
+    return f"SELECT status FROM {_tables()[OutboundEmail]} WHERE id = %s"
 
 
 def _row_from(values: Sequence[Any], outbound_fields: list[Any]) -> OutboundEmail:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterable
 
 from celery import shared_task
 
@@ -72,31 +73,50 @@ def poll_imap() -> None:
 
 @shared_task(bind=True, name="mailgateway.send_outbound", acks_late=True, max_retries=None)
 def send_outbound(self, outbound_id: str) -> str:  # type: ignore[no-untyped-def]
-    """Send one queued `OutboundEmail`; provider errors are retried with backoff, then `failed`."""
+    """Send one queued `OutboundEmail`, and the backlog queued behind it (`outbox.py`); provider
+    errors are retried with backoff, then `failed`."""
     from django.conf import settings
 
-    from .outbound import record_send_failure, send_outbound_email
+    from .outbound import RETRY, record_last_try, record_send_failure
+    from .outbox import send_with_backlog
 
+    final = self.request.retries >= settings.OUTBOUND_MAX_RETRIES
     try:
-        return send_outbound_email(outbound_id)
-    except Exception as exc:
-        final = self.request.retries >= settings.OUTBOUND_MAX_RETRIES
+        results = send_with_backlog(outbound_id)
+    except Exception as exc:  # nothing was recorded: the transaction rolled back
         logger.warning("sending outbound mail %s failed (try %s): %s", outbound_id, self.request.retries + 1, exc)
         record_send_failure(outbound_id, exc, final=final)
         if final:
             return "failed"
-        # 30 s, 60 s, 120 s ... at most an hour, with jitter so that retries do not arrive together.
-        countdown = min(30 * 2**self.request.retries, 3600) * random.uniform(0.5, 1.5)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    retry_later(other for other, status in results.items() if status == RETRY and other != outbound_id)
+    status = results[outbound_id]
+    if status != RETRY:
+        return status
+    logger.warning("the provider refused outbound mail %s (try %s)", outbound_id, self.request.retries + 1)
+    if final:
+        record_last_try(outbound_id)
+        return "failed"
+    raise self.retry(countdown=_backoff(self.request.retries))
+
+
+def _backoff(retries: int) -> float:
+    """30 s, 60 s, 120 s ... at most an hour, with jitter so that retries do not arrive together."""
+    return min(30 * 2**retries, 3600) * random.uniform(0.5, 1.5)
+
+
+def retry_later(outbound_ids: Iterable[str]) -> None:
+    """Mails the provider refused in a batch (their error kept, still queued) go to `send_outbound`."""
+    for outbound_id in outbound_ids:
+        send_outbound.apply_async(args=[outbound_id], countdown=_backoff(0))
 
 
 @shared_task(name="mailgateway.send_outbound_batch", acks_late=True)
 def send_outbound_batch(outbound_ids: list[str]) -> dict[str, str]:
     """Send the mails of one event together; each one the provider refused goes to `send_outbound`."""
+    from .outbound import RETRY
     from .outbound import send_outbound_batch as send_batch
 
     results = send_batch(outbound_ids)
-    for outbound_id, status in results.items():
-        if status == "retry":
-            send_outbound.apply_async(args=[outbound_id], countdown=30 * random.uniform(0.5, 1.5))
+    retry_later(outbound_id for outbound_id, status in results.items() if status == RETRY)
     return results

@@ -1,0 +1,166 @@
+"""The outbox drainer: a send task takes the mails queued behind its own, and each is sent once.
+
+PostgreSQL only: a backlog is claimed with `FOR UPDATE SKIP LOCKED`; on other databases a task
+sends its own mail alone (the last test).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from anymail.backends.test import EmailBackend
+from anymail.exceptions import AnymailAPIError
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from mailgateway import tasks
+from mailgateway.models import OutboundEmail, OutboundStatus
+from mailgateway.notifications import Notice, queue_notices
+from mailgateway.outbound_reads import claim_rows
+from mailgateway.outbox import TAKEN, send_with_backlog
+from mailgateway.tokens import issue_reply_token
+from support.models import User
+from tests.builders import make_reply, make_ticket
+from tests.outbound_helpers import sent
+
+postgres = pytest.mark.postgres
+
+
+@pytest.fixture(autouse=True)
+def _outbox(anymail_outbox, monkeypatch):  # type: ignore[no-untyped-def]
+    """Queued mails wait for their tasks: the broker is the edge, and each test runs the tasks."""
+    monkeypatch.setattr("mailgateway.notifications._enqueue", lambda outbound_ids: None)
+
+
+def queue_lone_mails(count: int, *, guests: str = "guest") -> list[str]:
+    """`count` queued mails, each the only mail of its event (a reply to one guest), oldest first."""
+    customer = User.objects.create_user(f"{guests}-customer@example.com", None, name="Asha Rai")
+    ticket = make_ticket(customer)
+    message = make_reply(ticket, customer, "The cleaner came at noon.")
+    OutboundEmail.objects.filter(ticket=ticket).update(status=OutboundStatus.SKIPPED)  # not the backlog under test
+    ids = []
+    for n in range(count):
+        guest = User.objects.create_user(f"{guests}{n}@example.com", None, name=f"Guest {n}")
+        issue_reply_token(ticket_id=ticket.pk, person_id=guest.pk)  # mailed about it before (a first mail writes one)
+        (row,) = queue_notices(ticket=ticket, message=message, notices=[Notice(guest, "agent_reply", in_app=False)])
+        ids.append(str(row.pk))
+    return ids
+
+
+def statuses(ids: list[str]) -> list[str]:
+    found = dict(OutboundEmail.objects.filter(pk__in=ids).values_list("pk", "status"))
+    return [found[OutboundEmail._meta.pk.to_python(i)] for i in ids]  # type: ignore[union-attr]
+
+
+def run_task(outbound_id: str) -> str:
+    return tasks.send_outbound.apply(args=[outbound_id]).get()
+
+
+@postgres
+@pytest.mark.django_db
+def test_a_task_sends_the_mails_queued_behind_its_own_in_one_batch():
+    ids = queue_lone_mails(5)
+    with CaptureQueriesContext(connection) as captured:
+        assert run_task(ids[0]) == "sent"
+    assert statuses(ids) == ["sent"] * 5
+    assert sorted(m["To"] for m in sent()) == [f"guest{n}@example.com" for n in range(5)]
+    updates = [q for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("UPDATE")]
+    assert len(updates) == 1
+
+
+@postgres
+@pytest.mark.django_db
+def test_a_drained_batch_takes_as_many_queries_for_twenty_mails_as_for_two():
+    def queries_to_drain(count: int) -> int:
+        ids = queue_lone_mails(count, guests=f"guest-of-{count}-")
+        with CaptureQueriesContext(connection) as captured:
+            run_task(ids[0])
+        assert statuses(ids) == ["sent"] * count
+        return len(captured.captured_queries)
+
+    assert queries_to_drain(2) == queries_to_drain(20)
+
+
+@postgres
+@pytest.mark.django_db
+def test_a_task_whose_mail_went_out_with_another_task_s_batch_sends_nothing_with_one_read():
+    ids = queue_lone_mails(3)
+    run_task(ids[0])
+    with CaptureQueriesContext(connection) as captured:
+        assert run_task(ids[2]) == "sent"
+    assert len(captured.captured_queries) == 1
+    assert len(sent()) == 3
+
+
+@postgres
+@pytest.mark.django_db
+def test_a_task_takes_at_most_the_drain_batch_oldest_first(settings):
+    settings.OUTBOUND_DRAIN_BATCH = 3
+    ids = queue_lone_mails(5)
+    run_task(ids[4])
+    assert statuses(ids) == ["sent", "sent", "queued", "queued", "sent"]
+
+
+@postgres
+@pytest.mark.django_db
+def test_a_mail_waiting_for_its_retry_is_not_taken_before_its_backoff():
+    ids = queue_lone_mails(2)
+    OutboundEmail.objects.filter(pk=ids[0]).update(attempts=1, error="AnymailAPIError: 503")
+    run_task(ids[1])
+    assert statuses(ids) == ["queued", "sent"]
+
+
+@postgres
+@pytest.mark.django_db
+def test_a_provider_error_on_one_mail_of_a_drained_batch_retries_only_that_mail(monkeypatch):
+    ids = queue_lone_mails(3)
+    post = EmailBackend.post_to_esp
+
+    def refuse_guest_1(self, payload, message):  # type: ignore[no-untyped-def]
+        if message.to == ["guest1@example.com"]:
+            raise AnymailAPIError("the provider refused it")
+        return post(self, payload, message)
+
+    monkeypatch.setattr(EmailBackend, "post_to_esp", refuse_guest_1)
+    retried: list[str] = []
+    monkeypatch.setattr(tasks, "retry_later", lambda outbound_ids: retried.extend(outbound_ids))
+    assert run_task(ids[0]) == "sent"
+    assert retried == [ids[1]]
+    assert statuses(ids) == ["sent", "queued", "sent"]
+    refused = OutboundEmail.objects.get(pk=ids[1])
+    assert refused.attempts == 1 and "the provider refused it" in refused.error
+
+
+@postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_claimed_by_one_worker_is_not_sent_by_another():
+    held = queue_lone_mails(4)[:2]
+    with transaction.atomic():
+        claimed = claim_rows(held[0], backlog=1)  # this worker holds the two oldest
+        assert [str(r.pk) for r in claimed] == held
+        outcome: dict[str, dict[str, str]] = {}
+
+        def other_worker() -> None:
+            try:
+                outcome["own row held"] = send_with_backlog(held[1])
+                free = OutboundEmail.objects.filter(status=OutboundStatus.QUEUED).exclude(pk__in=held).first()
+                outcome["free row"] = send_with_backlog(str(free.pk))
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=other_worker)
+        worker.start()
+        worker.join(timeout=30)
+    assert outcome["own row held"] == {held[1]: TAKEN}
+    assert sorted(outcome["free row"].values()) == ["sent", "sent"]  # the two rows nobody held
+    assert sorted(m["To"] for m in sent()) == ["guest2@example.com", "guest3@example.com"]
+
+
+@pytest.mark.django_db
+def test_without_postgresql_a_task_sends_its_own_mail_alone():
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL drains the backlog")
+    ids = queue_lone_mails(3)
+    assert run_task(ids[1]) == "sent"
+    assert statuses(ids) == ["queued", "sent", "queued"]
