@@ -285,3 +285,21 @@ def test_the_matrix_covers_every_api_route():
     covered = {resolve(path.format(**placeholders)).url_name for _, path, _ in REQUESTS.values()}
     assert {pattern.name for pattern in urlpatterns} <= covered
     assert {"token_obtain_pair", "token_refresh", "schema"} <= covered
+
+
+@pytest.mark.django_db
+def test_a_customer_does_not_see_the_escalation_reason(api, customer_a, agent):
+    ticket = make_ticket(customer_a)
+    api(agent).post(f"{TICKETS}{ticket.pk}/escalate/", {"reason": "Rude on the phone"}, format="json")
+    seen = api(customer_a).get(f"{TICKETS}{ticket.pk}/").json()
+    assert seen["escalated"] is True and seen["escalation_reason"] == ""
+    assert api(agent).get(f"{TICKETS}{ticket.pk}/").json()["escalation_reason"] == "Rude on the phone"
+
+
+@pytest.mark.django_db
+def test_a_customer_does_not_see_the_tags(api, customer_a, agent):
+    ticket = make_ticket(customer_a)
+    api(agent).patch(f"{TICKETS}{ticket.pk}/", {"tags": ["difficult"]}, format="json")
+    assert api(customer_a).get(f"{TICKETS}{ticket.pk}/").json()["tags"] == []
+    assert api(customer_a).get(TICKETS).json()["results"][0]["tags"] == []
+    assert api(agent).get(TICKETS).json()["results"][0]["tags"] == ["difficult"]

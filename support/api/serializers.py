@@ -23,6 +23,16 @@ def _iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def _staff_view(context: dict[str, Any]) -> bool:
+    """Tags and the escalation reason are staff's own labels and words for supervisors: a customer
+    gets `[]` and `""`, as their web page shows neither."""
+    staff = context.get("_staff_view")
+    if staff is None:  # once per request: a list asks for every row
+        request = context.get("request")
+        staff = context["_staff_view"] = bool(request is not None and request.user.is_staff)
+    return bool(staff)
+
+
 def _agent(user: User | None) -> dict[str, Any] | None:
     return None if user is None else {"id": str(user.pk), "name": user.display_name}
 
@@ -221,7 +231,7 @@ class TicketListSerializer(serializers.ModelSerializer):
             "category": row["category"],
             "source": row["source"],
             "escalated": row["escalated"],
-            "tags": row["tags"],
+            "tags": row["tags"] if _staff_view(self.context) else [],
             "assigned_agent": agent,
             "last_message_snippet": row["last_message_snippet"],
             "unread_count": int(row["unread_count"] or 0),
@@ -269,6 +279,7 @@ class TicketDetailSerializer(serializers.ModelSerializer):
 
     def to_representation(self, ticket: Ticket) -> dict[str, Any]:
         customer = ticket.customer
+        staff = _staff_view(self.context)
         return {
             "id": str(ticket.pk),
             "reference": ticket.reference,
@@ -277,11 +288,11 @@ class TicketDetailSerializer(serializers.ModelSerializer):
             "priority": ticket.priority,
             "category": ticket.category,
             "source": ticket.source,
-            "tags": ticket.tags,
+            "tags": ticket.tags if staff else [],
             "customer": {"id": str(customer.pk), "email": customer.email, "name": customer.name},
             "assigned_agent": _agent(ticket.assigned_agent),
             "escalated": ticket.escalated,
-            "escalation_reason": ticket.escalation_reason,
+            "escalation_reason": ticket.escalation_reason if staff else "",
             "escalated_at": _iso(ticket.escalated_at),
             "follow_up_of": ticket.follow_up_of.reference if ticket.follow_up_of_id else None,
             "created_at": _iso(ticket.created_at),
