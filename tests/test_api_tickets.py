@@ -27,6 +27,22 @@ def test_opening_a_ticket_returns_it_with_its_first_message(api, customer_a):
 
 
 @pytest.mark.django_db
+def test_an_app_may_say_that_its_tickets_come_from_mobile(api, customer_a):
+    body = {"title": "AC repair", "category": "service", "message_text": "It leaks.", "source": "mobile"}
+    response = api(customer_a).post(TICKETS, body, format="json")
+    assert response.status_code == 201
+    assert response.json()["source"] == "mobile"
+
+
+@pytest.mark.django_db
+def test_a_ticket_opened_through_the_api_cannot_claim_to_have_come_by_mail(api, customer_a):
+    body = {"title": "AC repair", "category": "service", "message_text": "It leaks.", "source": "email"}
+    response = api(customer_a).post(TICKETS, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error" and "source" in response.json()["details"]
+
+
+@pytest.mark.django_db
 def test_a_new_ticket_is_answered_with_its_location(api, customer_a):
     response = api(customer_a).post(TICKETS, {"title": "T", "category": "service", "message_text": "M"}, format="json")
     assert response.status_code == 201
@@ -46,7 +62,7 @@ def test_an_upload_is_answered_with_its_download_location(api, customer_a):
 @pytest.mark.django_db
 def test_options_describes_the_body_of_a_new_ticket(api, customer_a):
     fields = api(customer_a).options(TICKETS).json()["actions"]["POST"]
-    assert set(fields) == {"title", "category", "priority", "message_text"}
+    assert set(fields) == {"title", "category", "priority", "message_text", "source"}
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from support import selectors
-from support.models import Attachment, Category, Message, Priority, Status, Ticket, User
+from support.models import Attachment, Category, Message, Priority, Source, Status, Ticket, User
 from support.services import MAX_TYPED_TEXT
 
 
@@ -309,6 +309,13 @@ class TicketCreateSerializer(StrictSerializer):
     category = serializers.ChoiceField(choices=Category.choices)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.MEDIUM)
     message_text = serializers.CharField(max_length=MAX_TYPED_TEXT)
+    # A marketplace app says `mobile`, a call logged by a client's phone integration `phone`;
+    # `email` is only for tickets that really came in by mail (the gateway's).
+    source = serializers.ChoiceField(
+        choices=[c for c in Source.choices if c[0] != Source.EMAIL],
+        required=False,
+        help_text="Where the customer wrote from; by default `api` (`web` with the session cookie).",
+    )
 
 
 class TicketUpdateSerializer(StrictSerializer):

@@ -129,7 +129,7 @@ class TicketViewSet(viewsets.GenericViewSet):
             message_text=data["message_text"],
             category=data["category"],
             priority=data["priority"],
-            source=Source.API if channel == Channel.API else Source.WEB,
+            source=data.get("source") or (Source.API if channel == Channel.API else Source.WEB),
             channel=channel,
         )
         response = self._detail(ticket.pk, http=status.HTTP_201_CREATED)
