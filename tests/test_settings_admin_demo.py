@@ -62,6 +62,26 @@ def test_database_url_selects_postgresql():
     assert result.stdout.strip() == "django.db.backends.postgresql", result.stderr
 
 
+def test_the_embedded_default_queues_a_task_without_a_broker_warning(tmp_path):
+    """Celery acquires a broker connection even for eager tasks; a memory broker without a host
+    made kombu warn "No hostname was supplied" on every mail a new user fed in."""
+    code = (
+        "import logging; logging.basicConfig(level=logging.WARNING); "
+        "from mailgateway.tasks import send_outbound; send_outbound.delay('00000000-0000-0000-0000-000000000000')"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "CELERY_TASK_ALWAYS_EAGER"}}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", "DATABASE_URL": f"sqlite:///{tmp_path}/db"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "No hostname" not in result.stderr
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("model", ["user", "ticket", "message", "attachment", "ticketevent"])
 def test_every_admin_page_renders_with_data_search_and_filters(client, admin_user, customer_a, agent, model):
