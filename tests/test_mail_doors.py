@@ -249,6 +249,34 @@ def test_ingest_email_with_queue_only_stores(tmp_path, settings, monkeypatch):
     assert result["status"] == "queued" and len(queued) == 1 and not Ticket.objects.exists()
 
 
+def test_ingest_email_leaves_a_mail_it_could_not_process_to_the_workers(tmp_path, monkeypatch):
+    queued = []
+    monkeypatch.setattr("mailgateway.store._enqueue", queued.append)  # the broker is the edge here
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the database went away mid-mail")
+
+    monkeypatch.setattr("mailgateway.ingest.route_email", crash)
+    path = tmp_path / "one.eml"
+    path.write_bytes(build_mail())
+    (result,) = run_ingest(str(path))  # no CommandError: the mail is stored, an MTA must not bounce it
+    inbound = InboundEmail.objects.get()
+    assert (result["status"], result["reason"]) == ("queued", "processing_error")
+    assert inbound.status == "received" and "went away" in inbound.error and len(queued) == 1
+
+
+def test_ingest_email_exits_with_a_temporary_failure_when_a_mail_cannot_be_stored(tmp_path, monkeypatch):
+    def down(*args, **kwargs):
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr("mailgateway.management.commands.ingest_email.store_inbound", down)
+    path = tmp_path / "one.eml"
+    path.write_bytes(build_mail())
+    with pytest.raises(CommandError) as failed:
+        call_command("ingest_email", str(path), stdout=io.StringIO())
+    assert failed.value.returncode == 75  # EX_TEMPFAIL: the MTA keeps the mail and delivers it again
+
+
 def test_reprocess_inbound_routes_a_quarantined_mail_again(customer_a, agent):
     ticket = Ticket.objects.create(reference="SB-7", title="t", customer=customer_a)
     inbound = store_inbound(build_mail(sender="bikash@example.com", subject="[SB-7] me too"), door="raw").inbound

@@ -11,7 +11,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mailgateway.ingest import outcome_of, process_stored_mail
+# sysexits.h: a temporary failure; MTAs (Postfix, Exim, Sendmail) keep the mail and try again.
+EX_TEMPFAIL = 75
+
+from mailgateway.ingest import outcome_of, process_stored_mail, record_failure
 from mailgateway.models import Door
 from mailgateway.store import store_inbound
 
@@ -22,7 +25,9 @@ class Command(BaseCommand):
         "files, an mbox file, or '-' (the default) for one message on standard input, as an MTA pipe "
         "sends it. By default each message is processed before the command returns (--sync); with "
         "--queue it is only stored and queued for the workers. Exit code 0 when every message was "
-        "stored, even if some were ignored or quarantined."
+        "stored, even if some were ignored, quarantined or failed to process (the workers retry those); "
+        "75 (EX_TEMPFAIL) when one could not be stored, so that an MTA keeps it and delivers it again "
+        "later instead of bouncing it."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -44,7 +49,7 @@ class Command(BaseCommand):
                 result = {"source": source, "status": "error", "reason": str(exc)[:500]}
             self._report(result, as_json=options["json"])
         if failures:
-            raise CommandError(f"{failures} message(s) could not be stored.")
+            raise CommandError(f"{failures} message(s) could not be stored.", returncode=EX_TEMPFAIL)
 
     def _ingest(self, raw: bytes, *, source: str, options: dict[str, Any]) -> dict[str, Any]:
         stored = store_inbound(
@@ -59,7 +64,12 @@ class Command(BaseCommand):
                 "message": _message(inbound),
             }
         if options["sync"]:
-            process_stored_mail(str(stored.inbound.pk))
+            try:
+                process_stored_mail(str(stored.inbound.pk))
+            except Exception as exc:  # stored and queued: the workers retry it, the MTA must not
+                record_failure(str(stored.inbound.pk), exc, final=False)
+                stored.inbound.refresh_from_db()
+                return {"source": source, **outcome_of(stored.inbound), "reason": "processing_error"}
         stored.inbound.refresh_from_db()
         return {"source": source, **outcome_of(stored.inbound)}
 
