@@ -11,12 +11,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-# sysexits.h: a temporary failure; MTAs (Postfix, Exim, Sendmail) keep the mail and try again.
-EX_TEMPFAIL = 75
-
 from mailgateway.ingest import outcome_of, process_stored_mail, record_failure
 from mailgateway.models import Door
 from mailgateway.store import store_inbound
+
+# sysexits.h: a temporary failure; MTAs (Postfix, Exim, Sendmail) keep the mail and try again.
+EX_TEMPFAIL = 75
 
 
 class Command(BaseCommand):
