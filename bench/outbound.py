@@ -5,24 +5,29 @@ embedded default's SQLite with `BENCH_DATABASE_URL=sqlite:////tmp/bench-outbound
 
 1. Seeds 100 tickets: half with a short thread (2 messages), half with a long one (200), every
    message with its Message-ID, the customer's and the agent's reply tokens issued.
-2. Queues 5,000 notification mails (agent replies to customers and customer replies to agents,
-   alternately on short and long threads) with `queue_notices()`, untimed.
-3. Sends them as the worker does, half one task per mail (`send_outbound_email(id)`: lock and
-   read the row with its people, reply token, undeliverable flag and the ticket's first
-   Message-ID, read the latest messages, render subject, text and HTML, set the headers, send
-   through Anymail's test backend, record the result), half in batches of 100
-   (`send_outbound_batch(ids)`, as the mails of one event go: the same reads once per batch, one
-   connection, one UPDATE). Database queries are counted per mail and per batch, separately for
-   short and long threads. Planner statistics are gathered after seeding (`ANALYZE`), as
-   autovacuum keeps them on a live database.
-4. The bare rate: build and send one plain `EmailMessage` with the same subject and text
-   through the same backend. Both run in interleaved rounds; the test backend's outbox is
-   emptied between batches so that its list does not grow.
+2. Sends 5,000 notification mails (agent replies to customers and customer replies to agents,
+   each mail the only one of its event), in interleaved rounds of 100, each round on short or
+   on long threads. Queueing is untimed: `queue_notices()` writes the rows, and on commit its
+   `_enqueue` starts one `mailgateway.send_outbound` task per mail, as in production, except
+   that the broker is a list. Three ways, timed:
+   - backlog (2/5 of the mails): 100 mails queued, then their 100 tasks run one after another in
+     queue order, as one worker takes them. Each task's body runs (`send_outbound.run`), not
+     Celery's own per-task tracing (about 0.15-0.3 ms a task here, outside our code). The first
+     task claims the backlog behind it (the outbox drainer, up to `OUTBOUND_DRAIN_BATCH`) and
+     sends it as a batch; the other tasks find their mail sent with one read.
+   - alone (1/5): one mail queued, its task run, and the next: nothing else waits, so each mail
+     is its own transaction and commit (the latency of a lone mail, not a capacity).
+   - batches of 100 (2/5): `send_outbound_batch(ids)`, as the mails of one event go.
+   Database queries are counted per round of 100 tasks, per lone mail and per batch,
+   separately for short and long threads. Planner statistics are gathered after seeding
+   (`ANALYZE`), as autovacuum keeps them on a live database.
+3. The bare rate: build and send one plain `EmailMessage` with the same subject and text
+   through the same backend, 100 per round. The test backend's outbox is emptied every round.
 
 Targets: the same number of queries per mail whatever the thread length, and at least 0.3 of
 the bare rate.
 
-    .venv/bin/python bench/outbound.py [--mails 5000]
+    .venv/bin/python bench/outbound.py [--mails 5000] [--profile]
 """
 
 from __future__ import annotations
@@ -130,31 +135,48 @@ def seed(tickets: int) -> tuple[list, list]:  # type: ignore[type-arg]
     return short, long
 
 
-def queue_mails(short: list, long: list, count: int) -> list[tuple[str, bool]]:  # type: ignore[type-arg]
-    """(outbound id, on a long thread) for `count` queued notification mails."""
+class Broker:
+    """Stands in for the task queue: the tasks production starts on commit, kept in order."""
+
+    def __init__(self) -> None:
+        from mailgateway import tasks
+
+        self.tasks: list[tuple[object, tuple]] = []  # type: ignore[type-arg]
+        for task in (tasks.send_outbound, tasks.send_outbound_batch):
+            task.delay = lambda *args, task=task: self.tasks.append((task, args))  # type: ignore[method-assign]
+
+    def take(self) -> list[tuple[object, tuple]]:  # type: ignore[type-arg]
+        taken, self.tasks = self.tasks, []
+        return taken
+
+
+def queue_mails(tickets: list, count: int, start: int = 0) -> list[str]:  # type: ignore[type-arg]
+    """Queue `count` notification mails on these tickets, each its own event; their row ids."""
     from django.db import transaction
 
-    from mailgateway import notifications
     from mailgateway.notifications import Notice, queue_notices
-
-    notifications._enqueue = lambda outbound_id: None  # the bench sends them itself, timed
     from support.models import Message
 
-    rows: list[tuple[str, bool]] = []
-    tickets = [(t, False) for t in short] + [(t, True) for t in long]
-    latest = {
-        t.pk: list(Message.objects.filter(ticket=t).select_related("sender").order_by("-created_at")[:2])
-        for t, _ in tickets
-    }
+    ids: list[str] = []
     with transaction.atomic():
-        for n in range(count):
-            ticket, is_long = tickets[n % len(tickets)]
-            message = latest[ticket.pk][n % 2]
+        for n in range(start, start + count):
+            ticket = tickets[n % len(tickets)]
+            message = _latest(ticket, Message)[n // len(tickets) % 2]
             template = "customer_reply" if message.is_from_customer else "agent_reply"
             person = ticket.assigned_agent if message.is_from_customer else ticket.customer
             for row in queue_notices(ticket=ticket, message=message, notices=[Notice(person, template, in_app=False)]):
-                rows.append((str(row.pk), is_long))
-    return rows
+                ids.append(str(row.pk))
+    return ids
+
+
+_LATEST: dict = {}  # type: ignore[type-arg]
+
+
+def _latest(ticket, message_model) -> list:  # type: ignore[no-untyped-def, type-arg]
+    if ticket.pk not in _LATEST:
+        rows = message_model.objects.filter(ticket=ticket).select_related("sender").order_by("-created_at")[:2]
+        _LATEST[ticket.pk] = list(rows)
+    return _LATEST[ticket.pk]
 
 
 def analyze() -> None:
@@ -168,26 +190,36 @@ def analyze() -> None:
             cursor.execute("ANALYZE")
 
 
-def run_ours(batch: list[tuple[str, bool]], queries: dict[bool, set[int]]) -> float:
+def run_backlog(tasks: list[tuple[object, tuple]]) -> tuple[float, int]:  # type: ignore[type-arg]
+    """Each queued task's body in queue order, as one worker runs them: (seconds, queries)."""
     from django.core import mail
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
-    from mailgateway.outbound import send_outbound_email
-
+    reset_queries()  # the query log keeps 9,000 entries; a full one would miscount
     started = time.perf_counter()
-    for outbound_id, is_long in batch:
-        reset_queries()  # the query log keeps 9,000 entries; a full one would miscount
-        with CaptureQueriesContext(connection) as captured:
-            status = send_outbound_email(outbound_id)
-        assert status == "sent", status
-        queries[is_long].add(len(captured.captured_queries))
+    with CaptureQueriesContext(connection) as captured:
+        statuses = [task.run(*args) for task, args in tasks]  # type: ignore[attr-defined]
     elapsed = time.perf_counter() - started
+    assert set(statuses) == {"sent"}, statuses
     mail.outbox = []
-    return elapsed
+    return elapsed, len(captured.captured_queries)
 
 
-def run_batch(batch: list[tuple[str, bool]], queries: dict[bool, set[int]]) -> float:
+def run_alone(task: tuple[object, tuple]) -> tuple[float, int]:  # type: ignore[type-arg]
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    reset_queries()
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as captured:
+        status = task[0].run(*task[1])  # type: ignore[attr-defined]
+    elapsed = time.perf_counter() - started
+    assert status == "sent", status
+    return elapsed, len(captured.captured_queries)
+
+
+def run_batch(ids: list[str]) -> tuple[float, int]:
     """The same mails through `send_outbound_batch()`: one transaction and connection per batch."""
     from django.core import mail
     from django.db import connection, reset_queries
@@ -198,12 +230,11 @@ def run_batch(batch: list[tuple[str, bool]], queries: dict[bool, set[int]]) -> f
     reset_queries()
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as captured:
-        results = send_outbound_batch([outbound_id for outbound_id, _ in batch])
+        results = send_outbound_batch(ids)
     elapsed = time.perf_counter() - started
     assert set(results.values()) == {"sent"}, results
-    queries[batch[0][1]].add(len(captured.captured_queries))
     mail.outbox = []
-    return elapsed
+    return elapsed, len(captured.captured_queries)
 
 
 def run_bare(count: int, subject: str, text: str) -> float:
@@ -221,7 +252,7 @@ def run_bare(count: int, subject: str, text: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mails", type=int, default=5000)
-    parser.add_argument("--profile", action="store_true", help="cProfile the notification loop")
+    parser.add_argument("--profile", action="store_true", help="cProfile a backlog of 200 tasks")
     args = parser.parse_args()
     configure()
     ensure_database()
@@ -235,55 +266,76 @@ def main() -> None:
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     python = f"{platform.python_implementation()} {platform.python_version()}"
     print(f"machine: {os.cpu_count()} cores, {python}, database {engine}, backend {settings.EMAIL_BACKEND}")
+    print(f"drain batch (OUTBOUND_DRAIN_BATCH): {settings.OUTBOUND_DRAIN_BATCH}")
     short, long = seed(100)
-    rows = queue_mails(short, long, args.mails)
+    broker = Broker()
     analyze()
-    mail.outbox = []
 
     # One mail first, untimed: warms the template cache and gives the bare loop its text.
-    from mailgateway.outbound import send_outbound_email
-
-    send_outbound_email(rows[0][0])
+    queue_mails(short, 1)
+    (first,) = broker.take()
+    run_alone(first)
     sample = mail.outbox[0]
     subject, text = sample.subject, sample.body
     mail.outbox = []
 
-    queries: dict[bool, set[int]] = {False: set(), True: set()}
-    batch_queries: dict[bool, set[int]] = {False: set(), True: set()}
     if args.profile:
         import cProfile
         import pstats
 
+        queue_mails(long, 200)
+        tasks = broker.take()
         profile = cProfile.Profile()
-        profile.runcall(run_batch, rows[1:201], queries)
+        profile.runcall(run_backlog, tasks)
         pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
         return
-    # Half the mails one by one (the per-mail task), half in batches; bare sends in between.
-    half = (len(rows) - 1) // 2
-    single, batched = rows[1 : 1 + half], rows[1 + half :]
-    batched = sorted(batched, key=lambda row: row[1])  # a batch is all short or all long threads
-    times = {"single": 0.0, "batch": 0.0, "bare": 0.0}
-    counts = {"single": 0, "batch": 0, "bare": 0}
-    while single or batched:
-        if single:
-            chunk, single = single[:BATCH], single[BATCH:]
-            times["single"] += run_ours(chunk, queries)
-            counts["single"] += len(chunk)
-        if batched:
-            chunk, batched = batched[:BATCH], batched[BATCH:]
-            times["batch"] += run_batch(chunk, batch_queries)
-            counts["batch"] += len(chunk)
+    kinds = ("backlog", "alone", "batch", "bare")
+    times = dict.fromkeys(kinds, 0.0)
+    counts = dict.fromkeys(kinds, 0)
+    queries: dict[str, dict[bool, set[int]]] = {kind: {False: set(), True: set()} for kind in kinds}
+    rounds = max(1, args.mails // (5 * BATCH // 2))  # each round: 2 x 100 + 50 mails
+    for n in range(rounds):
+        is_long = n % 2 == 1
+        tickets = long if is_long else short
+        record = _recorder(times, counts, queries, is_long)
+        queue_mails(tickets, BATCH, start=n * BATCH)
+        record("backlog", BATCH, *run_backlog(broker.take()))
+        for m in range(BATCH // 2):
+            queue_mails(tickets, 1, start=n * BATCH + m)
+            record("alone", 1, *run_alone(broker.take()[0]))
+        ids = queue_mails(tickets, BATCH, start=n * BATCH)
+        broker.take()  # the batch path is called directly below
+        record("batch", BATCH, *run_batch(ids))
         times["bare"] += run_bare(BATCH, subject, text)
         counts["bare"] += BATCH
-    rate = {name: counts[name] / times[name] for name in times}
-    print(f"bare EmailMessage:            {counts['bare']:5} mails, {rate['bare']:8,.0f} mails/s")
-    for name, label in (("single", "one task per mail:"), ("batch", f"batches of {BATCH}:")):
-        print(f"notification mails, {label:18} {counts[name]:5} mails, {rate[name]:8,.0f} mails/s, "
-              f"{rate[name] / rate['bare']:.2f} of bare (target >= 0.30)")  # fmt: skip
-    print(f"queries per mail, one task per mail: short threads {sorted(queries[False])}, "
-          f"long threads {sorted(queries[True])}")  # fmt: skip
-    print(f"queries per batch of {BATCH}: short threads {sorted(batch_queries[False])}, "
-          f"long threads {sorted(batch_queries[True])} (target: one fixed number)")  # fmt: skip
+        mail.outbox = []
+    report(times, counts, queries)
+
+
+def _recorder(times, counts, queries, is_long):  # type: ignore[no-untyped-def]
+    def record(kind: str, mails: int, seconds: float, query_count: int) -> None:
+        times[kind] += seconds
+        counts[kind] += mails
+        queries[kind][is_long].add(query_count)
+
+    return record
+
+
+def report(times: dict[str, float], counts: dict[str, int], queries: dict[str, dict[bool, set[int]]]) -> None:
+    rate = {kind: counts[kind] / times[kind] for kind in times}
+    print(f"bare EmailMessage:                     {counts['bare']:5} mails, {rate['bare']:8,.0f} mails/s")
+    labels = {
+        "backlog": "one task per mail, backlog:",
+        "alone": "one task per mail, alone:",
+        "batch": f"batches of {BATCH} (one event):",
+    }
+    for kind, label in labels.items():
+        print(f"{label:38} {counts[kind]:5} mails, {rate[kind]:8,.0f} mails/s, "
+              f"{rate[kind] / rate['bare']:.2f} of bare (target >= 0.30)")  # fmt: skip
+    units = {"backlog": f"per {BATCH} tasks", "alone": "per lone mail", "batch": f"per batch of {BATCH}"}
+    for kind, unit in units.items():
+        print(f"queries {unit}: short threads {sorted(queries[kind][False])}, "
+              f"long threads {sorted(queries[kind][True])}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -162,3 +162,13 @@ def test_after_a_failed_send_the_next_mails_of_the_batch_go_out_on_a_new_connect
     results = send_outbound_batch([str(r.pk) for r in rows])
     assert sorted(results.values()) == ["retry", "sent", "sent", "sent"]
     assert len(failures) == 1 and len(sent()) == 3
+
+
+def test_the_models_read_for_sending_have_no_init_receivers_that_the_hand_written_read_would_skip():
+    """PostgreSQL's read builds these instances without `Model.__init__`, which sends the signals."""
+    from django.db.models.signals import post_init, pre_init
+
+    from support.models import Message, Ticket
+
+    for model in (OutboundEmail, Ticket, Message, User):
+        assert not pre_init.has_listeners(model) and not post_init.has_listeners(model), model
