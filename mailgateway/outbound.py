@@ -358,27 +358,32 @@ def _save_batch(rows: list[OutboundEmail]) -> None:
 
 
 def _update_sent(rows: list[OutboundEmail]) -> None:
-    """Mark the rows sent, each with its own provider message id, in one UPDATE joined to a VALUES
-    list (PostgreSQL, and SQLite from 3.33): Django's `bulk_update` compiles a CASE branch per row,
-    which cost more than sending the mails."""
+    """Mark the rows sent, each with its own provider message id, in one UPDATE joined to their ids
+    and provider ids: Django's `bulk_update` compiles a CASE branch per row, which cost more than
+    sending the mails. On PostgreSQL the two lists go as two arrays (a VALUES list took 200
+    parameters, each quoted into the statement: 3 ms of a batch of 100); elsewhere a VALUES list
+    (SQLite from 3.33)."""
     meta = OutboundEmail._meta
     field = meta.get_field
     first = rows[0]
-    values = ", ".join(["(%s, %s)"] * len(rows))
     params: list[Any] = [
         OutboundStatus.SENT.value,
         field("provider").get_db_prep_value(first.provider, connection),
         field("sent_at").get_db_prep_value(first.sent_at, connection),
         field("updated_at").get_db_prep_value(first.updated_at, connection),
     ]
-    for row in rows:
-        params += [meta.pk.get_db_prep_value(row.pk, connection), row.provider_message_id]
+    if connection.vendor == "postgresql":
+        source = "unnest(%s::uuid[], %s::text[]) AS v(column1, column2)"
+        params += [[row.pk for row in rows], [row.provider_message_id for row in rows]]
+    else:
+        source = f"(VALUES {', '.join(['(%s, %s)'] * len(rows))}) AS v"
+        for row in rows:
+            params += [meta.pk.get_db_prep_value(row.pk, connection), row.provider_message_id]  # type: ignore[union-attr]
     table = connection.ops.quote_name(meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET status = %s, error = '', provider = %s, sent_at = %s, updated_at = %s, "
-            f"attempts = attempts + 1, provider_message_id = v.column2 FROM (VALUES {values}) AS v "
-            f"WHERE {table}.id = v.column1",
+            f"attempts = attempts + 1, provider_message_id = v.column2 FROM {source} WHERE {table}.id = v.column1",
             params,
         )
 
