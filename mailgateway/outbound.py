@@ -40,6 +40,7 @@ from django.db import connection, transaction
 from django.template import Context
 from django.template.loader import get_template
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from helpdesk import metrics
 from support import services
@@ -149,26 +150,52 @@ class Renderer:
 
     Each type's templates are looked up once, and one `Context` serves every mail: Django's
     `{% include %}` keeps the template it found in the context's render state, so a shared
-    context looks the thread and footer up once instead of twice per part and mail.
+    context looks the footer up once instead of twice per part and mail.
+
+    The thread (`_thread.txt` and `_thread.html`: the message a mail carries and the one before
+    it) is the same for every recipient of an event who sees the same two messages, so it is
+    rendered once per pair in the batch, from those messages only (`message`, `previous`,
+    `quoted_previous`), and the bodies show it as `{{ thread_text }}` and `{{ thread_html }}`.
     """
 
     PARTS = ("subject.txt", "body.txt", "body.html")
+    THREAD_PARTS = ("emails/_thread.txt", "emails/_thread.html")
 
     def __init__(self) -> None:
         self._templates: dict[str, list[Any]] = {}
         self._context: Context | None = None
+        self._threads: dict[tuple[Entry | None, Entry | None], dict[str, str]] = {}
 
     def render(self, template: str, values: dict[str, Any]) -> tuple[str, str, str]:
-        parts = self._templates.get(template)
-        if parts is None:
-            found = [get_template(f"emails/{template}/{name}") for name in self.PARTS]
-            if self._context is None:
-                self._context = Context(autoescape=found[0].backend.engine.autoescape)
-            parts = self._templates[template] = [t.template for t in found]
+        parts = self._parts(template, [f"emails/{template}/{name}" for name in self.PARTS])
         assert self._context is not None
-        with self._context.push(values):
+        with self._context.push(values), self._context.push(self._thread(values)):
             subject, text, html = (part.render(self._context) for part in parts)
         return " ".join(subject.split()), text.strip() + "\n", html
+
+    def _parts(self, key: str, names: Sequence[str]) -> list[Any]:
+        parts = self._templates.get(key)
+        if parts is None:
+            found = [get_template(name) for name in names]
+            if self._context is None:
+                self._context = Context(autoescape=found[0].backend.engine.autoescape)
+            parts = self._templates[key] = [t.template for t in found]
+        return parts
+
+    def _thread(self, values: dict[str, Any]) -> dict[str, str]:
+        message, previous = values.get("message"), values.get("previous")
+        rendered = self._threads.get((message, previous))
+        if rendered is None:
+            text, html = self._parts("_thread", self.THREAD_PARTS)
+            assert self._context is not None
+            own = Context(
+                {"message": message, "previous": previous, "quoted_previous": values.get("quoted_previous", "")},
+                autoescape=self._context.autoescape,
+            )
+            # Rendered HTML, escaped by its own template: shown as it is.
+            rendered = {"thread_text": text.render(own), "thread_html": mark_safe(html.render(own))}
+            self._threads[message, previous] = rendered
+        return rendered
 
 
 def render_email(template: str, context: dict[str, Any], renderer: Renderer | None = None) -> tuple[str, str, str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from anymail.backends.test import EmailBackend
 from anymail.exceptions import AnymailAPIError
@@ -14,7 +17,7 @@ from mailgateway.notifications import Notice, queue_notices
 from mailgateway.outbound import lock_rows, outbound_rows, send_outbound_batch
 from support.models import User
 from tests.builders import make_reply, make_ticket
-from tests.outbound_helpers import sent
+from tests.outbound_helpers import html_of, sent, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +175,47 @@ def test_the_models_read_for_sending_have_no_init_receivers_that_the_hand_writte
 
     for model in (OutboundEmail, Ticket, Message, User):
         assert not pre_init.has_listeners(model) and not post_init.has_listeners(model), model
+
+
+@contextmanager
+def rendered_templates() -> Iterator[list[str]]:
+    """The names of the templates rendered in the block (pytest-django's instrumented rendering)."""
+    from django.test.signals import template_rendered
+
+    names: list[str] = []
+
+    def record(sender, template, **kwargs):  # type: ignore[no-untyped-def]
+        names.append(template.name)
+
+    template_rendered.connect(record)
+    try:
+        yield names
+    finally:
+        template_rendered.disconnect(record)
+
+
+def test_the_thread_an_event_s_mails_show_is_rendered_once_for_all_their_recipients():
+    rows = queue_event(people(3))
+    with rendered_templates() as names:
+        send_outbound_batch([str(r.pk) for r in rows])
+    assert names.count("emails/agent_reply/body.txt") == names.count("emails/agent_reply/body.html") == 3
+    assert names.count("emails/_thread.txt") == names.count("emails/_thread.html") == 1
+    assert all("The cleaner came at noon." in text_of(m) and "The cleaner came at noon." in html_of(m) for m in sent())
+
+
+def test_in_one_batch_staff_see_the_internal_note_before_the_reply_and_the_customer_does_not(agent, other_agent):
+    customer = User.objects.create_user("asha@example.com", None, name="Asha Rai")
+    ticket = make_ticket(customer)
+    make_reply(ticket, agent, "Internal: the cleaner is sick.", is_internal=True)
+    reply = make_reply(ticket, agent, "Another cleaner comes at noon.")
+    OutboundEmail.objects.update(status=OutboundStatus.SKIPPED)  # the setup's own mails
+    notices = [Notice(customer, "agent_reply", in_app=False), Notice(other_agent, "agent_reply", in_app=False)]
+    rows = queue_notices(ticket=ticket, message=reply, notices=notices)
+    send_outbound_batch([str(r.pk) for r in rows])
+    (to_customer,) = [m for m in sent() if m["To"] == customer.email]
+    (to_staff,) = [m for m in sent() if m["To"] == other_agent.email]
+    for mail in (to_customer, to_staff):
+        assert "Another cleaner comes at noon." in text_of(mail)
+    assert "the cleaner is sick" in text_of(to_staff) and "the cleaner is sick" in html_of(to_staff)
+    assert "the cleaner is sick" not in to_customer.as_string()
+    assert "> Booked for 9am." in text_of(to_customer)
