@@ -49,7 +49,7 @@ from support.models import User
 
 from .addresses import normalize_address, split_address
 from .models import OutboundEmail, OutboundStatus
-from .outbound_reads import Entry, Thread, find_status, lock_rows, read_thread, read_threads, safe_display_name
+from .outbound_reads import Entry, Thread, lock_rows, read_thread, read_threads, safe_display_name
 from .outbound_reads import author_label as author_label
 from .outbound_reads import outbound_rows as outbound_rows
 from .tokens import issue_reply_token, reply_token_of
@@ -266,17 +266,6 @@ def compose(outbound: OutboundEmail, thread: Thread | None = None, renderer: Ren
 def provider_name() -> str:
     parts = settings.EMAIL_BACKEND.split(".")
     return (parts[-2] if len(parts) > 1 else parts[0])[:32]
-
-
-def send_outbound_email(outbound_id: str) -> str:
-    """Send one queued mail alone; returns its new status ("retry" when the backend refused it:
-    the error is kept on the row, still queued, for the caller to try again later)."""
-    with transaction.atomic():
-        rows = lock_rows([outbound_id], skip_locked=False)
-        if not rows:
-            return find_status(outbound_id) or "missing"  # sent already (a task delivered twice), or skipped
-        results = send_rows(rows)
-    return results[str(rows[0].pk)]
 
 
 def _record_sent(row: OutboundEmail, mail: AnymailMessage) -> None:
