@@ -17,12 +17,14 @@ hands it to a retry). Only PostgreSQL claims a backlog; elsewhere a task sends i
 
 Retries: a mail tried before (attempts > 0) has its retry on the way, with its backoff, and is
 not taken. A mail of the batch that the provider refuses stays queued with its error and comes
-back as `RETRY`: the task retries its own mail, and hands each other one to `send_outbound`.
+back as `RETRY`: the task retries its own mail, and hands each other one to `send_outbound`
+with backoff (that mail's own task, if it is still queued, may try it sooner; whichever comes
+first sends it, the other finds it sent).
 """
 
 from __future__ import annotations
 
-import logging
+import uuid
 
 from django.conf import settings
 from django.db import transaction
@@ -31,14 +33,14 @@ from .models import OutboundStatus
 from .outbound import send_rows
 from .outbound_reads import claim_rows, find_status
 
-logger = logging.getLogger("mailgateway.outbound")
-
 # The task's mail is held by another worker, which sends it (or hands it to a retry).
 TAKEN = "taken"
 
 
 def send_with_backlog(outbound_id: str, *, batch: int | None = None) -> dict[str, str]:
-    """Send this queued mail, and with it up to `batch - 1` others never tried; statuses by id."""
+    """Send this queued mail, and with it up to `batch - 1` others never tried; statuses by id
+    (`str(uuid)`, as `outbound_key()` spells them)."""
+    outbound_id = outbound_key(outbound_id)
     status = find_status(outbound_id)
     if status != OutboundStatus.QUEUED:
         return {outbound_id: status or "missing"}  # sent with another task's batch, or skipped
@@ -48,3 +50,8 @@ def send_with_backlog(outbound_id: str, *, batch: int | None = None) -> dict[str
         if not rows or str(rows[0].pk) != outbound_id:
             return {outbound_id: TAKEN}
         return send_rows(rows)
+
+
+def outbound_key(outbound_id: object) -> str:
+    """A row's id as the results name it (a task's argument may be spelled another way)."""
+    return str(uuid.UUID(str(outbound_id)))

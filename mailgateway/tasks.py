@@ -78,7 +78,7 @@ def send_outbound(self, outbound_id: str) -> str:  # type: ignore[no-untyped-def
     from django.conf import settings
 
     from .outbound import RETRY, record_last_try, record_send_failure
-    from .outbox import send_with_backlog
+    from .outbox import outbound_key, send_with_backlog
 
     final = self.request.retries >= settings.OUTBOUND_MAX_RETRIES
     try:
@@ -89,8 +89,9 @@ def send_outbound(self, outbound_id: str) -> str:  # type: ignore[no-untyped-def
         if final:
             return "failed"
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
-    retry_later(other for other, status in results.items() if status == RETRY and other != outbound_id)
-    status = results[outbound_id]
+    own = outbound_key(outbound_id)
+    retry_later(other for other, status in results.items() if status == RETRY and other != own)
+    status = results[own]
     if status != RETRY:
         return status
     logger.warning("the provider refused outbound mail %s (try %s)", outbound_id, self.request.retries + 1)

@@ -158,6 +158,14 @@ def test_a_mail_claimed_by_one_worker_is_not_sent_by_another():
 
 
 @pytest.mark.django_db
+def test_a_task_given_its_mail_s_id_spelled_otherwise_sends_it_once():
+    ids = queue_lone_mails(1)
+    assert run_task(ids[0].upper()) == "sent"
+    assert run_task(ids[0]) == "sent"
+    assert len(sent()) == 1
+
+
+@pytest.mark.django_db
 def test_without_postgresql_a_task_sends_its_own_mail_alone():
     if connection.vendor == "postgresql":
         pytest.skip("PostgreSQL drains the backlog")
