@@ -226,7 +226,7 @@ def run_batch(ids: list[str]) -> tuple[float, int]:
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
-    from mailgateway.outbound import send_outbound_batch
+    from mailgateway.outbox import send_outbound_batch
 
     reset_queries()
     started = time.perf_counter()

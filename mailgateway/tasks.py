@@ -77,8 +77,7 @@ def send_outbound(self, outbound_id: str) -> str:  # type: ignore[no-untyped-def
     errors are retried with backoff, then `failed`."""
     from django.conf import settings
 
-    from .outbound import RETRY, record_last_try, record_send_failure
-    from .outbox import outbound_key, send_with_backlog
+    from .outbox import RETRY, outbound_key, record_last_try, record_send_failure, send_with_backlog
 
     final = self.request.retries >= settings.OUTBOUND_MAX_RETRIES
     try:
@@ -115,8 +114,8 @@ def retry_later(outbound_ids: Iterable[str]) -> None:
 @shared_task(name="mailgateway.send_outbound_batch", acks_late=True)
 def send_outbound_batch(outbound_ids: list[str]) -> dict[str, str]:
     """Send the mails of one event together; each one the provider refused goes to `send_outbound`."""
-    from .outbound import RETRY
-    from .outbound import send_outbound_batch as send_batch
+    from .outbox import RETRY
+    from .outbox import send_outbound_batch as send_batch
 
     results = send_batch(outbound_ids)
     retry_later(outbound_id for outbound_id, status in results.items() if status == RETRY)

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 
 from mailgateway.models import OutboundEmail, OutboundStatus, UndeliverableAddress
 from mailgateway.notifications import Notice, queue_notices
-from mailgateway.outbound import lock_rows, outbound_rows, send_outbound_batch
+from mailgateway.outbound_reads import lock_rows, outbound_rows
+from mailgateway.outbox import send_outbound_batch
 from support.models import User
 from tests.builders import make_reply, make_ticket
 from tests.outbound_helpers import html_of, sent, text_of

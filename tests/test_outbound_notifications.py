@@ -340,7 +340,7 @@ def test_in_app_notifications_follow_the_same_people_and_never_tell_a_customer_o
 
 def test_threads_read_for_a_batch_are_the_threads_read_one_by_one(ticket, customer_a, agent, other_agent):
     from mailgateway.notifications import Notice, queue_notices
-    from mailgateway.outbound import outbound_rows, read_thread, read_threads
+    from mailgateway.outbound_reads import outbound_rows, read_thread, read_threads
 
     for n in range(12):
         make_reply(ticket, agent if n % 3 else customer_a, f"Message {n}", is_internal=n % 3 == 2)
