@@ -125,15 +125,15 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
     threads = read_threads(rows)
     renderer = Renderer()
     # Opened once, so that a provider's HTTP session (or an SMTP connection) serves the batch.
-    connection = get_connection()
+    backend = get_connection()
     try:
-        connection.open()
+        backend.open()
     except Exception:  # each mail then tries on its own, and a failure is its retry
         logger.warning("opening the mail connection for a batch failed", exc_info=True)
     try:
-        _send_rows(rows, threads, renderer, connection, results)
+        _send_rows(rows, threads, renderer, backend, results)
     finally:
-        connection.close()
+        backend.close()
     _save_batch(rows)
     if len(rows) == 1:
         logger.info("outbound %s (%s) to %s: %s", rows[0].pk, rows[0].template, rows[0].to_address, rows[0].status)
@@ -143,7 +143,7 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
 
 
 def _send_rows(
-    rows: list[OutboundEmail], threads: dict[Any, Thread], renderer: Renderer, connection: Any, results: dict[str, str]
+    rows: list[OutboundEmail], threads: dict[Any, Thread], renderer: Renderer, backend: Any, results: dict[str, str]
 ) -> None:
     for row in rows:
         row.attempts += 1
@@ -153,12 +153,12 @@ def _send_rows(
         else:
             try:
                 mail = compose(row, threads.get(row.pk), renderer)
-                mail.connection = connection
+                mail.connection = backend
                 mail.send()
             except Exception as exc:  # one refused mail must not undo the ones already sent
                 row.error = f"{type(exc).__name__}: {exc}"[:4000]
                 results[str(row.pk)] = RETRY
-                _drop_connection(connection)
+                _drop_connection(backend)
                 continue
             _record_sent(row, mail)
             if row.status == OutboundStatus.SENT:
@@ -166,11 +166,11 @@ def _send_rows(
         results[str(row.pk)] = row.status
 
 
-def _drop_connection(connection: Any) -> None:
+def _drop_connection(backend: Any) -> None:
     """After a failed send the batch's connection may be dead (an SMTP server hung up): the next
     mails open their own rather than all failing on it."""
     try:
-        connection.close()
+        backend.close()
     except Exception:
         logger.warning("closing the mail connection after a failed send failed", exc_info=True)
 
