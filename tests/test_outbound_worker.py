@@ -47,3 +47,40 @@ def test_a_worker_on_the_outbound_queue_sends_the_mails_of_committed_changes(
     subject = f"[{ticket.reference}] Geyser not heating"
     # The acknowledgement and the reply to Asha, the reply to Bikash, the new-ticket mail to Sita.
     assert received == sorted([(customer_a.email, subject)] * 2 + [(customer_b.email, subject), (agent.email, subject)])
+
+
+def test_two_workers_taking_a_backlog_send_each_mail_once_and_in_batches(customer_a, broker, workers, tmp_path):
+    """The tasks of 120 single-mail events wait in the queue; four worker processes drain them."""
+    from django.db import transaction
+
+    from mailgateway.notifications import Notice, queue_notices
+    from support.models import User
+
+    ticket = make_ticket(customer_a, title="Geyser not heating")
+    message = make_reply(ticket, customer_a, "Still cold.")
+    guests = [User.objects.create_user(f"guest{n}@example.com", None, name=f"Guest {n}") for n in range(120)]
+    for guest in guests:  # each its own event and commit, each starting its own send task
+        with transaction.atomic():
+            queue_notices(ticket=ticket, message=message, notices=[Notice(guest, "agent_reply", in_app=False)])
+    outbox = tmp_path / "sent_mail"
+    env = {"EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(outbox)}
+    started = [
+        workers.start(broker_url=broker, queues="outbound", pool="prefork", concurrency=2, env=env, ready=False)
+        for _ in "ab"
+    ]
+    for worker in started:
+        worker.wait_ready()
+    rows = OutboundEmail.objects.filter(to_address__startswith="guest")
+    wait_for(
+        lambda: rows.filter(status=OutboundStatus.SENT).count() == 120,
+        timeout=60,
+        what="the 120 mails",
+        log=lambda: "\n".join(w.log() for w in started),
+    )
+    assert set(rows.values_list("attempts", flat=True)) == {1}
+    files = list(outbox.iterdir())
+    parts = [p for path in files for p in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n") if p.strip()]
+    mails = [email.message_from_bytes(part, policy=default) for part in parts]
+    to_guests = sorted(str(m["To"]) for m in mails if str(m["To"]).startswith("guest"))
+    assert to_guests == sorted(g.email for g in guests)  # each exactly once
+    assert len(files) < 60  # one file per batch (per backend connection): the backlog went in batches
