@@ -253,6 +253,9 @@ OUTBOUND_MAX_RETRIES = env_int("OUTBOUND_MAX_RETRIES", 6)
 # A send task that finds other mails queued behind its own (a backlog) sends up to this many in
 # one batch (mailgateway/outbox.py); 1 sends each mail alone.
 OUTBOUND_DRAIN_BATCH = max(1, env_int("OUTBOUND_DRAIN_BATCH", 100))
+# A batch starts no mail after this many seconds (a slow provider): the rest stay queued and their
+# tasks are queued again, so that a batch commits well inside CELERY_TASK_SOFT_TIME_LIMIT.
+OUTBOUND_BATCH_SECONDS = env_int("OUTBOUND_BATCH_SECONDS", 60)
 # Who hears of an escalation: these staff addresses; empty means every active superuser.
 SUPERVISOR_ADDRESSES = env_list("SUPERVISOR_ADDRESSES")
 # Who hears of new tickets and of customer replies on unassigned tickets: these staff addresses;

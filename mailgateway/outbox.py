@@ -28,11 +28,13 @@ first sends it, the other finds it sent).
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from anymail.message import AnymailMessage
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
@@ -51,6 +53,10 @@ RETRY = "retry"
 
 # The task's mail is held by another worker, which sends it (or hands it to a retry).
 TAKEN = "taken"
+
+# A mail of a batch left untouched (still queued, never tried) because the batch ran out of time:
+# the caller queues its task again at once.
+DEFERRED = "deferred"
 
 
 def send_with_backlog(outbound_id: str, *, batch: int | None = None) -> dict[str, str]:
@@ -118,6 +124,12 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
     sent. A mail the backend refuses stays `queued` with the error, one more attempt counted, and
     is returned as RETRY for the caller to try again with backoff; the others are recorded in the
     same commit.
+
+    A batch stops starting mails after `OUTBOUND_BATCH_SECONDS` (a slow provider), and at the
+    task's soft time limit: the mails not yet tried stay queued, untouched, and come back as
+    DEFERRED, so that what was sent is committed. Otherwise the hard limit would kill the worker
+    mid-batch, the transaction would roll back, and every mail the provider had accepted would be
+    sent again by its task (and the killed task, put back, would claim the same batch again).
     """
     results: dict[str, str] = {}
     if not rows:
@@ -130,11 +142,12 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
         backend.open()
     except Exception:  # each mail then tries on its own, and a failure is its retry
         logger.warning("opening the mail connection for a batch failed", exc_info=True)
+    deadline = time.monotonic() + settings.OUTBOUND_BATCH_SECONDS
     try:
-        _send_rows(rows, threads, renderer, backend, results)
+        _send_rows(rows, threads, renderer, backend, results, deadline)
     finally:
         backend.close()
-    _save_batch(rows)
+    _save_batch([row for row in rows if results[str(row.pk)] != DEFERRED])
     if len(rows) == 1:
         logger.info("outbound %s (%s) to %s: %s", rows[0].pk, rows[0].template, rows[0].to_address, rows[0].status)
     else:
@@ -143,9 +156,19 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
 
 
 def _send_rows(
-    rows: list[OutboundEmail], threads: dict[Any, Thread], renderer: Renderer, backend: Any, results: dict[str, str]
+    rows: list[OutboundEmail],
+    threads: dict[Any, Thread],
+    renderer: Renderer,
+    backend: Any,
+    results: dict[str, str],
+    deadline: float,
 ) -> None:
-    for row in rows:
+    out_of_time = False
+    for index, row in enumerate(rows):
+        if out_of_time or (index and time.monotonic() > deadline):
+            out_of_time = True
+            results[str(row.pk)] = DEFERRED
+            continue
         row.attempts += 1
         row.updated_at = timezone.now()
         if row.undeliverable:
@@ -155,6 +178,11 @@ def _send_rows(
                 mail = compose(row, threads.get(row.pk), renderer)
                 mail.connection = backend
                 mail.send()
+            except SoftTimeLimitExceeded as exc:  # this mail counts as refused; the rest wait
+                row.error = f"{type(exc).__name__}: the task's time ran out while sending"
+                results[str(row.pk)] = RETRY
+                out_of_time = True
+                continue
             except Exception as exc:  # one refused mail must not undo the ones already sent
                 row.error = f"{type(exc).__name__}: {exc}"[:4000]
                 results[str(row.pk)] = RETRY

@@ -77,7 +77,7 @@ def send_outbound(self, outbound_id: str) -> str:  # type: ignore[no-untyped-def
     errors are retried with backoff, then `failed`."""
     from django.conf import settings
 
-    from .outbox import RETRY, outbound_key, record_last_try, record_send_failure, send_with_backlog
+    from .outbox import DEFERRED, RETRY, outbound_key, record_last_try, record_send_failure, send_with_backlog
 
     final = self.request.retries >= settings.OUTBOUND_MAX_RETRIES
     try:
@@ -90,6 +90,7 @@ def send_outbound(self, outbound_id: str) -> str:  # type: ignore[no-untyped-def
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
     own = outbound_key(outbound_id)
     retry_later(other for other, status in results.items() if status == RETRY and other != own)
+    send_again(other for other, status in results.items() if status == DEFERRED)
     status = results[own]
     if status != RETRY:
         return status
@@ -111,12 +112,20 @@ def retry_later(outbound_ids: Iterable[str]) -> None:
         send_outbound.apply_async(args=[outbound_id], countdown=_backoff(0))
 
 
+def send_again(outbound_ids: Iterable[str]) -> None:
+    """Mails a batch left untouched when it ran out of time (never tried, still queued) are queued
+    again at once: their own tasks may have found them held by that batch and given up."""
+    for outbound_id in outbound_ids:
+        send_outbound.apply_async(args=[outbound_id])
+
+
 @shared_task(name="mailgateway.send_outbound_batch", acks_late=True)
 def send_outbound_batch(outbound_ids: list[str]) -> dict[str, str]:
     """Send the mails of one event together; each one the provider refused goes to `send_outbound`."""
-    from .outbox import RETRY
+    from .outbox import DEFERRED, RETRY
     from .outbox import send_outbound_batch as send_batch
 
     results = send_batch(outbound_ids)
     retry_later(outbound_id for outbound_id, status in results.items() if status == RETRY)
+    send_again(outbound_id for outbound_id, status in results.items() if status == DEFERRED)
     return results
