@@ -188,8 +188,9 @@ _MESSAGE_FIELDS = ("id", "created_at", "sender_id")
 _RECIPIENT_FIELDS = ("id", "email", "name", "is_staff", "is_active")
 
 
-def lock_rows(ids: Sequence[Any], *, skip_locked: bool) -> list[OutboundEmail]:
-    """The queued rows among `ids`, locked, as `outbound_rows()` gives them (one query).
+def lock_rows(ids: Sequence[Any], *, skip_locked: bool, tried: int | None = None) -> list[OutboundEmail]:
+    """The queued rows among `ids`, locked, as `outbound_rows()` gives them (one query); with
+    `tried`, only those tried exactly that often (a row tried more has its next try on the way).
 
     On PostgreSQL the statement is written out: Django compiles `outbound_rows()` (three
     subqueries, four joins) in about 2 ms of CPU, as long as the mail takes to build and send,
@@ -197,8 +198,10 @@ def lock_rows(ids: Sequence[Any], *, skip_locked: bool) -> list[OutboundEmail]:
     """
     if connection.vendor != "postgresql":
         rows = outbound_rows().select_for_update(of=("self",), skip_locked=skip_locked)
-        return list(rows.filter(pk__in=list(ids), status=OutboundStatus.QUEUED))
-    return _fetch_rows(_lock_sql(skip_locked), [[str(i) for i in ids], OutboundStatus.QUEUED.value])
+        rows = rows.filter(pk__in=list(ids), status=OutboundStatus.QUEUED)
+        return list(rows if tried is None else rows.filter(attempts=tried))
+    params: list[Any] = [[str(i) for i in ids], OutboundStatus.QUEUED.value]
+    return _fetch_rows(_lock_sql(skip_locked, tried is not None), params if tried is None else [*params, tried])
 
 
 def can_claim_backlog() -> bool:
@@ -207,16 +210,18 @@ def can_claim_backlog() -> bool:
     return connection.vendor == "postgresql"
 
 
-def find_status(outbound_id: Any) -> str | None:
-    """The row's status, read without a lock or a transaction (one query); None when it is gone."""
+def find_state(outbound_id: Any) -> tuple[str, int] | None:
+    """The row's status and how often it was tried, read without a lock or a transaction (one
+    query); None when it is gone."""
     with connection.cursor() as cursor:
-        cursor.execute(_status_sql(), [OutboundEmail._meta.pk.get_db_prep_value(outbound_id, connection)])  # type: ignore[union-attr]
+        cursor.execute(_state_sql(), [OutboundEmail._meta.pk.get_db_prep_value(outbound_id, connection)])  # type: ignore[union-attr]
         found = cursor.fetchone()
-    return None if found is None else str(found[0])
+    return None if found is None else (str(found[0]), int(found[1]))
 
 
-def claim_rows(outbound_id: Any, *, backlog: int) -> list[OutboundEmail]:
-    """This queued row and up to `backlog` others never tried, locked, as `lock_rows()` gives them.
+def claim_rows(outbound_id: Any, *, tried: int, backlog: int) -> list[OutboundEmail]:
+    """This queued row, if it was tried exactly `tried` times, and up to `backlog` others never
+    tried, locked, as `lock_rows()` gives them.
 
     One query. The row comes first; the others are the oldest queued rows with no attempt yet
     (a row tried before has its retry on the way, with its backoff). Rows another transaction
@@ -224,9 +229,9 @@ def claim_rows(outbound_id: Any, *, backlog: int) -> list[OutboundEmail]:
     it. Without `can_claim_backlog()`, the row alone, waiting for its lock as `lock_rows()` does.
     """
     if backlog <= 0 or not can_claim_backlog():
-        return lock_rows([outbound_id], skip_locked=can_claim_backlog())
+        return lock_rows([outbound_id], skip_locked=can_claim_backlog(), tried=tried)
     queued = OutboundStatus.QUEUED.value
-    rows = _fetch_rows(_claim_sql(), [str(outbound_id), queued, queued, str(outbound_id), backlog])
+    rows = _fetch_rows(_claim_sql(), [str(outbound_id), queued, tried, queued, str(outbound_id), backlog])
     rows.sort(key=lambda row: (str(row.pk) != str(outbound_id), row.created_at))
     return rows
 
@@ -277,10 +282,12 @@ def _select_rows(source: str) -> str:
 
 
 @functools.cache
-def _lock_sql(skip_locked: bool) -> str:
+def _lock_sql(skip_locked: bool, by_tries: bool) -> str:
     return (
         _select_rows(_tables()[OutboundEmail])
-        + f"WHERE o.id = ANY(%s::uuid[]) AND o.status = %s FOR UPDATE OF o{' SKIP LOCKED' if skip_locked else ''}"
+        + "WHERE o.id = ANY(%s::uuid[]) AND o.status = %s"
+        + (" AND o.attempts = %s" if by_tries else "")
+        + f" FOR UPDATE OF o{' SKIP LOCKED' if skip_locked else ''}"
     )
 
 
@@ -292,7 +299,7 @@ def _claim_sql() -> str:
     outbound = _tables()[OutboundEmail]
     return f"""
         WITH own AS (
-            SELECT * FROM {outbound} WHERE id = %s AND status = %s FOR UPDATE SKIP LOCKED
+            SELECT * FROM {outbound} WHERE id = %s AND status = %s AND attempts = %s FOR UPDATE SKIP LOCKED
         ), backlog AS (
             SELECT * FROM {outbound} WHERE status = %s AND attempts = 0 AND id <> %s
             AND EXISTS (SELECT 1 FROM own) ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED
@@ -301,8 +308,8 @@ def _claim_sql() -> str:
 
 
 @functools.cache
-def _status_sql() -> str:
-    return f"SELECT status FROM {_tables()[OutboundEmail]} WHERE id = %s"
+def _state_sql() -> str:
+    return f"SELECT status, attempts FROM {_tables()[OutboundEmail]} WHERE id = %s"
 
 
 @functools.cache

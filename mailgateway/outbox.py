@@ -4,7 +4,7 @@
 once (`outbound_reads`), one `Renderer`, one backend connection, one UPDATE for the mails sent.
 A row then says `sent` (with the provider's message id), `rejected` or `skipped`; a mail the
 backend refused stays `queued` with the error and comes back as `RETRY`, for the task to try
-again with backoff. `send_outbound_batch()` sends the mails of one event so.
+again with backoff (after its last try it is `failed`). `send_outbound_batch()` sends the mails of one event so.
 
 The outbox drainer, `send_with_backlog()`, is what a `mailgateway.send_outbound` task runs. A
 lone mail goes out at once, alone. When other mails wait in the outbox that were never tried
@@ -18,11 +18,13 @@ under that lock, and recorded sent in the same transaction that sent it; a worke
 rows another holds instead of waiting for them, its own row included (the holder sends it, or
 hands it to a retry). Only PostgreSQL claims a backlog; elsewhere a task sends its own mail.
 
-Retries: a mail tried before (attempts > 0) has its retry on the way, with its backoff, and is
-not taken. A mail of the batch that the provider refuses stays queued with its error and comes
-back as `RETRY`: the task retries its own mail, and hands each other one to `send_outbound`
-with backoff (that mail's own task, if it is still queued, may try it sooner; whichever comes
-first sends it, the other finds it sent).
+Retries: each task is for one try of its mail (`attempt`), and sends the mail only if it was
+tried exactly `attempt - 1` times, checked under the row lock. A mail the provider refuses stays
+queued with its error and one more attempt counted, and comes back as `RETRY`: the caller
+schedules its next try with backoff. The tasks that come for a try already made (the mail's own
+first task, queued behind a batch that tried it; a duplicate delivery) answer WAITING and do
+nothing, so a mail is never tried before its backoff nor more than `OUTBOUND_MAX_RETRIES + 1`
+times; after its last try it is `failed`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from helpdesk import metrics
 
 from .models import OutboundEmail, OutboundStatus
 from .outbound import Renderer, compose
-from .outbound_reads import Thread, claim_rows, find_status, lock_rows, read_threads
+from .outbound_reads import Thread, claim_rows, find_state, lock_rows, read_threads
 
 logger = logging.getLogger("mailgateway.outbound")
 
@@ -54,21 +56,31 @@ RETRY = "retry"
 # The task's mail is held by another worker, which sends it (or hands it to a retry).
 TAKEN = "taken"
 
+# The task's mail was tried more often than the task expected: its next try is already scheduled.
+WAITING = "waiting"
+
 # A mail of a batch left untouched (still queued, never tried) because the batch ran out of time:
 # the caller queues its task again at once.
 DEFERRED = "deferred"
 
 
-def send_with_backlog(outbound_id: str, *, batch: int | None = None) -> dict[str, str]:
-    """Send this queued mail, and with it up to `batch - 1` others never tried; statuses by id
-    (`str(uuid)`, as `outbound_key()` spells them)."""
+def send_with_backlog(outbound_id: str, *, attempt: int = 1, batch: int | None = None) -> dict[str, str]:
+    """Send this queued mail as its try number `attempt`, and with it up to `batch - 1` others
+    never tried; statuses by id (`str(uuid)`, as `outbound_key()` spells them).
+
+    The mail is sent only when it was tried `attempt - 1` times: otherwise this task came too
+    early or too late for it (a batch tried it and scheduled its retry, with backoff) and the
+    answer is WAITING.
+    """
     outbound_id = outbound_key(outbound_id)
-    status = find_status(outbound_id)
-    if status != OutboundStatus.QUEUED:
-        return {outbound_id: status or "missing"}  # sent with another task's batch, or skipped
+    state = find_state(outbound_id)
+    if state is None or state[0] != OutboundStatus.QUEUED:
+        return {outbound_id: state[0] if state else "missing"}  # sent with another task's batch, or skipped
+    if state[1] != attempt - 1:
+        return {outbound_id: WAITING}
     size = settings.OUTBOUND_DRAIN_BATCH if batch is None else batch
     with transaction.atomic():
-        rows = claim_rows(outbound_id, backlog=size - 1)
+        rows = claim_rows(outbound_id, tried=attempt - 1, backlog=size - 1)
         if not rows or str(rows[0].pk) != outbound_id:
             return {outbound_id: TAKEN}
         return send_rows(rows)
@@ -110,11 +122,12 @@ def send_outbound_batch(outbound_ids: Sequence[str]) -> dict[str, str]:
 
     A fixed number of queries for the whole batch (the rows, the latest messages of their
     tickets, one update), whatever the threads' length; one more for a row whose thread is not
-    among those latest messages. Rows another worker holds are skipped. What each row records is
-    `send_rows()`'s.
+    among those latest messages. Rows another worker holds are skipped, and so are rows tried
+    before: this is their first try, and a refused one has its retry scheduled with backoff.
+    What each row records is `send_rows()`'s.
     """
     with transaction.atomic():
-        return send_rows(lock_rows(outbound_ids, skip_locked=True))
+        return send_rows(lock_rows(outbound_ids, skip_locked=True, tried=0))
 
 
 def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
@@ -179,19 +192,31 @@ def _send_rows(
                 mail.connection = backend
                 mail.send()
             except SoftTimeLimitExceeded as exc:  # this mail counts as refused; the rest wait
-                row.error = f"{type(exc).__name__}: the task's time ran out while sending"
-                results[str(row.pk)] = RETRY
+                results[str(row.pk)] = _refused(row, f"{type(exc).__name__}: the task's time ran out while sending")
                 out_of_time = True
                 continue
             except Exception as exc:  # one refused mail must not undo the ones already sent
-                row.error = f"{type(exc).__name__}: {exc}"[:4000]
-                results[str(row.pk)] = RETRY
+                results[str(row.pk)] = _refused(row, f"{type(exc).__name__}: {exc}")
                 _drop_connection(backend)
                 continue
             _record_sent(row, mail)
             if row.status == OutboundStatus.SENT:
                 metrics.count_sent()
         results[str(row.pk)] = row.status
+
+
+def _refused(row: OutboundEmail, error: str) -> str:
+    """A mail the backend refused keeps the error; after its last try it is `failed`, else RETRY."""
+    row.error = error[:4000]
+    if is_last_try(row.attempts):
+        row.status = OutboundStatus.FAILED
+        return OutboundStatus.FAILED
+    return RETRY
+
+
+def is_last_try(attempts: int) -> bool:
+    """A mail is tried once and retried `OUTBOUND_MAX_RETRIES` times."""
+    return attempts > settings.OUTBOUND_MAX_RETRIES
 
 
 def _drop_connection(backend: Any) -> None:
@@ -245,23 +270,19 @@ def _update_sent(rows: list[OutboundEmail]) -> None:
         )
 
 
-def record_send_failure(outbound_id: str, exc: BaseException, *, final: bool) -> None:
-    """Keep the provider's error with the mail; after the last try the mail is `failed`."""
+def record_send_failure(outbound_id: str, exc: BaseException, *, attempt: int) -> str:
+    """Keep the error of try number `attempt` that broke before the mail's outcome was recorded
+    (the transaction rolled back): RETRY, or `failed` after the last try. WAITING, with nothing
+    recorded, when the mail was tried since (not this try's); its status when no longer queued."""
     error = f"{type(exc).__name__}: {exc}"[:4000]
     with transaction.atomic():
         row = OutboundEmail.objects.select_for_update().filter(pk=outbound_id).first()
         if row is None or row.status != OutboundStatus.QUEUED:
-            return
+            return row.status if row else "missing"
+        if row.attempts != attempt - 1:
+            return WAITING
         row.attempts += 1
-        row.error = error
         row.updated_at = timezone.now()
-        if final:
-            row.status = OutboundStatus.FAILED
+        status = _refused(row, error)
         row.save(update_fields=["attempts", "error", "status", "updated_at"])
-
-
-def record_last_try(outbound_id: str) -> None:
-    """A mail whose last try the backend refused (its error and attempt already recorded) is `failed`."""
-    OutboundEmail.objects.filter(pk=outbound_id, status=OutboundStatus.QUEUED).update(
-        status=OutboundStatus.FAILED, updated_at=timezone.now()
-    )
+        return status

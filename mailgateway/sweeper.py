@@ -88,13 +88,15 @@ def requeue_stuck_outbound(*, now: datetime | None = None) -> list[str]:
         outbound_model.objects.filter(status="queued", created_at__lt=now - timedelta(seconds=stuck_after))
         .filter(_not_retrying(since_field="created_at", now=now))
         .order_by("created_at")
-        .values_list("pk", flat=True)[: settings.SWEEP_BATCH]
+        .values_list("pk", "attempts")[: settings.SWEEP_BATCH]
     )
     queued: list[str] = []
-    for outbound_id in map(str, rows):
+    for pk, tried in rows:
+        outbound_id = str(pk)
         if not cache.add(f"mailgateway:requeued-out:{outbound_id}", 1, timeout=max(1, stuck_after)):
             continue
-        current_app.send_task("mailgateway.send_outbound", args=[outbound_id])
+        # The mail's next try: a task sends only the try its mail is due for.
+        current_app.send_task("mailgateway.send_outbound", args=[outbound_id], kwargs={"attempt": tried + 1})
         queued.append(outbound_id)
     if queued:
         logger.warning("sweeper: queued %s stuck outbound mails again", len(queued), extra={"requeued": len(queued)})

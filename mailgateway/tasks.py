@@ -71,45 +71,45 @@ def poll_imap() -> None:
     poll_mailbox()
 
 
-@shared_task(bind=True, name="mailgateway.send_outbound", acks_late=True, max_retries=None)
-def send_outbound(self, outbound_id: str) -> str:  # type: ignore[no-untyped-def]
-    """Send one queued `OutboundEmail`, and the backlog queued behind it (`outbox.py`); provider
-    errors are retried with backoff, then `failed`."""
-    from django.conf import settings
+@shared_task(bind=True, name="mailgateway.send_outbound", acks_late=True)
+def send_outbound(self, outbound_id: str, attempt: int | None = None) -> str:  # type: ignore[no-untyped-def]
+    """Try number `attempt` (1 for the first) of one queued `OutboundEmail`, with the backlog
+    queued behind it (`outbox.py`); each mail the provider refused gets its next try scheduled
+    with backoff, until it is `failed`."""
+    from .outbox import DEFERRED, RETRY, outbound_key, record_send_failure, send_with_backlog
 
-    from .outbox import DEFERRED, RETRY, outbound_key, record_last_try, record_send_failure, send_with_backlog
-
-    final = self.request.retries >= settings.OUTBOUND_MAX_RETRIES
+    # Tasks queued by an earlier version retried themselves and counted their tries in the request.
+    attempt = attempt or self.request.retries + 1
     try:
-        results = send_with_backlog(outbound_id)
+        results = send_with_backlog(outbound_id, attempt=attempt)
     except Exception as exc:  # nothing was recorded: the transaction rolled back
-        logger.warning("sending outbound mail %s failed (try %s): %s", outbound_id, self.request.retries + 1, exc)
-        record_send_failure(outbound_id, exc, final=final)
-        if final:
-            return "failed"
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        logger.warning("sending outbound mail %s failed (try %s): %s", outbound_id, attempt, exc)
+        status = record_send_failure(outbound_id, exc, attempt=attempt)
+        if status == RETRY:
+            retry_later([outbound_id], tried=attempt)
+        return status
     own = outbound_key(outbound_id)
-    retry_later(other for other, status in results.items() if status == RETRY and other != own)
+    # The others of the batch were claimed untried: this was their first try.
+    retry_later((other for other, status in results.items() if status == RETRY and other != own), tried=1)
     send_again(other for other, status in results.items() if status == DEFERRED)
     status = results[own]
-    if status != RETRY:
-        return status
-    logger.warning("the provider refused outbound mail %s (try %s)", outbound_id, self.request.retries + 1)
-    if final:
-        record_last_try(outbound_id)
-        return "failed"
-    raise self.retry(countdown=_backoff(self.request.retries))
+    if status == RETRY:
+        logger.warning("the provider refused outbound mail %s (try %s)", outbound_id, attempt)
+        retry_later([own], tried=attempt)
+    return status
 
 
-def _backoff(retries: int) -> float:
-    """30 s, 60 s, 120 s ... at most an hour, with jitter so that retries do not arrive together."""
-    return min(30 * 2**retries, 3600) * random.uniform(0.5, 1.5)
+def _backoff(tried: int) -> float:
+    """30 s after the first try, 60 s after the second ... at most an hour, with jitter so that
+    retries do not arrive together."""
+    return min(30 * 2 ** (tried - 1), 3600) * random.uniform(0.5, 1.5)
 
 
-def retry_later(outbound_ids: Iterable[str]) -> None:
-    """Mails the provider refused in a batch (their error kept, still queued) go to `send_outbound`."""
+def retry_later(outbound_ids: Iterable[str], *, tried: int) -> None:
+    """Mails the provider refused (their error kept, still queued) after `tried` tries: their next
+    try, after the backoff."""
     for outbound_id in outbound_ids:
-        send_outbound.apply_async(args=[outbound_id], countdown=_backoff(0))
+        send_outbound.apply_async(args=[outbound_id], kwargs={"attempt": tried + 1}, countdown=_backoff(tried))
 
 
 def send_again(outbound_ids: Iterable[str]) -> None:
@@ -126,6 +126,6 @@ def send_outbound_batch(outbound_ids: list[str]) -> dict[str, str]:
     from .outbox import send_outbound_batch as send_batch
 
     results = send_batch(outbound_ids)
-    retry_later(outbound_id for outbound_id, status in results.items() if status == RETRY)
+    retry_later((outbound_id for outbound_id, status in results.items() if status == RETRY), tried=1)
     send_again(outbound_id for outbound_id, status in results.items() if status == DEFERRED)
     return results

@@ -90,6 +90,37 @@ def test_a_row_sent_already_is_not_sent_again_by_a_second_batch():
     assert set(OutboundEmail.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
 
 
+def test_an_event_s_batch_delivered_again_leaves_a_refused_mail_to_its_retry(monkeypatch):
+    rows = queue_event(people(2))
+    ids = [str(r.pk) for r in rows]
+    post = EmailBackend.post_to_esp
+    tries: list[str] = []
+
+    def refuse_guest_1(self, payload, message):  # type: ignore[no-untyped-def]
+        if message.to == ["guest1@example.com"]:
+            tries.append(message.to[0])
+            raise AnymailAPIError("the provider is down")
+        return post(self, payload, message)
+
+    monkeypatch.setattr(EmailBackend, "post_to_esp", refuse_guest_1)
+    send_outbound_batch(ids)
+    assert send_outbound_batch(ids) == {}  # the task redelivered: its retry is scheduled, with backoff
+    assert tries == ["guest1@example.com"]
+
+
+def test_a_refused_mail_on_its_last_try_is_failed_with_the_error(monkeypatch, settings):
+    settings.OUTBOUND_MAX_RETRIES = 0
+    rows = queue_event(people(1))
+
+    def refuse(self, payload, message):  # type: ignore[no-untyped-def]
+        raise AnymailAPIError("the provider is down")
+
+    monkeypatch.setattr(EmailBackend, "post_to_esp", refuse)
+    assert send_outbound_batch([str(rows[0].pk)]) == {str(rows[0].pk): "failed"}
+    stored = OutboundEmail.objects.get(pk=rows[0].pk)
+    assert (stored.status, stored.attempts) == (OutboundStatus.FAILED, 1) and "the provider is down" in stored.error
+
+
 def test_a_batch_opens_the_mail_connection_once(monkeypatch):
     """A provider's HTTP session (or an SMTP connection) serves the whole batch."""
     opened: list[EmailBackend] = []

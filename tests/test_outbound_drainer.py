@@ -53,8 +53,34 @@ def statuses(ids: list[str]) -> list[str]:
     return [found[OutboundEmail._meta.pk.to_python(i)] for i in ids]  # type: ignore[union-attr]
 
 
-def run_task(outbound_id: str) -> str:
-    return tasks.send_outbound.apply(args=[outbound_id]).get()
+def run_task(outbound_id: str, attempt: int | None = None) -> str:
+    return tasks.send_outbound.apply(args=[outbound_id], kwargs={"attempt": attempt}).get()
+
+
+def scheduled_retries(monkeypatch) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    """The retries the tasks schedule, as (mail, try number), kept instead of queued."""
+    retries: list[tuple[str, int]] = []
+
+    def keep(outbound_ids, *, tried):  # type: ignore[no-untyped-def]
+        retries.extend((outbound_id, tried + 1) for outbound_id in outbound_ids)
+
+    monkeypatch.setattr(tasks, "retry_later", keep)
+    return retries
+
+
+def refuse(monkeypatch, address: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The provider refuses every mail to `address`; the list counts its tries."""
+    tries: list[str] = []
+    post = EmailBackend.post_to_esp
+
+    def refusing(self, payload, message):  # type: ignore[no-untyped-def]
+        if message.to == [address]:
+            tries.append(address)
+            raise AnymailAPIError("the provider refused it")
+        return post(self, payload, message)
+
+    monkeypatch.setattr(EmailBackend, "post_to_esp", refusing)
+    return tries
 
 
 @postgres
@@ -104,7 +130,7 @@ def test_a_task_takes_at_most_the_drain_batch_oldest_first(settings):
 
 @postgres
 @pytest.mark.django_db
-def test_a_mail_waiting_for_its_retry_is_not_taken_before_its_backoff():
+def test_a_mail_waiting_for_its_retry_is_not_taken_into_another_task_s_batch():
     ids = queue_lone_mails(2)
     OutboundEmail.objects.filter(pk=ids[0]).update(attempts=1, error="AnymailAPIError: 503")
     run_task(ids[1])
@@ -115,21 +141,51 @@ def test_a_mail_waiting_for_its_retry_is_not_taken_before_its_backoff():
 @pytest.mark.django_db
 def test_a_provider_error_on_one_mail_of_a_drained_batch_retries_only_that_mail(monkeypatch):
     ids = queue_lone_mails(3)
-    post = EmailBackend.post_to_esp
-
-    def refuse_guest_1(self, payload, message):  # type: ignore[no-untyped-def]
-        if message.to == ["guest1@example.com"]:
-            raise AnymailAPIError("the provider refused it")
-        return post(self, payload, message)
-
-    monkeypatch.setattr(EmailBackend, "post_to_esp", refuse_guest_1)
-    retried: list[str] = []
-    monkeypatch.setattr(tasks, "retry_later", lambda outbound_ids: retried.extend(outbound_ids))
+    refuse(monkeypatch, "guest1@example.com")
+    retried = scheduled_retries(monkeypatch)
     assert run_task(ids[0]) == "sent"
-    assert retried == [ids[1]]
+    assert retried == [(ids[1], 2)]
     assert statuses(ids) == ["sent", "queued", "sent"]
     refused = OutboundEmail.objects.get(pk=ids[1])
     assert refused.attempts == 1 and "the provider refused it" in refused.error
+
+
+@postgres
+@pytest.mark.django_db
+def test_the_own_task_of_a_mail_refused_in_another_task_s_batch_leaves_it_to_its_retry(monkeypatch):
+    ids = queue_lone_mails(3)
+    tries = refuse(monkeypatch, "guest1@example.com")
+    retried = scheduled_retries(monkeypatch)
+    run_task(ids[0])
+    assert run_task(ids[1]) == "waiting"  # its first task, behind the batch that tried it
+    assert len(tries) == 1 and retried == [(ids[1], 2)]
+    monkeypatch.undo()
+    assert run_task(*retried[0]) == "sent"
+    assert OutboundEmail.objects.get(pk=ids[1]).attempts == 2
+
+
+@postgres
+@pytest.mark.django_db
+def test_a_mail_refused_in_a_batch_is_tried_no_more_than_its_retries_allow(monkeypatch, settings):
+    settings.OUTBOUND_MAX_RETRIES = 1
+    ids = queue_lone_mails(2)
+    tries = refuse(monkeypatch, "guest1@example.com")
+    retried = scheduled_retries(monkeypatch)
+    run_task(ids[0])
+    run_task(ids[1])
+    for outbound_id, attempt in list(retried) * 2:  # each retry delivered twice
+        assert run_task(outbound_id, attempt) == "failed"
+    assert len(tries) == 2 and statuses(ids) == ["sent", "failed"]
+
+
+@pytest.mark.django_db
+def test_a_task_for_a_try_already_made_sends_nothing_and_the_next_try_sends_the_mail():
+    (outbound_id,) = queue_lone_mails(1)
+    OutboundEmail.objects.filter(pk=outbound_id).update(attempts=1, error="AnymailAPIError: 503")
+    assert run_task(outbound_id) == "waiting"
+    assert sent() == []
+    assert run_task(outbound_id, attempt=2) == "sent"
+    assert len(sent()) == 1
 
 
 @postgres
@@ -137,7 +193,7 @@ def test_a_provider_error_on_one_mail_of_a_drained_batch_retries_only_that_mail(
 def test_a_mail_claimed_by_one_worker_is_not_sent_by_another():
     held = queue_lone_mails(4)[:2]
     with transaction.atomic():
-        claimed = claim_rows(held[0], backlog=1)  # this worker holds the two oldest
+        claimed = claim_rows(held[0], tried=0, backlog=1)  # this worker holds the two oldest
         assert [str(r.pk) for r in claimed] == held
         outcome: dict[str, dict[str, str]] = {}
 
@@ -172,3 +228,29 @@ def test_without_postgresql_a_task_sends_its_own_mail_alone():
     ids = queue_lone_mails(3)
     assert run_task(ids[1]) == "sent"
     assert statuses(ids) == ["queued", "sent", "queued"]
+
+
+@pytest.mark.django_db
+def test_a_try_that_breaks_before_recording_counts_and_schedules_the_next_try(monkeypatch):
+    (outbound_id,) = queue_lone_mails(1)
+    retried = scheduled_retries(monkeypatch)
+
+    def broken(rows):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("mailgateway.outbox.read_threads", broken)
+    assert run_task(outbound_id) == "retry"
+    stored = OutboundEmail.objects.get(pk=outbound_id)
+    assert (stored.status, stored.attempts) == ("queued", 1) and "the database went away" in stored.error
+    assert retried == [(outbound_id, 2)]
+
+
+@pytest.mark.django_db
+def test_a_try_that_breaks_on_the_last_try_fails_the_mail(monkeypatch, settings):
+    settings.OUTBOUND_MAX_RETRIES = 1
+    (outbound_id,) = queue_lone_mails(1)
+    OutboundEmail.objects.filter(pk=outbound_id).update(attempts=1)
+    retried = scheduled_retries(monkeypatch)
+    monkeypatch.setattr("mailgateway.outbox.read_threads", lambda rows: 1 / 0)
+    assert run_task(outbound_id, attempt=2) == "failed"
+    assert OutboundEmail.objects.get(pk=outbound_id).status == "failed" and retried == []

@@ -216,8 +216,8 @@ def test_purging_works_in_batches_and_twice_is_harmless():
 def sent_tasks(monkeypatch):
     from celery import current_app
 
-    sent: list[tuple[str, list[str]]] = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, args: sent.append((name, args)))
+    sent: list[tuple[str, list[str], dict[str, int]]] = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args, kwargs: sent.append((name, args, kwargs)))
     return sent
 
 
@@ -236,7 +236,7 @@ def test_the_sweeper_queues_again_outbound_mail_stuck_in_queued(settings, custom
     stuck = outbound_mail(customer_a, age=timedelta(minutes=11))
     sent_tasks.clear()
     assert sweeper.requeue_stuck_outbound() == [str(stuck.pk)]
-    assert sent_tasks == [("mailgateway.send_outbound", [str(stuck.pk)])]
+    assert sent_tasks == [("mailgateway.send_outbound", [str(stuck.pk)], {"attempt": 1})]
 
 
 @pytest.mark.parametrize(("age", "status"), [(timedelta(minutes=5), "queued"), (timedelta(hours=2), "sent")])
@@ -255,3 +255,14 @@ def test_the_sweeper_leaves_outbound_mail_to_its_scheduled_retry(settings, custo
     OutboundEmail.objects.filter(pk=retrying.pk).update(attempts=1)
     sent_tasks.clear()
     assert sweeper.requeue_stuck_outbound() == []
+
+
+def test_the_sweeper_queues_the_next_try_of_outbound_mail_whose_retry_was_lost(settings, customer_a, sent_tasks):
+    from mailgateway.models import OutboundEmail
+
+    settings.OUTBOUND_STUCK_AFTER_SECONDS, settings.SWEEP_RETRYING_AFTER_SECONDS = 600, 10800
+    lost = outbound_mail(customer_a, age=timedelta(hours=4))
+    OutboundEmail.objects.filter(pk=lost.pk).update(attempts=2)
+    sent_tasks.clear()
+    assert sweeper.requeue_stuck_outbound() == [str(lost.pk)]
+    assert sent_tasks == [("mailgateway.send_outbound", [str(lost.pk)], {"attempt": 3})]
