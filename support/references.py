@@ -38,12 +38,21 @@ def next_ticket_reference() -> str:
     return format_reference(next_ticket_number())
 
 
-def reference_spellings(text: str) -> set[str]:
+def reference_spellings(text: str, *, typed_loosely: bool = False) -> set[str]:
     """The stored forms a typed reference may have (`sb-1042` -> `SB-1042`): an exact match on these
-    uses the unique index, where a case-insensitive comparison would scan every ticket."""
+    uses the unique index, where a case-insensitive comparison would scan every ticket.
+
+    `typed_loosely` (a search box) also reads what people type for a ticket: `1042`, `#1042`,
+    `SB1042`, `SB 1042`."""
     text = text.strip()
     spellings = {text, text.upper()}
     prefix, _, number = text.rpartition("-")
     if number.isdigit() and prefix.lower() == settings.TICKET_REFERENCE_PREFIX.lower():
         spellings.add(format_reference(int(number)))
+    if typed_loosely:
+        loose = text.lstrip("#").replace(" ", "")
+        if loose[: len(settings.TICKET_REFERENCE_PREFIX)].lower() == settings.TICKET_REFERENCE_PREFIX.lower():
+            loose = loose[len(settings.TICKET_REFERENCE_PREFIX) :].lstrip("-")
+        if loose.isdigit() and len(loose) <= 18:
+            spellings.add(format_reference(int(loose)))
     return spellings

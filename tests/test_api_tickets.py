@@ -130,6 +130,16 @@ def test_search_finds_a_reference(api, customer_a, agent):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("typed", ["{number}", "#{number}", "sb{number}", "SB {number}", "sb-{number}"])
+def test_search_finds_a_reference_typed_as_people_type_it(api, customer_a, agent, typed):
+    ticket = make_ticket(customer_a)
+    make_ticket(customer_a)
+    number = ticket.reference.rsplit("-", 1)[1]
+    found = api(agent).get(TICKETS, {"search": typed.format(number=number)}).json()["results"]
+    assert [r["id"] for r in found] == [str(ticket.pk)]
+
+
+@pytest.mark.django_db
 def test_the_agent_filter_is_for_staff_and_ignored_for_customers(api, customer_a, agent, other_agent):
     mine = make_ticket(customer_a, title="Mine")
     make_ticket(customer_a, title="Other")

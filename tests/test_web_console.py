@@ -106,7 +106,7 @@ def test_queue_search_finds_reference_title_customer_and_message_text(
 ) -> None:
     first = make_ticket(customer_a, title="Alpha", message_text="the geyser is cold")
     make_ticket(customer_b, title="Beta")
-    for words in (first.reference, "alph", "asha", "geyser"):
+    for words in (first.reference, first.reference.split("-")[1], "alph", "asha", "geyser"):
         page = console.get("/console/", {"q": words}).content.decode()
         assert "Alpha" in page and "Beta" not in page, words
 

@@ -157,6 +157,13 @@ def test_my_tickets_search_matches_message_text_but_not_notes(customer_a: User, 
     assert "No ticket matches" in client.get("/tickets/?q=zebra").content.decode()
 
 
+def test_my_tickets_search_finds_a_ticket_by_its_number(customer_a: User) -> None:
+    wanted = make_ticket(customer_a, title="Broken fridge")
+    make_ticket(customer_a, title="Late cleaner")
+    found = signed_in(customer_a).get("/tickets/", {"q": "#" + wanted.reference.split("-")[1]}).content.decode()
+    assert "Broken fridge" in found and "Late cleaner" not in found
+
+
 def test_my_tickets_is_paginated(customer_a: User) -> None:
     for i in range(21):
         make_ticket(customer_a, title=f"Ticket number {i}")

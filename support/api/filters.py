@@ -60,7 +60,9 @@ class TicketFilter(django_filters.FilterSet):
     )
     unassigned = StrictBooleanFilter(method="filter_unassigned", help_text="Staff only.")
     search = django_filters.CharFilter(
-        method="filter_search", max_length=200, help_text="Words in the title, the reference, or message text."
+        method="filter_search",
+        max_length=200,
+        help_text="Words in the title or message text, or the reference (SB-1042, or its number alone).",
     )
     ordering = django_filters.ChoiceFilter(
         choices=[(key, key) for key in ORDERINGS],
@@ -98,7 +100,9 @@ class TicketFilter(django_filters.FilterSet):
             # A customer's search must not find words that only an internal note contains.
             messages = messages.filter(is_internal=False)
         return queryset.filter(
-            Q(title__icontains=value) | Q(reference__in=reference_spellings(value)) | Exists(messages)
+            Q(title__icontains=value)
+            | Q(reference__in=reference_spellings(value, typed_loosely=True))
+            | Exists(messages)
         )
 
     def filter_ordering(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:

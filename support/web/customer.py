@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from support import selectors, services
 from support.errors import DomainError
 from support.models import Channel, Message, Source, Status
+from support.references import reference_spellings
 
 from .common import (
     add_domain_error,
@@ -68,7 +69,11 @@ def my_tickets(request: HttpRequest) -> HttpResponse:
             tickets = tickets.filter(category=category)
         if words := form.cleaned_data["q"].replace("\x00", "").strip():
             text = Message.objects.filter(ticket=OuterRef("pk"), is_internal=False, message_text__icontains=words)
-            tickets = tickets.filter(Q(title__icontains=words) | Q(reference__iexact=words) | Exists(text))
+            tickets = tickets.filter(
+                Q(title__icontains=words)
+                | Q(reference__in=reference_spellings(words, typed_loosely=True))
+                | Exists(text)
+            )
     page = Paginator(selectors.ticket_list_rows(tickets), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

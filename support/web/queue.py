@@ -24,6 +24,7 @@ from support import selectors, services
 from support.api.filters import ORDERINGS
 from support.errors import DomainError
 from support.models import Channel, EventKind, Message, Status, Ticket, User
+from support.references import reference_spellings
 
 from .forms import agent_choices
 
@@ -142,7 +143,7 @@ def _filtered(tickets: QuerySet[Ticket], user: User, choice: QueueChoice) -> Que
     if words := choice.q.replace("\x00", "").strip():
         text = Message.objects.filter(ticket=OuterRef("pk"), message_text__icontains=words)
         tickets = tickets.filter(
-            Q(reference=words.upper())
+            Q(reference__in=reference_spellings(words, typed_loosely=True))
             | Q(title__icontains=words)
             | Q(customer__email__icontains=words)
             | Q(customer__name__icontains=words)
