@@ -52,6 +52,8 @@ _COLONS = (":", "\uff1a")
 
 _SEPARATOR = re.compile(
     r"-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original"
+    r"|Oorspronkelijk bericht|Messaggio originale|Mensagem original|Исходное сообщение"
+    r"|Oryginalna wiadomość|Ursprungligt meddelande|Oprindelig meddelelse|Opprinnelig melding"
     r"|Forwarded message|Weitergeleitete Nachricht|Message transféré|Mensaje reenviado"
     r"|Original|原始邮件)\s*-{2,}"  # Foxmail and QQ Mail: "------------------ 原始邮件 ------------------"
     r"|(?:Begin forwarded message|Anfang der weitergeleiteten Nachricht|Début du message réexpédié"
@@ -60,14 +62,28 @@ _SEPARATOR = re.compile(
 )
 # Outlook desktop and Outlook on the web draw 32 underscores above the header block.
 _RULE = re.compile(r"_{10,}")
-# Gmail renders Outlook's bold labels as "*From:*"; French puts a (no-break) space before the colon.
-_LABEL = r"\*?(?:{})\s?\*?\s?:"
-_HEADER_FROM = re.compile(_LABEL.format("From|Von|De"), re.IGNORECASE)
+# Gmail renders Outlook's bold labels as "*From:*"; French puts a (no-break) space before the colon;
+# Chinese and Japanese Outlook write a full-width colon.
+_LABEL = r"\*?(?:{})\s?\*?\s?[:\uff1a]"
+# Outlook's header block in English, German, French, Spanish, Hindi, and the languages of the
+# staff and customers a marketplace meets besides (Dutch, Italian, Portuguese, Russian, Polish,
+# Swedish, Danish and Norwegian, Turkish, Chinese, Japanese).
+_FROM_LABELS = "From|Von|De|Van|Da|От|Od|Från|Fra|Kimden|प्रेषक|发件人|寄件者|差出人"
+_HEADER_FROM = re.compile(_LABEL.format(_FROM_LABELS), re.IGNORECASE)
 # Spanish Outlook 2003 to 2010 writes "Enviado el:".
 _HEADER_DATE = re.compile(
-    _LABEL.format(r"Sent|Date|Gesendet|Datum|Envoyé|Enviado(?:\sel)?|Enviada|Fecha"), re.IGNORECASE
+    _LABEL.format(
+        r"Sent|Date|Gesendet|Datum|Envoyé|Enviado(?:\sel)?|Enviada|Fecha|Verzonden|Inviato|Data|Отправлено"
+        r"|Дата|Wysłano|Skickat|Sendt|Gönderildi|Tarih|भेजा गया|दिनांक|发送时间|日期|傳送時間|送信日時"
+    ),
+    re.IGNORECASE,
 )
-_HEADER_SUBJECT = re.compile(_LABEL.format("Subject|Betreff|Objet|Asunto"), re.IGNORECASE)
+_HEADER_SUBJECT = re.compile(
+    _LABEL.format(
+        "Subject|Betreff|Objet|Asunto|Onderwerp|Oggetto|Assunto|Тема|Temat|Ämne|Emne|Konu|विषय|主题|主旨|件名"
+    ),
+    re.IGNORECASE,
+)
 
 # One whole line, as the phone or app writes it under the reply.
 _MOBILE_FOOTER = re.compile(
@@ -87,7 +103,8 @@ _MOBILE_FOOTER = re.compile(
 # The first sign or word of every marker below except attributions (those end in a colon): quote,
 # signature, separators, rule, header labels, mobile footers. Keep it in step with them.
 _MARKER_START = re.compile(
-    r"[ \t]*(?:[->_*]|From|Von|De|Sent|Get|Gesendet|Envoy|Enviado|Begin|Anfang|Début|Inicio|मेरे)", re.IGNORECASE
+    r"[ \t]*(?:[->_*]|Sent|Get|Gesendet|Envoy|Enviado|Begin|Anfang|Début|Inicio|मेरे|" + _FROM_LABELS + ")",
+    re.IGNORECASE,
 )
 
 

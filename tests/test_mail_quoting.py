@@ -657,3 +657,56 @@ def test_every_raw_mail_is_tested_here_and_listed_in_the_readme() -> None:
     readme = (MAIL_DIR / "README.md").read_text(encoding="utf-8")
     assert names == set(REPLIES) | NOT_A_PERSONS_REPLY
     assert [name for name in sorted(names) if f"`{name}`" not in readme] == []
+
+
+# Outlook in the other languages a marketplace meets: the header block and the separator
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "Van: SewaBazaar Support <support@example.com>\nVerzonden: dinsdag 3 maart 2026 10:02\n"
+        "Aan: Asha\nOnderwerp: RE: [SB-1001] Loodgieter",
+        "Da: SewaBazaar Support <support@example.com>\nInviato: martedì 3 marzo 2026 10:02\n"
+        "A: Asha\nOggetto: R: [SB-1001] Idraulico",
+        "De: SewaBazaar Support <support@example.com>\nEnviado: terça-feira, 3 de março de 2026 10:02\n"
+        "Para: Asha\nAssunto: RE: [SB-1001] Encanador",
+        "От: SewaBazaar Support <support@example.com>\nОтправлено: 3 марта 2026 г. 10:02\n"  # noqa: RUF001
+        "Кому: Asha\nТема: RE: [SB-1001] Сантехник",  # noqa: RUF001
+        "Od: SewaBazaar Support <support@example.com>\nWysłano: wtorek, 3 marca 2026 10:02\n"
+        "Do: Asha\nTemat: RE: [SB-1001] Hydraulik",
+        "Från: SewaBazaar Support <support@example.com>\nSkickat: den 3 mars 2026 10:02\n"
+        "Till: Asha\nÄmne: SV: [SB-1001] Rörmokare",
+        "发件人: SewaBazaar Support <support@example.com>\n发送时间: 2026年3月3日 10:02\n"
+        "收件人: Asha\n主题: 回复: [SB-1001] 水管工",
+        "差出人\uff1a SewaBazaar Support <support@example.com>\n送信日時\uff1a 2026年3月3日 10:02\n"
+        "宛先\uff1a Asha\n件名\uff1a RE: [SB-1001] 配管工",
+        "प्रेषक: SewaBazaar Support <support@example.com>\nभेजा गया: मंगलवार, 3 मार्च 2026 10:02\n"
+        "प्रति: Asha\nविषय: RE: [SB-1001] प्लंबर",
+    ],
+    ids=["dutch", "italian", "portuguese", "russian", "polish", "swedish", "chinese", "japanese", "hindi"],
+)
+def test_an_outlook_header_block_in_another_language_starts_the_history(block: str) -> None:
+    text = f"Tuesday at 9 works.\n\n________________________________\n{block}\n\nWhen can the plumber come?\n"
+    assert visible_text(text) == "Tuesday at 9 works."
+
+
+@pytest.mark.parametrize(
+    "separator",
+    [
+        "-----Oorspronkelijk bericht-----",
+        "-----Messaggio originale-----",
+        "-----Mensagem original-----",
+        "-----Исходное сообщение-----",
+        "-----Oryginalna wiadomość-----",
+        "-----Ursprungligt meddelande-----",
+    ],
+)
+def test_an_original_message_separator_in_another_language_starts_the_history(separator: str) -> None:
+    text = f"Tuesday at 9 works.\n\n{separator}\nFrom: support@example.com\nWhen can the plumber come?\n"
+    assert visible_text(text) == "Tuesday at 9 works."
+
+
+def test_italian_prose_that_starts_with_da_is_kept() -> None:
+    text = "Da: Kathmandu\nA: Pokhara\nData: domani\nIl volo è in ritardo."
+    assert visible_text(text) == text
