@@ -248,8 +248,10 @@ REPLY_TOKEN_KEY = env_str("REPLY_TOKEN_KEY", SECRET_KEY)
 # At most this many acknowledgements to one address per hour (a sender opening many tickets, or
 # a robot we failed to recognise, gets no more automatic answers within the hour).
 OUTBOUND_ACK_PER_HOUR = env_int("OUTBOUND_ACK_PER_HOUR", 5)
-# Tries of the send task on provider errors, with exponential backoff (30 s, 60 s, ... at most 1 h).
+# Retries of a mail the provider refused, with exponential backoff from OUTBOUND_RETRY_SECONDS
+# (30 s, 60 s, ... at most 1 h, each +-50% so that retries do not arrive together); then `failed`.
 OUTBOUND_MAX_RETRIES = env_int("OUTBOUND_MAX_RETRIES", 6)
+OUTBOUND_RETRY_SECONDS = max(1, env_int("OUTBOUND_RETRY_SECONDS", 30))
 # A send task that finds other mails queued behind its own (a backlog) sends up to this many in
 # one batch (mailgateway/outbox.py); 1 sends each mail alone.
 OUTBOUND_DRAIN_BATCH = max(1, env_int("OUTBOUND_DRAIN_BATCH", 100))

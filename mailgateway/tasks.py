@@ -100,9 +100,11 @@ def send_outbound(self, outbound_id: str, attempt: int | None = None) -> str:  #
 
 
 def _backoff(tried: int) -> float:
-    """30 s after the first try, 60 s after the second ... at most an hour, with jitter so that
-    retries do not arrive together."""
-    return min(30 * 2 ** (tried - 1), 3600) * random.uniform(0.5, 1.5)
+    """OUTBOUND_RETRY_SECONDS (30 s) after the first try, twice that after the second ... at most
+    an hour, with jitter so that retries do not arrive together."""
+    from django.conf import settings
+
+    return min(settings.OUTBOUND_RETRY_SECONDS * 2 ** (tried - 1), 3600) * random.uniform(0.5, 1.5)
 
 
 def retry_later(outbound_ids: Iterable[str], *, tried: int) -> None:

@@ -84,3 +84,47 @@ def test_two_workers_taking_a_backlog_send_each_mail_once_and_in_batches(custome
     to_guests = sorted(str(m["To"]) for m in mails if str(m["To"]).startswith("guest"))
     assert to_guests == sorted(g.email for g in guests)  # each exactly once
     assert len(files) < 60  # one file per batch (per backend connection): the backlog went in batches
+
+
+def test_a_mail_refused_inside_another_task_s_batch_waits_its_backoff_and_is_sent_once(
+    customer_a, broker, workers, tmp_path
+):
+    """Three single-mail events queued before the worker starts: the first task sends all three
+    as one batch; the provider refuses the second mail once. Its own queued task must leave it
+    to the retry, which comes after the backoff (OUTBOUND_RETRY_SECONDS, +-50%)."""
+    from django.db import transaction
+
+    from mailgateway.notifications import Notice, queue_notices
+    from support.models import User
+    from tests.refusing_provider import tries_of
+
+    ticket = make_ticket(customer_a, title="Geyser not heating")
+    message = make_reply(ticket, customer_a, "Still cold.")
+    guests = [User.objects.create_user(f"guest{n}@example.com", None, name=f"Guest {n}") for n in range(3)]
+    for guest in guests:
+        with transaction.atomic():
+            queue_notices(ticket=ticket, message=message, notices=[Notice(guest, "agent_reply", in_app=False)])
+    state = tmp_path / "provider_state"
+    state.write_text("1\n")  # refuse one try
+    worker = workers.start(
+        broker_url=broker,
+        queues="outbound",
+        pool="prefork",
+        concurrency=1,
+        env={
+            "EMAIL_BACKEND": "tests.refusing_provider.RefusingProviderBackend",
+            "EMAIL_FILE_PATH": str(tmp_path / "sent_mail"),
+            "REFUSE_MAIL_TO": guests[1].email,
+            "REFUSE_MAIL_STATE": str(state),
+            "OUTBOUND_RETRY_SECONDS": "4",
+        },
+    )
+    rows = OutboundEmail.objects.filter(to_address__startswith="guest")
+    wait_for(
+        lambda: rows.filter(status=OutboundStatus.SENT).count() == 3, timeout=60, what="the 3 mails", log=worker.log
+    )
+    (refused_at, sent_at) = [at for _, at in tries_of(state)]
+    assert [outcome for outcome, _ in tries_of(state)] == ["refused", "sent"]
+    assert sent_at - refused_at >= 2  # the backoff's shortest wait: 4 s - 50%
+    assert rows.get(to_address=guests[1].email).attempts == 2
+    assert set(rows.exclude(to_address=guests[1].email).values_list("attempts", flat=True)) == {1}
