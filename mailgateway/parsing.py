@@ -211,8 +211,20 @@ def _payload_bytes(item: Mapping[str, object]) -> bytes:
         try:
             return base64.b64decode(str(payload))
         except (binascii.Error, ValueError):
-            return base64.b64decode(re.sub(r"[^A-Za-z0-9+/]", "", str(payload)) + "==", validate=False)
+            return lenient_b64decode(str(payload))
     return str(payload).encode("utf-8", errors="surrogateescape")
+
+
+def lenient_b64decode(text: str) -> bytes:
+    """Base64 as a mail client reads it: stray characters skipped, a dangling last one dropped.
+
+    Some webmailers put one character too many into a file's base64 (seen: a stray "A" before
+    a PDF). 4n+1 characters cannot be decoded at all, and the whole mail was quarantined as
+    malformed; the file keeps what its other characters say.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9+/]", "", text)
+    cleaned = cleaned[: len(cleaned) - 1] if len(cleaned) % 4 == 1 else cleaned
+    return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4))
 
 
 def _forwarded_name(data: bytes) -> str:

@@ -241,3 +241,15 @@ def test_a_calendar_invitation_is_kept_as_an_ics_file():
     (invite,) = parse_email(raw).attachments
     assert (invite.filename, invite.content_type) == ("invite.ics", "text/calendar")
     assert b"SUMMARY:Call" in invite.data
+
+
+def test_an_attachment_with_one_base64_character_too_many_is_still_read():
+    head = "From: a@example.com\r\nTo: support@example.com\r\nSubject: CV\r\nMIME-Version: 1.0\r\n"
+    raw = (
+        head + 'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nMy CV.\r\n'
+        "--b\r\nContent-Type: application/pdf; name=cv.pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        "Content-Disposition: attachment; filename=cv.pdf\r\n\r\nJVBERi0xLjQK" + "A\r\n--b--\r\n"
+    ).encode("ascii")
+    mail = parse_email(raw)
+    assert mail.text.strip() == "My CV."
+    assert [(a.filename, a.data) for a in mail.attachments] == [("cv.pdf", b"%PDF-1.4\n")]
