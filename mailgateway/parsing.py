@@ -19,6 +19,7 @@ from email.message import Message
 from email.policy import compat32
 
 import mailparser
+from mailparser.utils import as_string_safe
 from tnefparse import TNEF
 
 from .addresses import normalize_address, parse_address_list
@@ -86,13 +87,15 @@ def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline needs from a raw message. Raises only on input that is not mail."""
     message = _message_from(raw)
     defects = repair_charsets(message)
+    report = delivery_report(message)
+    attached_mails = _detach_attached_mails(message)
     parser = mailparser.MailParser(message)
     headers = _headers(message)
     first = lambda name: headers.get(name, ("",))[0]  # noqa: E731
     people = _address_headers(message)
     senders = people.get("from") or people.get("sender") or []
     from_name, from_address = senders[0] if senders else ("", "")
-    attachments = _attachments(parser.attachments, defects) + _calendar_parts(message)
+    attachments = _attachments(parser.attachments, defects, attached_mails) + _calendar_parts(message)
     attachments += _unnamed_parts(message, start=len(attachments))
     defects += [str(d) for d in message.defects][:20]
     return ParsedEmail(
@@ -115,7 +118,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
         html=_joined(parser.text_html),
         attachments=tuple(attachments),
         headers=headers,
-        report=delivery_report(message),
+        report=report,
         defects=tuple(defects),
     )
 
@@ -173,13 +176,34 @@ def _joined(parts: list[str]) -> str:
     return "\n\n".join(p.replace("\r\n", "\n").replace("\x00", "") for p in parts if p and p.strip())
 
 
-def _attachments(found: list[dict], notes: list[str]) -> list[MailAttachment]:
+def _detach_attached_mails(message: Message) -> list[bytes]:
+    """Each mail attached as a file (`message/*`, disposition attachment) as bytes, then emptied.
+
+    mail-parser keeps such a part as a file and also reads the text parts inside it into the
+    body: the forwarded mail's text and HTML became the sender's own (an HTML-less reply showed
+    the attached mail's HTML instead). Emptied, mail-parser sees only the file; its bytes are
+    taken here, in the same order, and given back to it in `_attachments()`.
+    """
+    found = []
+    for part in message.walk():  # walk() reads a part's children after yielding it: none left
+        attached = part.get_content_disposition() == "attachment"
+        if attached and part.get_content_maintype() == "message" and part.is_multipart():
+            text = "".join(as_string_safe(inner) for inner in part.get_payload())  # as mail-parser flattens it
+            found.append(text.encode("utf-8", errors="surrogateescape"))
+            part.set_payload([])
+    return found
+
+
+def _attachments(found: list[dict], notes: list[str], attached_mails: list[bytes]) -> list[MailAttachment]:
     result: list[MailAttachment] = []
+    attached = iter(attached_mails)
     for index, item in enumerate(found):
         content_type = (item.get("mail_content_type") or "application/octet-stream").lower()
         if content_type in _SIGNATURE_TYPES:
             continue
         data = _payload_bytes(item)
+        if content_type.startswith("message/") and not data:
+            data = next(attached, b"")
         content_id = (item.get("content-id") or "").strip().strip("<>")
         disposition = (item.get("content-disposition") or "").lower()
         filename = item.get("filename") or ""

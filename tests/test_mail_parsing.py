@@ -253,3 +253,16 @@ def test_an_attachment_with_one_base64_character_too_many_is_still_read():
     mail = parse_email(raw)
     assert mail.text.strip() == "My CV."
     assert [(a.filename, a.data) for a in mail.attachments] == [("cv.pdf", b"%PDF-1.4\n")]
+
+
+def test_the_text_and_html_of_an_attached_mail_are_not_the_body():
+    inner, outer = EmailMessage(), EmailMessage()
+    inner["From"], inner["Subject"] = "shop@example.net", "Your order"
+    inner.set_content("Order 77 shipped.")
+    inner.add_alternative("<h1>Order 77 shipped.</h1>", subtype="html")
+    outer["From"], outer["To"], outer["Subject"] = "ram@example.org", "support@example.com", "Fwd: Your order"
+    outer.set_content("It never arrived.")
+    outer.add_attachment(inner)
+    mail = parse_email(outer.as_bytes(policy=SMTP))
+    assert (mail.text.strip(), mail.html) == ("It never arrived.", "")
+    assert b"Order 77 shipped." in mail.attachments[0].data
