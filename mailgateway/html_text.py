@@ -3,8 +3,9 @@
 Pure. Blocks become paragraphs, line breaks and list items survive, scripts and styles are
 dropped, links keep their address. The quoted history that clients wrap in known elements
 (Gmail's `gmail_quote`, Apple's and Thunderbird's `blockquote type=cite`, Outlook's
-`divRplyFwdMsg`, and the `<hr id="stopSpelling">` of the older Outlook.com and Hotmail, after
-which everything is history) is left out here; plain-text rules in `quoting` catch the rest.
+`divRplyFwdMsg`, Lotus Notes' `domino-section`, and the `<hr id="stopSpelling">` of the older
+Outlook.com and Hotmail, after which everything is history) is left out here; plain-text rules
+in `quoting` catch the rest.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _BLOCKS = {
 _SKIPPED = {"script", "style", "head", "title", "template", "noscript", "svg", "object", "iframe"}
 _VOID = {"br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "param", "source", "wbr"}
 _QUOTE_CLASSES = {"gmail_quote", "gmail_extra", "moz-cite-prefix", "yahoo_quoted", "protonmail_quote"}
+_QUOTE_CLASSES |= {"domino-section"}  # Lotus Notes: the mail answered, under a "--- Sender --- Subject ---" head
 _HISTORY_IDS = {
     "divrplyfwdmsg", "appendonsend", "olk_src_body_section", "mail-editor-reference-message-container", "stopspelling",
 }  # fmt: skip

@@ -54,6 +54,17 @@ def test_an_html_only_hotmail_reply_keeps_only_the_text_above_its_stop_spelling_
     assert deliver(build_mail(text=None, html=html)).message.message_text == "Tuesday at 9 works for me."
 
 
+def test_an_html_only_lotus_notes_reply_leaves_out_the_answered_mail_in_its_domino_section():
+    html = (
+        "Thursday is fine.<br><br>Ram<br><br>"
+        '<div class="domino-section"><div class="domino-section-head"><span class="domino-section-title">'
+        'Support --- Plumber did not arrive --- </span></div><div class="domino-section-body">'
+        "<table><tr><td>From:</td><td>support@example.com</td></tr><tr><td>Subject</td><td>Plumber</td></tr>"
+        "</table><pre>When can the plumber come back?</pre></div></div>"
+    )
+    assert deliver(build_mail(text=None, html=html)).message.message_text == "Thursday is fine.\n\nRam"
+
+
 def test_event_handlers_and_javascript_links_are_removed_from_html():
     html = '<p onclick="x()" onmouseover="y()">hi <a href="javascript:alert(1)">a</a> <a href="https://ok.example">b</a></p>'
     message = deliver(build_mail(html=html)).message
