@@ -94,7 +94,8 @@ class _TextCollector(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.history_started or self.skip_depth:
             return
-        text = re.sub(r"\s+", " ", data)
+        in_pre = any(tag in ("pre", "textarea") for tag, _ in self.stack)
+        text = data.replace("\r\n", "\n") if in_pre else re.sub(r"\s+", " ", data)  # <pre> keeps its lines
         self.out.append(text)
         if self.href is not None:
             self.link_text.append(text)

@@ -65,6 +65,12 @@ def test_an_html_only_lotus_notes_reply_leaves_out_the_answered_mail_in_its_domi
     assert deliver(build_mail(text=None, html=html)).message.message_text == "Thursday is fine.\n\nRam"
 
 
+def test_an_html_only_mail_keeps_the_line_breaks_of_its_preformatted_text():
+    html = "<p>Hello,</p><pre>Order 77\nDelivered: no\n\nPlease call me.</pre>"
+    message = deliver(build_mail(text=None, html=html)).message
+    assert message.message_text == "Hello,\n\nOrder 77\nDelivered: no\n\nPlease call me."
+
+
 def test_event_handlers_and_javascript_links_are_removed_from_html():
     html = '<p onclick="x()" onmouseover="y()">hi <a href="javascript:alert(1)">a</a> <a href="https://ok.example">b</a></p>'
     message = deliver(build_mail(html=html)).message
