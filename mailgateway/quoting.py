@@ -51,7 +51,7 @@ _DATED = re.compile(r"\d{1,2}[:.]\d\d|@")
 _COLONS = (":", "\uff1a")
 
 _SEPARATOR = re.compile(
-    r"-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original"
+    r"-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Original Nachricht|Message d'origine|Mensaje original"
     r"|Oorspronkelijk bericht|Messaggio originale|Mensagem original|Исходное сообщение"
     r"|Oryginalna wiadomość|Ursprungligt meddelande|Oprindelig meddelelse|Opprinnelig melding"
     r"|Forwarded message|Weitergeleitete Nachricht|Message transféré|Mensaje reenviado"

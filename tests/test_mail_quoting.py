@@ -386,6 +386,20 @@ def test_a_german_original_message_separator_starts_the_history() -> None:
     assert visible_text(text) == "Dienstag um 9 passt."
 
 
+def test_a_gmx_original_nachricht_separator_starts_the_history() -> None:
+    # GMX and web.de webmail: five dashes before, four after.
+    text = body("""
+        Dienstag um 9 passt.
+
+        ----- Original Nachricht ----
+        Von:     support@example.com
+        An:      asha@example.com
+        Datum:   03.03.2026 10:02
+        Betreff: Plumber did not arrive
+    """)
+    assert visible_text(text) == "Dienstag um 9 passt."
+
+
 def test_a_german_outlook_header_block_starts_the_history() -> None:
     text = body("""
         Dienstag um 9 passt.
