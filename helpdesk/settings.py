@@ -221,6 +221,9 @@ CACHES = {
 # can read it; any Anymail ESP is one EMAIL_BACKEND away.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "sent_mail"))
+# The console's sent-mail page, where staff read what was sent and answer it as its recipient
+# through the inbound path (mailgateway/dev_outbox.py): a way to try the loop, never for production.
+DEV_OUTBOX = env_bool("DEV_OUTBOX", DEBUG)
 # For EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend (a relay, or the compose stack's
 # mail catcher on mailpit:1025).
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

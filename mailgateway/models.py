@@ -28,6 +28,7 @@ class Door(models.TextChoices):
     RAW = "raw", "Raw MIME endpoint"
     PIPE = "pipe", "MTA pipe / command"
     IMAP = "imap", "IMAP mailbox"
+    DEV_OUTBOX = "dev", "Reply typed in the dev outbox"
 
 
 class InboundEmail(models.Model):

@@ -29,3 +29,11 @@ def field(bound: Any) -> SafeString:
 @register.filter
 def label_of(value: str) -> str:
     return str(value or "").replace("_", " ").capitalize()
+
+
+@register.simple_tag
+def dev_outbox_on() -> bool:
+    """Whether the console shows the sent-mail page (DEV_OUTBOX)."""
+    from django.conf import settings
+
+    return bool(settings.DEV_OUTBOX)

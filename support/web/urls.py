@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import auth, console, customer, metrics, quarantine
+from . import auth, console, customer, metrics, quarantine, sent_mail
 
 urlpatterns = [
     path("", customer.home, name="home"),
@@ -28,6 +28,8 @@ urlpatterns = [
     path("console/tickets/<str:reference>/presence/", console.presence_beat, name="console-presence"),
     path("console/mail/<str:inbound_id>/raw/", console.raw_mail, name="console-raw-mail"),
     path("console/quarantine/", quarantine.quarantine_page, name="console-quarantine"),
+    path("console/sent-mail/", sent_mail.sent_mail_page, name="console-sent-mail"),
+    path("console/sent-mail/<str:outbound_id>/", sent_mail.sent_mail_detail, name="console-sent-mail-detail"),
     path("console/quarantine/<str:inbound_id>/", quarantine.decide, name="console-quarantine-decide"),
     path("console/canned/", console.canned_list, name="console-canned"),
     path("console/canned/<int:pk>/", console.canned_edit, name="console-canned-edit"),

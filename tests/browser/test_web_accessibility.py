@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
+from mailgateway.models import OutboundEmail
 from support import services
 from support.models import CannedReply, Channel, User
 from tests.builders import make_attachment, make_reply, make_ticket
@@ -36,7 +37,8 @@ def helpdesk(customer_a: User, agent: User, other_agent: User) -> dict[str, str]
     services.change_ticket(ticket=resolved, actor=agent, channel=Channel.WEB, status="resolved")
     deliver(build_mail(sender="Hari <hari@example.org>", subject=f"Re: [{ticket.reference}] my flat too"))
     CannedReply.objects.create(title="Greeting", body="Hello, thank you for writing to us.")
-    return {"ticket": ticket.reference}
+    acknowledgement = OutboundEmail.objects.get(ticket=ticket, template="ticket_opened")
+    return {"ticket": ticket.reference, "sent": str(acknowledgement.pk)}
 
 
 CUSTOMER_PAGES = [
@@ -49,6 +51,8 @@ CUSTOMER_PAGES = [
     ("console-quarantine", "agent", "/console/quarantine/"),
     ("console-canned-replies", "agent", "/console/canned/"),
     ("console-metrics", "agent", "/console/metrics/"),
+    ("console-sent-mail", "agent", "/console/sent-mail/"),
+    ("console-sent-mail-detail", "agent", "/console/sent-mail/{sent}/"),
 ]
 
 

@@ -177,6 +177,35 @@ def test_agent_accepts_quarantined_mail_into_its_ticket(open_as: OpenAs, custome
     assert ticket.messages.filter(sender__email="hari@example.org").exists()
 
 
+def test_the_whole_mail_loop_without_a_provider(
+    open_as: OpenAs, customer_a: User, agent: User, settings: Any, tmp_path: Any
+) -> None:
+    """A customer opens a ticket on the web; an agent reads the acknowledgement on the sent-mail
+    page, answers it as the customer, and sees the answer on the ticket, the quote cut."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "sent_mail")
+    settings.DEV_OUTBOX = True
+    customer = open_as(customer_a)
+    customer.goto("/tickets/new/")
+    customer.get_by_label("Title").fill("Geyser not heating")
+    customer.get_by_label("What happened?").fill("No hot water since Monday.")
+    customer.get_by_role("button", name="Open the ticket").click()
+    expect(customer).to_have_url(re.compile(r"/tickets/[A-Z]+-\d+/$"))
+    reference = Ticket.objects.get(customer=customer_a).reference
+    console = open_as(agent)
+    console.goto("/console/")
+    console.get_by_role("link", name="Sent mail").click()
+    console.get_by_role("link", name="asha@example.com").first.click()
+    expect(console.get_by_text(f"[{reference}] Geyser not heating").first).to_be_visible()
+    console.get_by_label("Answer it as asha@example.com").fill("Thank you, Tuesday morning suits me.")
+    console.get_by_role("button", name="Send this reply into the helpdesk").click()
+    expect(console).to_have_url(re.compile(rf"/console/tickets/{reference}/$"))
+    expect(console.get_by_text(f"was appended on {reference}")).to_be_visible()
+    expect(console.get_by_text("Thank you, Tuesday morning suits me.")).to_be_visible()
+    latest = Message.objects.filter(ticket__reference=reference).latest("created_at")
+    assert latest.message_text == "Thank you, Tuesday morning suits me." and latest.routed_by == "token"
+
+
 def test_the_metrics_page_draws_its_chart(open_as: OpenAs, customer_a: User, agent: User) -> None:
     done = make_ticket(customer_a)
     make_reply(done, agent, "Fixed")

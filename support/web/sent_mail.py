@@ -1,0 +1,81 @@
+"""The console's sent-mail page (DEV_OUTBOX): each mail the helpdesk sent, as its recipient got
+it, and a form that answers it as that person through the inbound path (`mailgateway.dev_outbox`).
+Without a mail provider this is how a new user sees the whole loop: open a ticket, read the
+acknowledgement, answer it, see the answer land on the ticket."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from mailgateway import dev_outbox
+from mailgateway.ingest import outcome_of
+from mailgateway.models import OutboundEmail
+
+from .common import uuid_or_404
+from .console import staff_required
+
+PAGE_SIZE = 25
+SHOWN_HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
+SHOWN_HEADERS += ("Auto-Submitted", "X-Auto-Response-Suppress")
+MAX_REPLY_CHARS = 20_000
+
+
+def _require_dev_outbox() -> None:
+    if not dev_outbox.is_enabled():
+        raise Http404("The sent-mail page is off (DEV_OUTBOX).")
+
+
+@staff_required
+@require_GET
+def sent_mail_page(request: HttpRequest) -> HttpResponse:
+    _require_dev_outbox()
+    rows = OutboundEmail.objects.select_related("ticket").order_by("-created_at", "-id")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "support/console/sent_mail.html", {"page": page})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def sent_mail_detail(request: HttpRequest, outbound_id: str) -> HttpResponse:
+    _require_dev_outbox()
+    outbound = OutboundEmail.objects.select_related("ticket", "recipient").filter(pk=uuid_or_404(outbound_id)).first()
+    if outbound is None:
+        raise Http404("No such mail.")
+    error = ""
+    text = request.POST.get("text", "").replace("\x00", "")
+    if request.method == "POST":
+        if not text.strip():
+            error = "Write the reply first."
+        elif len(text) > MAX_REPLY_CHARS:
+            error = f"A reply here is at most {MAX_REPLY_CHARS:,} characters."
+        else:
+            inbound = dev_outbox.reply_as_recipient(outbound, text, now=timezone.now())
+            outcome = outcome_of(inbound)
+            summary = f"The reply as {outbound.to_address} was {outcome['status']}"
+            if outcome.get("ticket"):
+                summary += f" on {outcome['ticket']}"
+            if outcome.get("reason"):
+                summary += f" ({outcome['reason']}: {inbound.detail})" if inbound.detail else f" ({outcome['reason']})"
+            messages.info(request, summary + ".")
+            if inbound.ticket_id:
+                return redirect("console-ticket", reference=inbound.ticket.reference)
+            return redirect("console-sent-mail-detail", outbound_id=outbound.pk)
+    if outbound.status not in ("sent", "delivered"):
+        return render(request, "support/console/sent_mail_detail.html", {"outbound": outbound, "mail": None})
+    sent = dev_outbox.sent_mail(outbound)
+    headers = [(name, str(sent.mail[name])) for name in SHOWN_HEADERS if sent.mail[name]]
+    context = {
+        "outbound": outbound,
+        "mail": sent.mail,
+        "exact": sent.exact,
+        "headers": headers,
+        "text": dev_outbox.text_of(sent.mail),
+        "reply_text": text,
+        "error": error,
+    }
+    return render(request, "support/console/sent_mail_detail.html", context, status=400 if error else 200)
