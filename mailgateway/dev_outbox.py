@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -22,6 +23,8 @@ from pathlib import Path
 from django.conf import settings
 
 from .models import InboundEmail, OutboundEmail
+
+logger = logging.getLogger("mailgateway")
 
 # The file backend ends every mail it writes with a line of 79 dashes.
 _FILE_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
@@ -98,8 +101,9 @@ def build_reply(original: EmailMessage, *, sender: str, sender_name: str, text: 
 
 def reply_as_recipient(outbound: OutboundEmail, text: str, *, now: datetime) -> InboundEmail:
     """Answer a sent mail as the person it went to, through the inbound path; the stored mail,
-    processed (its status says where it went)."""
-    from .ingest import process_stored_mail
+    processed (its status says where it went). A processing error leaves it stored and queued
+    for the workers' retries, as every door does."""
+    from .ingest import process_stored_mail, record_failure
     from .models import Door
     from .store import store_inbound
 
@@ -108,6 +112,10 @@ def reply_as_recipient(outbound: OutboundEmail, text: str, *, now: datetime) -> 
     raw = build_reply(original, sender=outbound.to_address, sender_name=name, text=text, now=now)
     recipient = email.utils.parseaddr(str(original.get("Reply-To") or original.get("From") or ""))[1]
     stored = store_inbound(raw, door=Door.DEV_OUTBOX, envelope_sender=outbound.to_address, envelope_recipient=recipient)
-    process_stored_mail(str(stored.inbound.pk))
+    try:
+        process_stored_mail(str(stored.inbound.pk))
+    except Exception as exc:
+        logger.exception("processing the dev outbox reply %s failed", stored.inbound.pk)
+        record_failure(str(stored.inbound.pk), exc, final=False)
     stored.inbound.refresh_from_db()
     return stored.inbound

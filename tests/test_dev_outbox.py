@@ -134,3 +134,18 @@ def test_customers_may_not_open_the_sent_mail_pages(acknowledged, customer_a) ->
     client = signed_in(customer_a)
     assert client.get("/console/sent-mail/").status_code == 403
     assert client.post(f"/console/sent-mail/{outbound.pk}/", {"text": "Hi"}).status_code == 403
+
+
+def test_an_answer_whose_processing_breaks_is_kept_for_the_workers(acknowledged, agent, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _, outbound = acknowledged
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the parser fell over")
+
+    monkeypatch.setattr("mailgateway.ingest.process_stored_mail", broken)
+    client = signed_in(agent)
+    response = client.post(f"/console/sent-mail/{outbound.pk}/", {"text": "Tuesday is fine."})
+    assert response.status_code == 302
+    inbound = InboundEmail.objects.get()
+    assert (inbound.status, inbound.attempts) == ("received", 1) and "fell over" in inbound.error
+    assert "stored and left to the workers" in client.get(response["Location"]).content.decode()

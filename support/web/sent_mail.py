@@ -59,7 +59,9 @@ def sent_mail_detail(request: HttpRequest, outbound_id: str) -> HttpResponse:
             summary = f"The reply as {outbound.to_address} was {outcome['status']}"
             if outcome.get("ticket"):
                 summary += f" on {outcome['ticket']}"
-            if outcome.get("reason"):
+            if outcome["status"] == "queued":
+                summary += f": stored and left to the workers (processing failed: {inbound.error[:200]})"
+            elif outcome.get("reason"):
                 summary += f" ({outcome['reason']}: {inbound.detail})" if inbound.detail else f" ({outcome['reason']})"
             messages.info(request, summary + ".")
             if inbound.ticket_id:
