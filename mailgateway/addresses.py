@@ -15,8 +15,13 @@ _SANE_ADDRESS = re.compile(r"^[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9.-]{1,253}$"
 
 
 def normalize_address(address: str) -> str:
-    """`<Asha@Example.COM> ` -> `asha@example.com`; "" when it is not a usable address."""
+    """`<Asha@Example.COM> ` -> `asha@example.com`; "" when it is not a usable address.
+
+    A domain written fully qualified (`asha@example.com.`, the DNS root's dot) is the same
+    mailbox: without the dot, so the person is one customer and replies reach them."""
     address = (address or "").strip().strip("<>").strip()
+    if address.endswith(".") and "@" in address:
+        address = address[:-1]
     if not _SANE_ADDRESS.match(address) or ".." in address.split("@", 1)[1]:
         return ""
     return address.lower()

@@ -35,6 +35,11 @@ def test_the_sender_is_found_whatever_the_case_of_the_address(customer_a):
     assert inbound.ticket.customer == customer_a
 
 
+def test_the_sender_is_found_when_the_domain_ends_in_the_dns_root_dot(customer_a):
+    inbound = deliver(build_mail(sender="Asha Rai <asha@example.com.>"))
+    assert inbound.ticket.customer == customer_a
+
+
 def test_a_reply_token_threads_the_mail_even_with_a_new_subject(customer_a):
     ticket = make_ticket(customer_a)
     inbound = deliver(build_mail(to=reply_address(ticket, customer_a), subject="something else entirely"))
