@@ -18,7 +18,9 @@ It reads the body line by line, top to bottom:
   draws above it, and the "-----Original Message-----" and forward markers start the history:
   everything from there on is dropped;
 - the RFC 3676 signature separator "-- " ends the person's text;
-- "Sent from my iPhone" and the other mobile footers are dropped.
+- "Sent from my iPhone" and the other mobile footers are dropped;
+- Outlook's placeholder for an inline picture in the plain text, "[cid:image001.png@01D9...]",
+  becomes "[image: image001.png]" (the picture itself is an attachment of the message).
 
 When nothing is left the mail is all history (a bare forward, a quote sent back): the whole text
 is returned, since an empty message would lose what the mail said.
@@ -108,12 +110,18 @@ _MARKER_START = re.compile(
 )
 
 
+# Outlook's plain text part marks where an inline picture sat with its Content-ID.
+_CID_PLACEHOLDER = re.compile(r"\[cid:([^\]@\s]{1,200})@[^\]\s]{0,200}\]")
+
+
 def visible_text(text: str) -> str:
     """Return what the person wrote in this plain-text body, or the whole body if that is all quote.
 
     The stored message text is what staff read, so quoted history and signatures go; the raw
     mail keeps everything else.
     """
+    if "[cid:" in text:
+        text = _CID_PLACEHOLDER.sub(r"[image: \1]", text)
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return _joined(_person_lines(lines)) or _joined(lines)
 

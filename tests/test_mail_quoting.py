@@ -724,3 +724,12 @@ def test_an_original_message_separator_in_another_language_starts_the_history(se
 def test_italian_prose_that_starts_with_da_is_kept() -> None:
     text = "Da: Kathmandu\nA: Pokhara\nData: domani\nIl volo è in ritardo."
     assert visible_text(text) == text
+
+
+def test_outlook_s_inline_picture_placeholder_becomes_a_short_image_marker() -> None:
+    text = "The crack is here:\n[cid:image002.png@01DA3B2C.5E6F7A80]\nPlease send someone."
+    assert visible_text(text) == "The crack is here:\n[image: image002.png]\nPlease send someone."
+
+
+def test_a_bracketed_word_that_is_not_a_content_id_is_kept() -> None:
+    assert visible_text("See [cid: not an id] and [cid:x y@z]") == "See [cid: not an id] and [cid:x y@z]"
