@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import mimetypes
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from email.policy import compat32
 import mailparser
 from mailparser.utils import as_string_safe
 from tnefparse import TNEF
+
+from support.files import safe_filename
 
 from .addresses import normalize_address, parse_address_list
 from .charsets import decode_header_value, decode_text, repair_charsets, unescape_raw_header
@@ -34,6 +37,7 @@ _ADDRESS_HEADERS = ("from", "sender", "reply-to", "to", "cc", "delivered-to", "x
 _ADDRESS_HEADERS += ("x-envelope-to", "x-forwarded-to")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
+_UU_BEGIN = re.compile(r"begin [0-7]{3,4} (?P<name>\S.*)")
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
     from_name, from_address = senders[0] if senders else ("", "")
     attachments = _attachments(parser.attachments, defects, attached_mails) + _calendar_parts(message)
     attachments += _unnamed_parts(message, start=len(attachments))
+    text, uuencoded = extract_uuencoded(_joined(parser.text_plain))
+    attachments += uuencoded
     defects += [str(d) for d in message.defects][:20]
     return ParsedEmail(
         message_id=_first_id(first("message-id")),
@@ -114,7 +120,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
         in_reply_to=message_ids(first("in-reply-to")),
         references=message_ids(" ".join(headers.get("references", ()))),
         content_type=message.get_content_type(),
-        text=_joined(parser.text_plain),
+        text=text,
         html=_joined(parser.text_html),
         attachments=tuple(attachments),
         headers=headers,
@@ -249,6 +255,48 @@ def lenient_b64decode(text: str) -> bytes:
     cleaned = re.sub(r"[^A-Za-z0-9+/]", "", text)
     cleaned = cleaned[: len(cleaned) - 1] if len(cleaned) % 4 == 1 else cleaned
     return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4))
+
+
+def extract_uuencoded(text: str) -> tuple[str, list[MailAttachment]]:
+    """Files uuencoded into a text body (`begin 644 name` ... `end`) -> the text without them, the files.
+
+    Old Unix mailers (mailx, cron and database jobs) still send a file this way, inside a plain
+    text body; left there it is lines of garbage. A block with a line that does not decode, or
+    without its `end`, stays in the text as written. The name gets the same cleaning as any
+    file's name: it is the sender's string, path and all.
+    """
+    lines = text.split("\n")
+    kept: list[str] = []
+    files: list[MailAttachment] = []
+    index = 0
+    while index < len(lines):
+        block = _uu_block(lines, index)
+        if block is None:
+            kept.append(lines[index])
+            index += 1
+        else:
+            files.append(block[0])
+            index = block[1]
+    return "\n".join(kept), files
+
+
+def _uu_block(lines: list[str], start: int) -> tuple[MailAttachment, int] | None:
+    """The file whose `begin` line is `lines[start]`, and the index after its `end`; None if not one."""
+    begin = _UU_BEGIN.fullmatch(lines[start].rstrip())
+    if begin is None:
+        return None
+    data = bytearray()
+    for index in range(start + 1, len(lines)):
+        line = lines[index].rstrip()
+        if line == "end":
+            name = safe_filename(begin["name"], fallback="attachment.bin")
+            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            return MailAttachment(filename=name, content_type=content_type, data=bytes(data)), index + 1
+        try:  # a2b_uu reads an empty line as 32 zero bytes: it is a zero-length line whose space was cut
+            data += binascii.a2b_uu(line) if line else b""
+        except (binascii.Error, ValueError):  # ValueError: not ASCII
+            return None
+    return None
 
 
 def _forwarded_name(data: bytes) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 from email.message import EmailMessage
 from email.policy import SMTP
 
@@ -266,3 +267,37 @@ def test_the_text_and_html_of_an_attached_mail_are_not_the_body():
     mail = parse_email(outer.as_bytes(policy=SMTP))
     assert (mail.text.strip(), mail.html) == ("It never arrived.", "")
     assert b"Order 77 shipped." in mail.attachments[0].data
+
+
+def uuencoded(name: str, data: bytes) -> str:
+    lines = "".join(binascii.b2a_uu(data[i : i + 45]).decode("ascii") for i in range(0, len(data), 45))
+    return f"begin 644 {name}\n{lines}`\nend\n"
+
+
+def test_a_uuencoded_block_in_the_text_becomes_an_attachment_with_its_name():
+    data = b"id;name\n" + b"1;Asha Gurung;Kathmandu\n" * 4  # more than one 45-byte line
+    (report,) = parse_email(build_mail(text=uuencoded("report.csv", data))).attachments
+    assert (report.filename, report.data) == ("report.csv", data)
+
+
+def test_the_text_around_a_uuencoded_block_is_kept_without_the_block():
+    text = "Nightly report attached.\n\n" + uuencoded("report.csv", b"1;ok\n") + "\n-- \ncron\n"
+    mail = parse_email(build_mail(text=text))
+    assert mail.text.split() == ["Nightly", "report", "attached.", "--", "cron"]
+
+
+def test_a_uuencoded_block_with_a_line_that_does_not_decode_stays_text():
+    broken = uuencoded("report.csv", b"1;ok\n").replace("`\nend", "not uuencoded at all\n`\nend")
+    mail = parse_email(build_mail(text=broken))
+    assert mail.attachments == () and "begin 644 report.csv" in mail.text
+
+
+def test_a_uuencoded_block_without_its_end_line_stays_text():
+    unfinished = uuencoded("report.csv", b"1;ok\n").replace("end\n", "")
+    mail = parse_email(build_mail(text=unfinished))
+    assert mail.attachments == () and "begin 644 report.csv" in mail.text
+
+
+def test_a_uuencoded_file_name_with_a_path_is_reduced_to_a_safe_name():
+    (kept,) = parse_email(build_mail(text=uuencoded("../../etc/passwd", b"root:x:0:0\n"))).attachments
+    assert kept.filename == "passwd"
