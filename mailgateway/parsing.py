@@ -37,6 +37,7 @@ _ADDRESS_HEADERS = ("from", "sender", "reply-to", "to", "cc", "delivered-to", "x
 _ADDRESS_HEADERS += ("x-envelope-to", "x-forwarded-to")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
+_UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
 _UU_BEGIN = re.compile(r"begin [0-7]{3,4} (?P<name>\S.*)")
 
 
@@ -93,6 +94,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     defects = repair_charsets(message)
     report = delivery_report(message)
     attached_mails = _detach_attached_mails(message)
+    _decode_uuencoded_parts(message)
     parser = mailparser.MailParser(message)
     headers = _headers(message)
     first = lambda name: headers.get(name, ("",))[0]  # noqa: E731
@@ -200,6 +202,24 @@ def _detach_attached_mails(message: Message) -> list[bytes]:
     return found
 
 
+def _decode_uuencoded_parts(message: Message) -> None:
+    """Each part sent as `Content-Transfer-Encoding: x-uuencode` decoded here and handed on as base64.
+
+    Python's email decodes uuencode only from a `begin` line; old Mac and Eudora mailers send
+    the encoded lines without one, and the file was kept as its uuencoded text. A part whose
+    lines do not decode is left as it came.
+    """
+    for part in message.walk():
+        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        payload = part.get_payload()
+        if encoding not in _UU_ENCODINGS or not isinstance(payload, str):
+            continue
+        data = decode_uu_payload(payload)
+        if data is not None:
+            part.replace_header("Content-Transfer-Encoding", "base64")
+            part.set_payload(base64.encodebytes(data).decode("ascii"))
+
+
 def _attachments(found: list[dict], notes: list[str], attached_mails: list[bytes]) -> list[MailAttachment]:
     result: list[MailAttachment] = []
     attached = iter(attached_mails)
@@ -283,20 +303,34 @@ def extract_uuencoded(text: str) -> tuple[str, list[MailAttachment]]:
 def _uu_block(lines: list[str], start: int) -> tuple[MailAttachment, int] | None:
     """The file whose `begin` line is `lines[start]`, and the index after its `end`; None if not one."""
     begin = _UU_BEGIN.fullmatch(lines[start].rstrip())
-    if begin is None:
+    found = _uu_data(lines, start + 1, needs_end=True) if begin else None
+    if begin is None or found is None:
         return None
+    name = safe_filename(begin["name"], fallback="attachment.bin")
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return MailAttachment(filename=name, content_type=content_type, data=found[0]), found[1]
+
+
+def decode_uu_payload(text: str) -> bytes | None:
+    """A part's x-uuencode body as bytes, with or without its `begin` line; None when it does not decode."""
+    lines = text.strip().split("\n")
+    start = 1 if _UU_BEGIN.fullmatch(lines[0].rstrip()) else 0
+    found = _uu_data(lines, start, needs_end=False)
+    return found[0] if found else None
+
+
+def _uu_data(lines: list[str], start: int, *, needs_end: bool) -> tuple[bytes, int] | None:
+    """The bytes of the uuencoded lines from `start` up to an `end` line, and the index after it."""
     data = bytearray()
-    for index in range(start + 1, len(lines)):
+    for index in range(start, len(lines)):
         line = lines[index].rstrip()
         if line == "end":
-            name = safe_filename(begin["name"], fallback="attachment.bin")
-            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            return MailAttachment(filename=name, content_type=content_type, data=bytes(data)), index + 1
+            return bytes(data), index + 1
         try:  # a2b_uu reads an empty line as 32 zero bytes: it is a zero-length line whose space was cut
             data += binascii.a2b_uu(line) if line else b""
         except (binascii.Error, ValueError):  # ValueError: not ASCII
             return None
-    return None
+    return None if needs_end else (bytes(data), len(lines))
 
 
 def _forwarded_name(data: bytes) -> str:

@@ -301,3 +301,15 @@ def test_a_uuencoded_block_without_its_end_line_stays_text():
 def test_a_uuencoded_file_name_with_a_path_is_reduced_to_a_safe_name():
     (kept,) = parse_email(build_mail(text=uuencoded("../../etc/passwd", b"root:x:0:0\n"))).attachments
     assert kept.filename == "passwd"
+
+
+def test_an_x_uuencode_attachment_without_a_begin_line_is_decoded():
+    head = "From: a@example.com\r\nTo: support@example.com\r\nSubject: Notes\r\nMIME-Version: 1.0\r\n"
+    raw = (
+        head + 'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nNotes.\r\n'
+        "--b\r\nContent-Type: text/plain; name=notes.txt\r\nContent-Transfer-Encoding: x-uuencode\r\n"
+        "Content-Disposition: attachment; filename=notes.txt\r\n\r\n"
+        + binascii.b2a_uu(b"Meter read on Monday.").decode("ascii").replace("\n", "\r\n")
+        + "`\r\n--b--\r\n"
+    ).encode("ascii")
+    assert [(a.filename, a.data) for a in parse_email(raw).attachments] == [("notes.txt", b"Meter read on Monday.")]
