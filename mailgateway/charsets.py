@@ -49,6 +49,8 @@ _CHARSET_CANDIDATES: dict[str, tuple[str, ...]] = {
 _UNKNOWN_FALLBACKS = ("utf-8", "cp1252")
 _SEVEN_BIT_CODECS = ("iso2022", "utf_7", "utf-7", "hz")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
+_Q_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[qQ]\?[^?\s]*\?=")
+_ADDRESS_SPECIALS = re.compile(r'[(),:;<>@\[\]"\\]')
 _SURROGATES = re.compile("[\udc80-\udcff]")
 # One well-formed multi-byte UTF-8 character: a text that has one was written in UTF-8.
 _UTF8_CHARACTER = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
@@ -157,3 +159,30 @@ def unescape_raw_header(value: str) -> str:
     if not _SURROGATES.search(value):
         return value
     return decode_text(value.encode("ascii", "surrogateescape"), "utf-8")[0]
+
+
+def quote_encoded_words(value: str) -> str:
+    """An address header with each Q-encoded word that holds an address special put in quotes.
+
+    RFC 2047 forbids a bare comma in an encoded word of a display name; Apple Mail writes
+    `=?iso-8859-1?Q?Gurung,=20Ram?= <ram@x>` anyway, and splitting the list at that comma
+    turned one person into a broken name and no address. Quoted, the word is one name, decoded
+    after the split as every name is. Words already inside quotes are left as they are.
+    """
+    parts: list[str] = []
+    quoted, index = False, 0
+    while index < len(value):
+        char = value[index]
+        word = _Q_ENCODED_WORD.match(value, index) if char == "=" and not quoted else None
+        if word and _ADDRESS_SPECIALS.search(word.group()):
+            parts.append('"' + word.group().replace("\\", "\\\\").replace('"', '\\"') + '"')
+            index = word.end()
+            continue
+        if quoted and char == "\\":
+            parts.append(value[index : index + 2])
+            index += 2
+            continue
+        quoted = quoted != (char == '"')
+        parts.append(char)
+        index += 1
+    return "".join(parts)

@@ -26,7 +26,7 @@ from tnefparse import TNEF
 from support.files import safe_filename
 
 from .addresses import normalize_address, parse_address_list
-from .charsets import decode_header_value, decode_text, repair_charsets, unescape_raw_header
+from .charsets import decode_header_value, decode_text, quote_encoded_words, repair_charsets, unescape_raw_header
 
 __all__ = ["DeliveryReport", "MailAttachment", "ParsedEmail", "decode_header_value", "decode_text", "parse_email"]
 
@@ -176,7 +176,7 @@ def _address_headers(message: Message) -> dict[str, list[tuple[str, str]]]:
     for name, value in list(message.raw_items())[:500]:
         name = name.strip().lower()
         if name in _ADDRESS_HEADERS:
-            values.setdefault(name, []).append(unescape_raw_header(str(value))[:4000])
+            values.setdefault(name, []).append(quote_encoded_words(unescape_raw_header(str(value)))[:4000])
     return {name: parse_address_list(found, decode=decode_header_value) for name, found in values.items()}
 
 

@@ -189,6 +189,16 @@ def test_a_display_name_with_a_comma_inside_an_encoded_word_stays_whole():
     assert mail.cc == (("Gurung, Bikash", "bikash@example.com"), ("Ram", "ram@example.com"))
 
 
+def test_a_literal_comma_inside_a_q_encoded_display_name_does_not_split_the_person():
+    # RFC 2047 forbids a bare comma in an encoded word of a phrase; Apple Mail writes one anyway.
+    raw = (
+        b"From: =?iso-8859-1?Q?Gurung,=20R=E4m?= <ram@example.com>\r\nTo: support@example.com\r\n"
+        b"Subject: Hi\r\nMessage-ID: <qc@example.com>\r\n\r\nHello\r\n"
+    )
+    mail = parse_email(raw)
+    assert (mail.from_name, mail.from_address) == ("Gurung, R\u00e4m", "ram@example.com")
+
+
 def test_an_unencoded_utf8_display_name_is_read():
     raw = "From: Jürgen Müller <j@example.de>\r\nTo: support@example.com\r\nSubject: Hi\r\n\r\nHallo\r\n".encode()
     assert parse_email(raw).from_name == "Jürgen Müller"
