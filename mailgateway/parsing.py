@@ -37,6 +37,7 @@ _ADDRESS_HEADERS = ("from", "sender", "reply-to", "to", "cc", "delivered-to", "x
 _ADDRESS_HEADERS += ("x-envelope-to", "x-forwarded-to")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
+_BARE_ADDRESS = re.compile(r"(?P<name>[^\s<>@,;:\"()][^<>@,;:\"()]*?)\s+(?P<address>[^\s<>@,;:\"()]+@[^\s<>@,;:\"()]+)")
 _UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
 _UU_BEGIN = re.compile(r"begin [0-7]{3,4} (?P<name>\S.*)")
 
@@ -176,8 +177,19 @@ def _address_headers(message: Message) -> dict[str, list[tuple[str, str]]]:
     for name, value in list(message.raw_items())[:500]:
         name = name.strip().lower()
         if name in _ADDRESS_HEADERS:
-            values.setdefault(name, []).append(quote_encoded_words(unescape_raw_header(str(value)))[:4000])
+            value = quote_encoded_words(unescape_raw_header(str(value)))
+            values.setdefault(name, []).append(_bracket_bare_address(value)[:4000])
     return {name: parse_address_list(found, decode=decode_header_value) for name, found in values.items()}
+
+
+def _bracket_bare_address(value: str) -> str:
+    """`Fax Service fax@example.com` -> `Fax Service <fax@example.com>`; any other value as it is.
+
+    Some gateways (fax-to-mail, scripts) write a name and an address without angle brackets;
+    read as one address with spaces, it was no address at all and the mail had no sender.
+    """
+    bare = _BARE_ADDRESS.fullmatch(" ".join(value.split()))
+    return f"{bare['name']} <{bare['address']}>" if bare else value
 
 
 def _joined(parts: list[str]) -> str:

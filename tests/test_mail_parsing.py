@@ -199,6 +199,16 @@ def test_a_literal_comma_inside_a_q_encoded_display_name_does_not_split_the_pers
     assert (mail.from_name, mail.from_address) == ("Gurung, R\u00e4m", "ram@example.com")
 
 
+def test_a_sender_written_as_name_and_address_without_brackets_is_read():
+    # A fax gateway writes "From: Fax Service fax@example.com": no angle brackets around the address.
+    raw = (
+        b"From: Fax Service fax@example.com\r\nTo: support@example.com\r\n"
+        b"Subject: Fax\r\nMessage-ID: <fx@example.com>\r\n\r\nA new fax.\r\n"
+    )
+    mail = parse_email(raw)
+    assert (mail.from_name, mail.from_address) == ("Fax Service", "fax@example.com")
+
+
 def test_an_unencoded_utf8_display_name_is_read():
     raw = "From: Jürgen Müller <j@example.de>\r\nTo: support@example.com\r\nSubject: Hi\r\n\r\nHallo\r\n".encode()
     assert parse_email(raw).from_name == "Jürgen Müller"
