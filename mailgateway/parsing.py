@@ -27,6 +27,7 @@ from support.files import safe_filename
 
 from .addresses import normalize_address, parse_address_list
 from .charsets import decode_header_value, decode_text, quote_encoded_words, repair_charsets, unescape_raw_header
+from .uuencode import decode_uu_payload, uuencoded_files
 
 __all__ = ["DeliveryReport", "MailAttachment", "ParsedEmail", "decode_header_value", "decode_text", "parse_email"]
 
@@ -39,7 +40,6 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
 _BARE_ADDRESS = re.compile(r"(?P<name>[^\s<>@,;:\"()][^<>@,;:\"()]*?)\s+(?P<address>[^\s<>@,;:\"()]+@[^\s<>@,;:\"()]+)")
 _UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
-_UU_BEGIN = re.compile(r"begin [0-7]{3,4} (?P<name>\S.*)")
 
 
 @dataclass(frozen=True)
@@ -290,59 +290,15 @@ def lenient_b64decode(text: str) -> bytes:
 
 
 def extract_uuencoded(text: str) -> tuple[str, list[MailAttachment]]:
-    """Files uuencoded into a text body (`begin 644 name` ... `end`) -> the text without them, the files.
-
-    Old Unix mailers (mailx, cron and database jobs) still send a file this way, inside a plain
-    text body; left there it is lines of garbage. A block with a line that does not decode, or
-    without its `end`, stays in the text as written. The name gets the same cleaning as any
-    file's name: it is the sender's string, path and all.
-    """
-    lines = text.split("\n")
-    kept: list[str] = []
-    files: list[MailAttachment] = []
-    index = 0
-    while index < len(lines):
-        block = _uu_block(lines, index)
-        if block is None:
-            kept.append(lines[index])
-            index += 1
-        else:
-            files.append(block[0])
-            index = block[1]
-    return "\n".join(kept), files
-
-
-def _uu_block(lines: list[str], start: int) -> tuple[MailAttachment, int] | None:
-    """The file whose `begin` line is `lines[start]`, and the index after its `end`; None if not one."""
-    begin = _UU_BEGIN.fullmatch(lines[start].rstrip())
-    found = _uu_data(lines, start + 1, needs_end=True) if begin else None
-    if begin is None or found is None:
-        return None
-    name = safe_filename(begin["name"], fallback="attachment.bin")
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return MailAttachment(filename=name, content_type=content_type, data=found[0]), found[1]
-
-
-def decode_uu_payload(text: str) -> bytes | None:
-    """A part's x-uuencode body as bytes, with or without its `begin` line; None when it does not decode."""
-    lines = text.strip().split("\n")
-    start = 1 if _UU_BEGIN.fullmatch(lines[0].rstrip()) else 0
-    found = _uu_data(lines, start, needs_end=False)
-    return found[0] if found else None
-
-
-def _uu_data(lines: list[str], start: int, *, needs_end: bool) -> tuple[bytes, int] | None:
-    """The bytes of the uuencoded lines from `start` up to an `end` line, and the index after it."""
-    data = bytearray()
-    for index in range(start, len(lines)):
-        line = lines[index].rstrip()
-        if line == "end":
-            return bytes(data), index + 1
-        try:  # a2b_uu reads an empty line as 32 zero bytes: it is a zero-length line whose space was cut
-            data += binascii.a2b_uu(line) if line else b""
-        except (binascii.Error, ValueError):  # ValueError: not ASCII
-            return None
-    return None if needs_end else (bytes(data), len(lines))
+    """Files uuencoded into a text body -> the text without them, the files (`uuencode.py`). The
+    name gets the same cleaning as any file's name: it is the sender's string, path and all."""
+    text, found = uuencoded_files(text)
+    files = []
+    for raw_name, data in found:
+        name = safe_filename(raw_name, fallback="attachment.bin")
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        files.append(MailAttachment(filename=name, content_type=content_type, data=data))
+    return text, files
 
 
 def _forwarded_name(data: bytes) -> str:
