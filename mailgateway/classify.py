@@ -111,6 +111,11 @@ def _mailing_list(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any,
         return Ignore("mailing_list", "Mailing-list mail (List-* headers).")
     if mail.header("precedence").strip().lower() == "list":
         return Ignore("mailing_list", "Precedence: list.")
+    # Majordomo and LISTSERV add no List-* header: their mail comes back to `owner-<list>@`.
+    for path in (mail.header("return-path"), mail.header("sender"), envelope_sender or ""):
+        local = path.strip().strip("<>").partition("@")[0].lower()
+        if local.startswith("owner-") and len(local) > len("owner-"):
+            return Ignore("mailing_list", f"Mailing-list mail (its list owner {path.strip()[:120]}).")
     return None
 
 

@@ -59,6 +59,19 @@ def test_precedence_list_is_mailing_list_mail():
     assert verdict_for(build_mail(headers={"Precedence": "list"})) == "mailing_list"
 
 
+@pytest.mark.parametrize("header", ["Return-Path", "Sender"])
+def test_mail_of_a_list_that_returns_to_its_owner_address_is_mailing_list_mail(header):
+    assert verdict_for(build_mail(headers={header: "<owner-tenants@lists.example.org>"})) == "mailing_list"
+
+
+def test_a_list_owner_s_envelope_sender_is_mailing_list_mail():
+    assert verdict_for(build_mail(), envelope_sender="owner-tenants@lists.example.org") == "mailing_list"
+
+
+def test_a_person_whose_address_starts_with_owner_but_not_owner_dash_is_not_list_mail():
+    assert verdict_for(build_mail(sender="ownerhari@example.org", headers={"Sender": "owners@example.org"})) is None
+
+
 def test_mail_from_mailer_daemon_is_a_bounce():
     assert verdict_for(build_mail(sender="MAILER-DAEMON@mx.example.net")) == "bounce"
 
