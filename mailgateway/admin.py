@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from support.errors import DomainError
+from support.signed_in import signed_in_user
 
 from . import ingest
 from .models import InboundEmail, InboundStatus, ReplyToken, UndeliverableAddress
@@ -58,18 +59,20 @@ class InboundEmailAdmin(admin.ModelAdmin):
 
     @admin.action(description="Accept into the ticket it names (adds the sender to the ticket)")
     def accept_into_ticket(self, request: HttpRequest, queryset: QuerySet[InboundEmail]) -> None:
+        actor = signed_in_user(request)
         for inbound in queryset.filter(status=InboundStatus.QUARANTINED).select_related("ticket"):
             if inbound.ticket is None:
                 self.message_user(
                     request, f"{inbound.subject!r} names no ticket; open it as a new one.", messages.ERROR
                 )
                 continue
-            self._decide(request, inbound, lambda i: ingest.accept_into_ticket(i, ticket=i.ticket, actor=request.user))
+            self._decide(request, inbound, lambda i: ingest.accept_into_ticket(i, ticket=i.ticket, actor=actor))
 
     @admin.action(description="Open as a new ticket of its sender")
     def open_as_new_ticket(self, request: HttpRequest, queryset: QuerySet[InboundEmail]) -> None:
+        actor = signed_in_user(request)
         for inbound in queryset.filter(status=InboundStatus.QUARANTINED):
-            self._decide(request, inbound, lambda i: ingest.open_as_new_ticket(i, actor=request.user))
+            self._decide(request, inbound, lambda i: ingest.open_as_new_ticket(i, actor=actor))
 
     @admin.action(description="Process again")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundEmail]) -> None:
@@ -78,8 +81,9 @@ class InboundEmailAdmin(admin.ModelAdmin):
 
     @admin.action(description="Discard (keep it, marked ignored)")
     def discard(self, request: HttpRequest, queryset: QuerySet[InboundEmail]) -> None:
+        actor = signed_in_user(request)
         for inbound in queryset.filter(status=InboundStatus.QUARANTINED):
-            self._decide(request, inbound, lambda i: ingest.discard(i, actor=request.user))
+            self._decide(request, inbound, lambda i: ingest.discard(i, actor=actor))
 
     def _decide(self, request: HttpRequest, inbound: InboundEmail, decision: Any) -> None:
         try:

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from support.models import Notification, NotificationEvent, NotificationPreference
+from support.signed_in import signed_in_user
 
 from .pagination import TicketPagination
 from .serializers import StrictSerializer, _iso
@@ -97,7 +98,7 @@ class NotificationListView(generics.ListAPIView):
         return self.list(request, *args, **kwargs)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        rows = Notification.objects.filter(recipient=request.user)
+        rows = Notification.objects.filter(recipient=signed_in_user(request))
         unread = _unread_filter(request.query_params.get("unread"))
         if unread is not None:
             rows = rows.filter(read_at__isnull=unread)
@@ -121,7 +122,7 @@ class NotificationMarkReadView(APIView):
     def post(self, request: Request) -> Response:
         data = MarkReadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        rows = Notification.objects.filter(recipient=request.user, read_at__isnull=True)
+        rows = Notification.objects.filter(recipient=signed_in_user(request), read_at__isnull=True)
         if not data.validated_data.get("all"):
             rows = rows.filter(pk__in=data.validated_data["ids"])
         return Response({"marked": rows.update(read_at=timezone.now())})
@@ -147,11 +148,10 @@ class NotificationPreferencesView(APIView):
             raise ValidationError({name: ["Not a notification event."] for name in unknown})
         data = PreferencesSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        person = signed_in_user(request)
         with transaction.atomic():
             for event, wanted in data.validated_data.items():
-                NotificationPreference.objects.update_or_create(
-                    person=request.user, event=event, defaults={"email": wanted}
-                )
+                NotificationPreference.objects.update_or_create(person=person, event=event, defaults={"email": wanted})
         return Response(_preferences(request.user))
 
 

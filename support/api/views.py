@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from support import selectors, services
 from support.errors import InvalidInput
 from support.models import Channel, Source, Ticket, User
+from support.signed_in import signed_in_user
 
 from . import serializers as s
 from .errors import ApiNotFound, TicketNotFound
@@ -81,7 +82,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Ticket.objects.none()
-        user = self.request.user
+        user = signed_in_user(self.request)
         if self.action == "list":
             return selectors.ticket_list(user)
         return selectors.visible_tickets(user)
@@ -98,13 +99,13 @@ class TicketViewSet(viewsets.GenericViewSet):
         return s.TicketDetailSerializer
 
     def get_object(self) -> Ticket:
-        ticket = selectors.find_ticket(selectors.visible_tickets(self.request.user), self.kwargs["pk"])
+        ticket = selectors.find_ticket(selectors.visible_tickets(signed_in_user(self.request)), self.kwargs["pk"])
         if ticket is None:
             raise TicketNotFound()
         return ticket
 
     def _detail(self, ticket_id: Any, *, http: int = status.HTTP_200_OK) -> Response:
-        ticket = selectors.ticket_detail(self.request.user).get(pk=ticket_id)
+        ticket = selectors.ticket_detail(signed_in_user(self.request)).get(pk=ticket_id)
         return Response(s.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data, status=http)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -114,17 +115,17 @@ class TicketViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response([one.to_representation(row) for row in page])  # type: ignore[arg-type]
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        ticket = selectors.find_ticket(selectors.ticket_detail(request.user), self.kwargs["pk"])
+        ticket = selectors.find_ticket(selectors.ticket_detail(signed_in_user(request)), self.kwargs["pk"])
         if ticket is None:
             raise TicketNotFound()
-        services.mark_read(ticket=ticket, reader=request.user)
+        services.mark_read(ticket=ticket, reader=signed_in_user(request))
         return Response(s.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _valid(s.TicketCreateSerializer, request.data)
         channel = _channel(request)
         ticket = services.open_ticket(
-            customer=request.user,
+            customer=signed_in_user(request),
             title=data["title"],
             message_text=data["message_text"],
             category=data["category"],
@@ -142,7 +143,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         if "assigned_agent" in data:
             _require_staff(request, "assign tickets")
             data["assigned_agent"] = _agent_or_none(data["assigned_agent"], field="assigned_agent")
-        services.change_ticket(ticket=ticket, actor=request.user, channel=_channel(request), **data)
+        services.change_ticket(ticket=ticket, actor=signed_in_user(request), channel=_channel(request), **data)
         return self._detail(ticket.pk)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -159,13 +160,13 @@ class TicketViewSet(viewsets.GenericViewSet):
         data = _valid(s.MessageCreateSerializer, request.data)
         message = services.add_message(
             ticket=ticket,
-            author=request.user,
+            author=signed_in_user(request),
             message_text=data["message_text"],
             is_internal=data["is_internal"],
             attachment_ids=data["attachment_ids"],
             channel=_channel(request),
         )
-        (row,) = selectors.message_rows(selectors.visible_messages(request.user).filter(pk=message.pk))
+        (row,) = selectors.message_rows(selectors.visible_messages(signed_in_user(request)).filter(pk=message.pk))
         return Response(s.MessageSerializer(context=self.get_serializer_context()).to_representation(row), status=201)
 
     @extend_schema(
@@ -179,7 +180,11 @@ class TicketViewSet(viewsets.GenericViewSet):
         ticket = self.get_object()
         upload = _valid(s.AttachmentUploadSerializer, request.data)["file"]
         attachment = services.store_attachment(
-            ticket=ticket, uploader=request.user, content=upload, filename=upload.name or "", size=upload.size
+            ticket=ticket,
+            uploader=signed_in_user(request),
+            content=upload,
+            filename=upload.name or "",
+            size=upload.size,
         )
         body = s.AttachmentSerializer(attachment, context=self.get_serializer_context()).data
         return Response(body, status=201, headers={"Location": body["download_url"]})
@@ -196,7 +201,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         data = _valid(s.AssignSerializer, request.data)
         services.assign(
             ticket=ticket,
-            actor=request.user,
+            actor=signed_in_user(request),
             agent=_agent_or_none(data["agent_id"], field="agent_id"),
             channel=_channel(request),
         )
@@ -214,7 +219,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         data = _valid(s.EscalateSerializer, request.data)
         services.escalate(
             ticket=ticket,
-            actor=request.user,
+            actor=signed_in_user(request),
             reason=data["reason"],
             priority=data["priority"],
             channel=_channel(request),
@@ -262,7 +267,7 @@ class AttachmentDownloadView(APIView):
         responses={(200, "*/*"): OpenApiTypes.BINARY, **errors(400, 404)},
     )
     def get(self, request: Request, attachment_id: str) -> FileResponse:
-        attachment = selectors.visible_attachment(request.user, attachment_id)
+        attachment = selectors.visible_attachment(signed_in_user(request), attachment_id)
         if attachment is None:
             raise ApiNotFound("No attachment with this id is visible to you.")
         disposition = request.query_params.get("disposition", "attachment")

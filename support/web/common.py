@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from support import selectors, services
 from support.errors import DomainError
 from support.models import Attachment, Ticket, User
+from support.signed_in import SignedInRequest
 
 from .present import render_conversation
 
@@ -92,7 +93,7 @@ def invalid(request: HttpRequest, form: forms.Form, template: str, context: dict
     return render(request, template, {**context, "form": form}, status=400)
 
 
-def new_messages_response(request: HttpRequest, ticket: Ticket, *, staff_view: bool) -> JsonResponse:
+def new_messages_response(request: SignedInRequest, ticket: Ticket, *, staff_view: bool) -> JsonResponse:
     """Messages after `?after=<ISO time of the newest message on the page>`, rendered as HTML."""
     try:
         after = parse_datetime(request.GET.get("after", "")) if request.GET.get("after") else None

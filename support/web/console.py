@@ -26,6 +26,7 @@ from mailgateway.models import InboundEmail
 from support import selectors, services
 from support.errors import DomainError
 from support.models import CannedReply, Channel, Ticket, User
+from support.signed_in import SignedInRequest
 
 from . import presence, queue
 from .common import (
@@ -102,7 +103,7 @@ def bulk_fields(agents: Agents) -> SafeString:
 
 @staff_required
 @require_GET
-def queue_page(request: HttpRequest) -> HttpResponse:
+def queue_page(request: SignedInRequest) -> HttpResponse:
     state = queue.console_state(request.user)
     agents = tuple(state.agents)
     choice, asked, filters = queue_filters(agents, data_key(request.GET, QueueForm.base_fields))
@@ -132,7 +133,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_POST
-def bulk(request: HttpRequest) -> HttpResponse:
+def bulk(request: SignedInRequest) -> HttpResponse:
     ids = request.POST.getlist("tickets")
     form = BulkForm(request.POST, agents=agent_choices(), ticket_ids=ids)
     back = _back(request, reverse("console-queue"))
@@ -154,7 +155,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
 # -- ticket ------------------------------------------------------------------------------
 
 
-def _ticket_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+def _ticket_context(request: SignedInRequest, ticket: Ticket) -> dict[str, Any]:
     agents = agent_choices()
     conversation = selectors.conversation_rows(request.user, ticket)
     raw_of = dict(
@@ -199,7 +200,7 @@ def _render_ticket(request: HttpRequest, ticket: Ticket, status: int = 200, **fo
 
 @staff_required
 @require_GET
-def ticket_page(request: HttpRequest, reference: str) -> HttpResponse:
+def ticket_page(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
     services.mark_read(ticket=ticket, reader=request.user)
     presence.note(ticket, request.user, typing=False)
@@ -208,7 +209,7 @@ def ticket_page(request: HttpRequest, reference: str) -> HttpResponse:
 
 @staff_required
 @require_POST
-def reply(request: HttpRequest, reference: str) -> HttpResponse:
+def reply(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
     form = StaffReplyForm(request.POST, request.FILES)
     if form.is_valid():
@@ -235,7 +236,7 @@ def reply(request: HttpRequest, reference: str) -> HttpResponse:
 
 @staff_required
 @require_POST
-def change(request: HttpRequest, reference: str) -> HttpResponse:
+def change(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
     form = ChangeTicketForm(request.POST)
     if form.is_valid():
@@ -253,7 +254,7 @@ def change(request: HttpRequest, reference: str) -> HttpResponse:
 
 @staff_required
 @require_POST
-def assign(request: HttpRequest, reference: str) -> HttpResponse:
+def assign(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
     form = AssignForm(request.POST, agents=agent_choices())
     if form.is_valid():
@@ -270,7 +271,7 @@ def assign(request: HttpRequest, reference: str) -> HttpResponse:
 
 @staff_required
 @require_POST
-def escalate(request: HttpRequest, reference: str) -> HttpResponse:
+def escalate(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
     form = EscalateForm(request.POST)
     if form.is_valid():
@@ -286,14 +287,14 @@ def escalate(request: HttpRequest, reference: str) -> HttpResponse:
 
 @staff_required
 @require_GET
-def updates(request: HttpRequest, reference: str) -> HttpResponse:
+def updates(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
     return new_messages_response(request, ticket, staff_view=True)
 
 
 @staff_required
 @require_POST
-def presence_beat(request: HttpRequest, reference: str) -> HttpResponse:
+def presence_beat(request: SignedInRequest, reference: str) -> HttpResponse:
     """The open console page says every few seconds that this agent is here (and typing or not)."""
     ticket = get_ticket_or_404(request.user, reference)
     presence.note(ticket, request.user, typing=request.POST.get("typing") == "1")
@@ -318,7 +319,7 @@ def raw_mail(request: HttpRequest, inbound_id: str) -> HttpResponse:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def canned_list(request: HttpRequest) -> HttpResponse:
+def canned_list(request: SignedInRequest) -> HttpResponse:
     form = CannedReplyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -336,7 +337,7 @@ def canned_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def canned_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def canned_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     reply_ = CannedReply.objects.filter(pk=pk).first()
     if reply_ is None:
         raise Http404("No such canned reply.")

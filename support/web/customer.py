@@ -23,6 +23,7 @@ from support import selectors, services
 from support.errors import DomainError
 from support.models import Channel, Message, Source, Status
 from support.references import reference_spellings
+from support.signed_in import SignedInRequest
 
 from .common import (
     add_domain_error,
@@ -57,7 +58,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def my_tickets(request: HttpRequest) -> HttpResponse:
+def my_tickets(request: SignedInRequest) -> HttpResponse:
     if (elsewhere := _staff_elsewhere(request)) is not None:
         return elsewhere
     form = MyTicketsForm(request.GET)
@@ -86,7 +87,7 @@ def my_tickets(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def new_ticket(request: HttpRequest) -> HttpResponse:
+def new_ticket(request: SignedInRequest) -> HttpResponse:
     template = "support/customer/new_ticket.html"
     if request.method == "GET":
         return render(request, template, {"form": NewTicketForm()})
@@ -124,7 +125,7 @@ def empty_reply_fields() -> SafeString:
 
 
 def _ticket_page(
-    request: HttpRequest, reference: str, form: ReplyForm | None = None, status: int = 200
+    request: SignedInRequest, reference: str, form: ReplyForm | None = None, status: int = 200
 ) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference, with_people=False)
     conversation = selectors.conversation_rows(request.user, ticket)
@@ -152,7 +153,7 @@ def ticket_page(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def reply(request: HttpRequest, reference: str) -> HttpResponse:
+def reply(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
     form = ReplyForm(request.POST, request.FILES)
     if form.is_valid():
@@ -177,7 +178,7 @@ def reply(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def close(request: HttpRequest, reference: str) -> HttpResponse:
+def close(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
     if request.POST.get("confirm") != "yes":
         return render(request, "support/customer/close_confirm.html", {"ticket": ticket})
@@ -192,6 +193,6 @@ def close(request: HttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def updates(request: HttpRequest, reference: str) -> HttpResponse:
+def updates(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
     return new_messages_response(request, ticket, staff_view=bool(request.user.is_staff))

@@ -13,6 +13,7 @@ from mailgateway import ingest
 from mailgateway.models import InboundEmail, InboundStatus
 from support import selectors
 from support.errors import DomainError
+from support.signed_in import SignedInRequest
 
 from .common import uuid_or_404
 from .console import staff_required
@@ -31,7 +32,7 @@ def quarantine_page(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_POST
-def decide(request: HttpRequest, inbound_id: str) -> HttpResponse:
+def decide(request: SignedInRequest, inbound_id: str) -> HttpResponse:
     """accept (into the ticket it names, or the reference typed), new, reprocess or discard."""
     inbound = InboundEmail.objects.defer("raw").select_related("ticket").filter(pk=uuid_or_404(inbound_id)).first()
     if inbound is None:
