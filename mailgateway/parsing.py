@@ -20,14 +20,14 @@ from email.message import Message
 from email.policy import compat32
 
 import mailparser
-from mailparser.utils import as_string_safe
 from tnefparse import TNEF
 
 from support.files import safe_filename
 
 from .addresses import normalize_address, parse_address_list
 from .charsets import decode_header_value, decode_text, quote_encoded_words, repair_charsets, unescape_raw_header
-from .uuencode import decode_uu_payload, uuencoded_files
+from .mime_prepare import decode_uuencoded_parts, detach_attached_mails
+from .uuencode import uuencoded_files
 
 __all__ = ["DeliveryReport", "MailAttachment", "ParsedEmail", "decode_header_value", "decode_text", "parse_email"]
 
@@ -39,7 +39,6 @@ _ADDRESS_HEADERS += ("x-envelope-to", "x-forwarded-to")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
 _BARE_ADDRESS = re.compile(r"(?P<name>[^\s<>@,;:\"()][^<>@,;:\"()]*?)\s+(?P<address>[^\s<>@,;:\"()]+@[^\s<>@,;:\"()]+)")
-_UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
 
 
 @dataclass(frozen=True)
@@ -94,8 +93,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
     message = _message_from(raw)
     defects = repair_charsets(message)
     report = delivery_report(message)
-    attached_mails = _detach_attached_mails(message)
-    _decode_uuencoded_parts(message)
+    attached_mails = detach_attached_mails(message)
+    decode_uuencoded_parts(message)
     parser = mailparser.MailParser(message)
     headers = _headers(message)
     first = lambda name: headers.get(name, ("",))[0]  # noqa: E731
@@ -194,42 +193,6 @@ def _bracket_bare_address(value: str) -> str:
 
 def _joined(parts: list[str]) -> str:
     return "\n\n".join(p.replace("\r\n", "\n").replace("\x00", "") for p in parts if p and p.strip())
-
-
-def _detach_attached_mails(message: Message) -> list[bytes]:
-    """Each mail attached as a file (`message/*`, disposition attachment) as bytes, then emptied.
-
-    mail-parser keeps such a part as a file and also reads the text parts inside it into the
-    body: the forwarded mail's text and HTML became the sender's own (an HTML-less reply showed
-    the attached mail's HTML instead). Emptied, mail-parser sees only the file; its bytes are
-    taken here, in the same order, and given back to it in `_attachments()`.
-    """
-    found = []
-    for part in message.walk():  # walk() reads a part's children after yielding it: none left
-        attached = part.get_content_disposition() == "attachment"
-        if attached and part.get_content_maintype() == "message" and part.is_multipart():
-            text = "".join(as_string_safe(inner) for inner in part.get_payload())  # as mail-parser flattens it
-            found.append(text.encode("utf-8", errors="surrogateescape"))
-            part.set_payload([])
-    return found
-
-
-def _decode_uuencoded_parts(message: Message) -> None:
-    """Each part sent as `Content-Transfer-Encoding: x-uuencode` decoded here and handed on as base64.
-
-    Python's email decodes uuencode only from a `begin` line; old Mac and Eudora mailers send
-    the encoded lines without one, and the file was kept as its uuencoded text. A part whose
-    lines do not decode is left as it came.
-    """
-    for part in message.walk():
-        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-        payload = part.get_payload()
-        if encoding not in _UU_ENCODINGS or not isinstance(payload, str):
-            continue
-        data = decode_uu_payload(payload)
-        if data is not None:
-            part.replace_header("Content-Transfer-Encoding", "base64")
-            part.set_payload(base64.encodebytes(data).decode("ascii"))
 
 
 def _attachments(found: list[dict], notes: list[str], attached_mails: list[bytes]) -> list[MailAttachment]:

@@ -1,0 +1,55 @@
+"""Passes over the parsed MIME tree before mail-parser reads it. Pure: the message only.
+
+mail-parser decides what is body text and what is a file from each part's headers; some
+mailers write those headers so that it decides wrong. Each pass here fixes one such case in
+the tree itself (and says why), so that mail-parser then reads the mail as a mail client shows it.
+"""
+
+from __future__ import annotations
+
+import base64
+from email.message import Message
+
+from mailparser.utils import as_string_safe
+
+from .uuencode import decode_uu_payload
+
+__all__ = ["decode_uuencoded_parts", "detach_attached_mails"]
+
+_UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
+
+
+def detach_attached_mails(message: Message) -> list[bytes]:
+    """Each mail attached as a file (`message/*`, disposition attachment) as bytes, then emptied.
+
+    mail-parser keeps such a part as a file and also reads the text parts inside it into the
+    body: the forwarded mail's text and HTML became the sender's own (an HTML-less reply showed
+    the attached mail's HTML instead). Emptied, mail-parser sees only the file; its bytes are
+    taken here, in the same order, and given back to it in `parsing._attachments()`.
+    """
+    found = []
+    for part in message.walk():  # walk() reads a part's children after yielding it: none left
+        attached = part.get_content_disposition() == "attachment"
+        if attached and part.get_content_maintype() == "message" and part.is_multipart():
+            text = "".join(as_string_safe(inner) for inner in part.get_payload())  # as mail-parser flattens it
+            found.append(text.encode("utf-8", errors="surrogateescape"))
+            part.set_payload([])
+    return found
+
+
+def decode_uuencoded_parts(message: Message) -> None:
+    """Each part sent as `Content-Transfer-Encoding: x-uuencode` decoded here and handed on as base64.
+
+    Python's email decodes uuencode only from a `begin` line; old Mac and Eudora mailers send
+    the encoded lines without one, and the file was kept as its uuencoded text. A part whose
+    lines do not decode is left as it came.
+    """
+    for part in message.walk():
+        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        payload = part.get_payload()
+        if encoding not in _UU_ENCODINGS or not isinstance(payload, str):
+            continue
+        data = decode_uu_payload(payload)
+        if data is not None:
+            part.replace_header("Content-Transfer-Encoding", "base64")
+            part.set_payload(base64.encodebytes(data).decode("ascii"))
