@@ -8,18 +8,28 @@ the tree itself (and says why), so that mail-parser then reads the mail as a mai
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from email.message import Message
 
 from mailparser.utils import as_string_safe
 
+from .charsets import decode_header_value
 from .uuencode import decode_uu_payload
 
-__all__ = ["decode_uuencoded_parts", "detach_attached_mails"]
+__all__ = ["AttachedMail", "decode_uuencoded_parts", "detach_attached_mails"]
 
 _UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
 
 
-def detach_attached_mails(message: Message) -> list[bytes]:
+@dataclass(frozen=True)
+class AttachedMail:
+    """A mail attached as a file: its bytes, and the file name its sender gave it ("" when none)."""
+
+    data: bytes
+    filename: str = ""
+
+
+def detach_attached_mails(message: Message) -> list[AttachedMail]:
     """Each mail attached as a file (`message/*`, disposition attachment) as bytes, then emptied.
 
     mail-parser keeps such a part as a file and also reads the text parts inside it into the
@@ -32,7 +42,8 @@ def detach_attached_mails(message: Message) -> list[bytes]:
         attached = part.get_content_disposition() == "attachment"
         if attached and part.get_content_maintype() == "message" and part.is_multipart():
             text = "".join(as_string_safe(inner) for inner in part.get_payload())  # as mail-parser flattens it
-            found.append(text.encode("utf-8", errors="surrogateescape"))
+            name = decode_header_value(part.get_filename() or "")  # RFC 2231 or encoded words
+            found.append(AttachedMail(text.encode("utf-8", errors="surrogateescape"), name.strip()))
             part.set_payload([])
     return found
 

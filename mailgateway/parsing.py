@@ -26,7 +26,7 @@ from support.files import safe_filename
 
 from .addresses import normalize_address, parse_address_list
 from .charsets import decode_header_value, decode_text, quote_encoded_words, repair_charsets, unescape_raw_header
-from .mime_prepare import decode_uuencoded_parts, detach_attached_mails
+from .mime_prepare import AttachedMail, decode_uuencoded_parts, detach_attached_mails
 from .uuencode import uuencoded_files
 
 __all__ = ["DeliveryReport", "MailAttachment", "ParsedEmail", "decode_header_value", "decode_text", "parse_email"]
@@ -195,7 +195,7 @@ def _joined(parts: list[str]) -> str:
     return "\n\n".join(p.replace("\r\n", "\n").replace("\x00", "") for p in parts if p and p.strip())
 
 
-def _attachments(found: list[dict], notes: list[str], attached_mails: list[bytes]) -> list[MailAttachment]:
+def _attachments(found: list[dict], notes: list[str], attached_mails: list[AttachedMail]) -> list[MailAttachment]:
     result: list[MailAttachment] = []
     attached = iter(attached_mails)
     for index, item in enumerate(found):
@@ -203,15 +203,15 @@ def _attachments(found: list[dict], notes: list[str], attached_mails: list[bytes
         if content_type in _SIGNATURE_TYPES:
             continue
         data = _payload_bytes(item)
-        if content_type.startswith("message/") and not data:
-            data = next(attached, b"")
+        attached_mail = next(attached, AttachedMail(b"")) if content_type.startswith("message/") and not data else None
+        data = attached_mail.data if attached_mail else data
         content_id = (item.get("content-id") or "").strip().strip("<>")
         disposition = (item.get("content-disposition") or "").lower()
         filename = item.get("filename") or ""
         if content_id and filename.strip("<>") == content_id:  # mail-parser names a cid part by its id
             filename = ""
-        if content_type == "message/rfc822":  # a forwarded mail: mail-parser gives it a random name
-            filename = _forwarded_name(data)
+        if content_type == "message/rfc822":  # the sender's name, else its subject (mail-parser makes one up)
+            filename = (attached_mail.filename if attached_mail else "") or _forwarded_name(data)
         if content_type in _TNEF_TYPES or filename.lower() == "winmail.dat":
             unpacked = _unpack_tnef(data, notes)
             if unpacked is not None:

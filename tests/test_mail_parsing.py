@@ -237,6 +237,17 @@ def test_a_forwarded_mail_is_kept_as_an_eml_file_named_after_its_subject():
     assert forwarded.filename == "Your booking.eml" and b"Booking 123 confirmed." in forwarded.data
 
 
+def test_a_forwarded_mail_keeps_the_file_name_its_sender_gave_it():
+    inner, outer = EmailMessage(), EmailMessage()
+    inner["From"], inner["Subject"] = "shop@example.net", "Your booking"
+    inner.set_content("Booking 123 confirmed.")
+    outer["From"], outer["To"], outer["Subject"] = "ram@example.org", "support@example.com", "Fwd: Your booking"
+    outer.set_content("See below.")
+    outer.add_attachment(inner, filename="booking-123.eml")
+    (forwarded,) = parse_email(outer.as_bytes(policy=SMTP)).attachments
+    assert forwarded.filename == "booking-123.eml" and b"Booking 123 confirmed." in forwarded.data
+
+
 def test_an_inline_picture_with_neither_a_name_nor_a_content_id_is_kept_as_a_file():
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
