@@ -13,6 +13,7 @@ import base64
 import imaplib
 import logging
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -269,7 +270,7 @@ def _select(conn: imaplib.IMAP4, config: ImapConfig) -> str:
 
 def _unseen_uids(conn: imaplib.IMAP4, config: ImapConfig) -> list[str]:
     try:
-        typ, data = conn.uid("SEARCH", None, "UNSEEN")
+        typ, data = conn.uid("SEARCH", None, "UNSEEN")  # type: ignore[arg-type]  # no charset: the stubs want one
         _check(typ, data, "UID SEARCH UNSEEN")
     except imaplib.IMAP4.error as exc:
         raise ImapError(f"IMAP server {config.address}: cannot search {config.folder!r}: {_text(exc)}") from exc
@@ -308,7 +309,7 @@ def _mailbox_name(name: str) -> str:
     return '"' + "".join(encoded).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _check(typ: str, data: list[object], what: str) -> None:
+def _check(typ: str, data: Sequence[object], what: str) -> None:
     if typ != "OK":
         detail = b" ".join(part for part in data if isinstance(part, bytes)).decode("utf-8", "replace")
         raise imaplib.IMAP4.error(f"{what}: {typ} {detail}".strip())

@@ -28,7 +28,8 @@ from .models import InboundEmail, InboundStatus
 
 def _columns(model: type[Model], alias: str, *, leave_out: tuple[str, ...] = ()) -> str:
     quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields if f.attname not in leave_out)
+    fields = [f for f in model._meta.concrete_fields if f.attname not in leave_out]
+    return ", ".join(f"{alias}.{quote(str(f.column))}" for f in fields)
 
 
 def _uuid(model: type[Model], value: Any) -> Any:

@@ -124,16 +124,17 @@ def record_failure(inbound_id: str, exc: BaseException, *, final: bool) -> None:
 
 def outcome_of(inbound: InboundEmail) -> dict[str, Any]:
     """The stored mail's result in the words of `ingest_email --json`."""
-    status = {
+    said: dict[str, str] = {
         InboundStatus.RECEIVED: "queued",
         InboundStatus.IGNORED: "ignored",
         InboundStatus.QUARANTINED: "quarantined",
         InboundStatus.FAILED: "failed",
-    }.get(inbound.status)
+    }
+    status = said.get(inbound.status)
     if status is None:  # processed
         status = "created" if inbound.routed_by in ("new", "follow_up") else "appended"
     result: dict[str, Any] = {"status": status}
-    if inbound.ticket_id:
+    if inbound.ticket:
         result["ticket"] = inbound.ticket.reference
     if inbound.message_id:
         result["message"] = str(inbound.message_id)

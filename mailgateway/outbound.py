@@ -27,11 +27,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from email.utils import formataddr, make_msgid, parseaddr
-from typing import Any
+from typing import Any, cast
 
 from anymail.message import AnymailMessage
 from django.conf import settings
 from django.template import Context
+from django.template.backends.django import Template as DjangoBackendTemplate
 from django.template.loader import get_template
 from django.utils.safestring import mark_safe
 
@@ -165,7 +166,8 @@ class Renderer:
     def _parts(self, key: str, names: Sequence[str]) -> list[Any]:
         parts = self._templates.get(key)
         if parts is None:
-            found = [get_template(name) for name in names]
+            # The Django engine's templates (TEMPLATES has only it): their engine and compiled form.
+            found = [cast(DjangoBackendTemplate, get_template(name)) for name in names]
             if self._context is None:
                 self._context = Context(autoescape=found[0].backend.engine.autoescape)
             parts = self._templates[key] = [t.template for t in found]

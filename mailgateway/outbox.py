@@ -184,7 +184,7 @@ def _send_rows(
             continue
         row.attempts += 1
         row.updated_at = timezone.now()
-        if row.undeliverable:
+        if getattr(row, "undeliverable", False):  # read with the row (`outbound_reads`)
             row.status, row.error = OutboundStatus.SKIPPED, "The address is marked undeliverable."
         else:
             try:
@@ -246,13 +246,13 @@ def _update_sent(rows: list[OutboundEmail]) -> None:
     parameters, each quoted into the statement: 3 ms of a batch of 100); elsewhere a VALUES list
     (SQLite from 3.33)."""
     meta = OutboundEmail._meta
-    field = meta.get_field
+    field = {f.name: f for f in meta.concrete_fields}
     first = rows[0]
     params: list[Any] = [
         OutboundStatus.SENT.value,
-        field("provider").get_db_prep_value(first.provider, connection),
-        field("sent_at").get_db_prep_value(first.sent_at, connection),
-        field("updated_at").get_db_prep_value(first.updated_at, connection),
+        field["provider"].get_db_prep_value(first.provider, connection),
+        field["sent_at"].get_db_prep_value(first.sent_at, connection),
+        field["updated_at"].get_db_prep_value(first.updated_at, connection),
     ]
     if connection.vendor == "postgresql":
         source = "unnest(%s::uuid[], %s::text[]) AS v(column1, column2)"

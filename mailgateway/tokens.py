@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -23,8 +24,8 @@ _MAC_BYTES = 6  # 10 base32 characters (after padding is dropped)
 
 @dataclass(frozen=True)
 class TokenOwner:
-    ticket_id: object
-    person_id: object
+    ticket_id: UUID | str
+    person_id: UUID | str
     token: ReplyToken
 
 
@@ -32,7 +33,7 @@ def _b32(data: bytes) -> str:
     return base64.b32encode(data).decode("ascii").rstrip("=").lower()
 
 
-def _mac(token_id: str, ticket_id: object, person_id: object) -> str:
+def _mac(token_id: str, ticket_id: UUID | str, person_id: UUID | str) -> str:
     key = settings.REPLY_TOKEN_KEY.encode()
     message = f"{token_id}:{ticket_id}:{person_id}".encode()
     return _b32(hmac.new(key, message, hashlib.sha256).digest()[:_MAC_BYTES])
@@ -42,7 +43,7 @@ def mask_token(token: str) -> str:
     return token[:4] + "…" if token else ""
 
 
-def issue_reply_token(*, ticket_id: object, person_id: object) -> str:
+def issue_reply_token(*, ticket_id: UUID | str, person_id: UUID) -> str:
     """The token for this person on this ticket (the same one each time)."""
     row = ReplyToken.objects.filter(ticket_id=ticket_id, person_id=person_id).first()
     if row is None:
@@ -68,6 +69,6 @@ def verify_reply_token(token: str) -> TokenOwner | None:
     return TokenOwner(ticket_id=row.ticket_id, person_id=row.person_id, token=row)
 
 
-def reply_token_of(*, token_id: str, ticket_id: object, person_id: object) -> str:
+def reply_token_of(*, token_id: str, ticket_id: UUID | str, person_id: UUID | str) -> str:
     """The full token of a stored `ReplyToken` (when its row was read with something else)."""
     return token_id + _mac(token_id, ticket_id, person_id)

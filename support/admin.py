@@ -38,8 +38,7 @@ class UserAdmin(BaseUserAdmin):
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
-    fields = ["created_at", "sender", "is_internal", "is_from_customer", "channel", "message_text"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "sender", "is_internal", "is_from_customer", "channel", "message_text")
     show_change_link = True
     can_delete = False
 
@@ -47,8 +46,7 @@ class MessageInline(admin.TabularInline):
 class TicketEventInline(admin.TabularInline):
     model = TicketEvent
     extra = 0
-    fields = ["created_at", "actor", "kind", "from_value", "to_value", "channel", "note"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "actor", "kind", "from_value", "to_value", "channel", "note")
     can_delete = False
 
 

@@ -19,6 +19,7 @@ transaction commits. Mail records are erased by `mailgateway.privacy` in the sam
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +70,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
 
 
-def _attachment(a: dict[str, Any]) -> dict[str, Any]:
+def _attachment(a: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "filename": a["filename"],
         "file_size": a["file_size"],
@@ -121,7 +122,8 @@ def export_customer(user: User, *, include_internal: bool = False) -> dict[str, 
     history = TicketEvent.objects.filter(ticket__in=own).exclude(kind=EventKind.ESCALATION).order_by("created_at")
     events: dict[Any, list[dict[str, Any]]] = {}
     for event in history.values("ticket_id", "kind", "from_value", "to_value", "channel", "created_at"):
-        events.setdefault(event.pop("ticket_id"), []).append({**event, "created_at": _iso(event["created_at"])})
+        shown = {key: value for key, value in event.items() if key != "ticket_id"}
+        events.setdefault(event["ticket_id"], []).append({**shown, "created_at": _iso(event["created_at"])})
     return {
         "exported_at": _iso(timezone.now()),
         "person": {
@@ -174,7 +176,7 @@ def erase_customer(user: User) -> Erasure:
         messages = conversation.update(message_text=ERASED_TEXT, html="", email_message_id="")
         refresh_ticket_summaries(Ticket.objects.filter(pk__in=touched))  # the lists' snippets
         attachments = Attachment.objects.filter(Q(ticket_id__in=own_ids) | Q(uploaded_by=user))
-        names = [a.file.name for a in attachments.only("file") if a.file]
+        names = [a.file.name for a in attachments.only("file") if a.file and a.file.name]
         files, _ = attachments.delete()
         tickets = own.update(title=ERASED_TITLE, escalation_reason="", tags=[])
         tickets_changed()  # an UPDATE sends no signal; titles are searched

@@ -433,7 +433,7 @@ def attach_to_message(*, message: Message, attachments: Sequence[Attachment], ht
         return
     with transaction.atomic():
         _link_attachments(message, attachments)
-        if html_changed:
+        if html is not None and html_changed:
             message.html = html
             Message.objects.filter(pk=message.pk).update(html=html)
         _conversation_changed(message.ticket_id)

@@ -70,7 +70,7 @@ def flatten_details(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DomainError):
         code = exc.code
-        http = status.HTTP_403_FORBIDDEN if code == "permission_denied" else status.HTTP_400_BAD_REQUEST
+        http: int = status.HTTP_403_FORBIDDEN if code == "permission_denied" else status.HTTP_400_BAD_REQUEST
         return Response(error_body(code, exc.message, exc.details), status=http)
     if isinstance(exc, Http404):
         exc = ApiNotFound()
@@ -79,8 +79,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, exceptions.APIException):
         code, http = _code_for(exc)
         headers = {}
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+        if wait is not None:
+            headers["Retry-After"] = str(int(wait))
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         if isinstance(exc, exceptions.ValidationError):

@@ -34,7 +34,7 @@ class StrictBooleanField(forms.NullBooleanField):
 
     widget = forms.TextInput
 
-    def to_python(self, value: Any) -> bool | None:
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]  # None: not given
         text = str(value or "").strip().lower()
         if text in {"true", "1", "yes"}:
             return True

@@ -102,11 +102,11 @@ class NotificationListView(generics.ListAPIView):
         unread = _unread_filter(request.query_params.get("unread"))
         if unread is not None:
             rows = rows.filter(read_at__isnull=unread)
-        rows = rows.order_by("-created_at", "-id").values(
+        shown = rows.order_by("-created_at", "-id").values(
             "id", "event", "summary", "ticket_id", "ticket__reference", "ticket__title", "message_id", "read_at",
             "created_at",
         )  # fmt: skip
-        page = self.paginate_queryset(rows)
+        page = self.paginate_queryset(shown)
         one = NotificationSerializer()
         return self.get_paginated_response([one.to_representation(row) for row in page or []])
 

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -24,7 +25,7 @@ class TicketPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        if getattr(self.object_list, "model", None) is Ticket:
+        if isinstance(self.object_list, QuerySet) and self.object_list.model is Ticket:
             return count_tickets(self.object_list)
         return super().count
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
@@ -23,13 +23,19 @@ def _iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _staff_view(context: dict[str, Any]) -> bool:
+def _memo(context: Mapping[str, Any]) -> dict[str, Any]:
+    """A serializer's context, to keep what one request works out once (DRF's context is a dict;
+    its stubs type it read-only)."""
+    return cast(dict[str, Any], context)
+
+
+def _staff_view(context: Mapping[str, Any]) -> bool:
     """Tags and the escalation reason are staff's own labels and words for supervisors: a customer
     gets `[]` and `""`, as their web page shows neither."""
     staff = context.get("_staff_view")
     if staff is None:  # once per request: a list asks for every row
         request = context.get("request")
-        staff = context["_staff_view"] = bool(request is not None and request.user.is_staff)
+        staff = _memo(context)["_staff_view"] = bool(request is not None and request.user.is_staff)
     return bool(staff)
 
 
@@ -122,7 +128,7 @@ def _attachment_row(attachment: Attachment) -> dict[str, Any]:
     }
 
 
-def attachment_json(row: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+def attachment_json(row: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """One attachment row (`selectors.ATTACHMENT_ROW_FIELDS`) as the API shows it.
 
     Hand-written rather than through DRF fields because a conversation can hold hundreds of
@@ -139,7 +145,7 @@ def attachment_json(row: dict[str, Any], context: dict[str, Any]) -> dict[str, A
     }
 
 
-def _download_url_template(context: dict[str, Any]) -> str:
+def _download_url_template(context: Mapping[str, Any]) -> str:
     """The download URL with a slot for the id: the route is reversed once per request."""
     template = context.get("_download_url_template")
     if template is None:
@@ -147,7 +153,7 @@ def _download_url_template(context: dict[str, Any]) -> str:
         path = reverse("api-attachment-download", kwargs={"attachment_id": placeholder})
         request = context.get("request")
         template = (request.build_absolute_uri(path) if request is not None else path).replace(placeholder, "{}")
-        context["_download_url_template"] = template
+        _memo(context)["_download_url_template"] = template
     return str(template)
 
 
@@ -244,7 +250,9 @@ class TicketDetailSerializer(serializers.ModelSerializer):
     customer = PersonSerializer(read_only=True)
     assigned_agent = AgentSerializer(read_only=True, allow_null=True)
     messages = serializers.SerializerMethodField()
-    follow_up_of = serializers.SlugRelatedField(slug_field="reference", read_only=True, allow_null=True)
+    follow_up_of: serializers.SlugRelatedField[Ticket] = serializers.SlugRelatedField(
+        slug_field="reference", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Ticket
@@ -294,7 +302,7 @@ class TicketDetailSerializer(serializers.ModelSerializer):
             "escalated": ticket.escalated,
             "escalation_reason": ticket.escalation_reason if staff else "",
             "escalated_at": _iso(ticket.escalated_at),
-            "follow_up_of": ticket.follow_up_of.reference if ticket.follow_up_of_id else None,
+            "follow_up_of": ticket.follow_up_of.reference if ticket.follow_up_of else None,
             "created_at": _iso(ticket.created_at),
             "updated_at": _iso(ticket.updated_at),
             "first_response_at": _iso(ticket.first_response_at),
@@ -311,7 +319,7 @@ class TicketCreateSerializer(StrictSerializer):
     message_text = serializers.CharField(max_length=MAX_TYPED_TEXT)
     # A marketplace app says `mobile`, a call logged by a client's phone integration `phone`;
     # `email` is only for tickets that really came in by mail (the gateway's).
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # a field named like Field.source
         choices=[c for c in Source.choices if c[0] != Source.EMAIL],
         required=False,
         help_text="Where the customer wrote from; by default `api` (`web` with the session cookie).",

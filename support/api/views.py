@@ -110,7 +110,7 @@ class TicketViewSet(viewsets.GenericViewSet):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         rows = selectors.ticket_list_rows(self.filter_queryset(self.get_queryset()))
-        page = self.paginate_queryset(rows)
+        page = self.paginate_queryset(rows) or []
         one = s.TicketListSerializer(context=self.get_serializer_context())
         return self.get_paginated_response([one.to_representation(row) for row in page])  # type: ignore[arg-type]
 

@@ -141,7 +141,7 @@ def bulk(request: SignedInRequest) -> HttpResponse:
         messages.error(request, "Select at least one ticket.")
         return redirect(back)
     if not form.is_valid():
-        problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+        problems = "; ".join(f"{name}: {' '.join(str(e) for e in errs)}" for name, errs in form.errors.items())
         messages.error(request, f"Nothing changed. {problems}")
         return redirect(back)
     changed, refused = queue.apply_bulk(request.user, form.cleaned_data)
@@ -191,7 +191,7 @@ def _ticket_context(request: SignedInRequest, ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def _render_ticket(request: HttpRequest, ticket: Ticket, status: int = 200, **forms: Any) -> HttpResponse:
+def _render_ticket(request: SignedInRequest, ticket: Ticket, status: int = 200, **forms: Any) -> HttpResponse:
     context = _ticket_context(request, ticket)
     context["form"] = forms.pop("form", None) or StaffReplyForm()
     context.update(forms)

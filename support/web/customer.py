@@ -145,7 +145,7 @@ def _ticket_page(
 
 @login_required
 @require_GET
-def ticket_page(request: HttpRequest, reference: str) -> HttpResponse:
+def ticket_page(request: SignedInRequest, reference: str) -> HttpResponse:
     if (elsewhere := _staff_elsewhere(request, reference)) is not None:
         return elsewhere
     return _ticket_page(request, reference)

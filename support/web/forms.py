@@ -94,17 +94,25 @@ class SignInForm(AuthenticationForm):
     username = forms.EmailField(label="Email address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
 
+def offer(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
+    """Set the choices of one of the form's choice fields (known only per request: the agents)."""
+    field = form.fields[name]
+    if not isinstance(field, forms.ChoiceField):
+        raise TypeError(f"{name} is not a choice field")
+    field.choices = choices
+
+
 class NewTicketForm(forms.Form):
     title = forms.CharField(label="Title", max_length=255)
     category = forms.ChoiceField(label="Category", choices=Category.choices, initial=Category.GENERAL)
     priority = forms.ChoiceField(label="Priority", choices=Priority.choices, initial=Priority.MEDIUM)
     message_text = _message_field("What happened?")
-    files = _files_field()
+    files = _files_field()  # type: ignore[assignment]  # the metaclass moves fields off the class
 
 
 class ReplyForm(forms.Form):
     message_text = _message_field("Your reply")
-    files = _files_field()
+    files = _files_field()  # type: ignore[assignment]  # the metaclass moves fields off the class
 
 
 class StaffReplyForm(ReplyForm):
@@ -164,7 +172,7 @@ class QueueForm(forms.Form):
 
     def __init__(self, *args: Any, agents: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", "Anyone"), ("none", "Nobody"), *agents]
+        offer(self, "assignee", [("", "Anyone"), ("none", "Nobody"), *agents])
 
 
 class BulkForm(forms.Form):
@@ -179,12 +187,13 @@ class BulkForm(forms.Form):
     def __init__(self, *args: Any, agents: list[tuple[str, str]], ticket_ids: list[str], **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "bulk_%s")  # the queue's filters have fields of the same names
         super().__init__(*args, **kwargs)
-        self.fields["agent"].choices = [("", "Choose"), ("none", "Nobody"), *agents]
-        self.fields["tickets"].choices = [(i, i) for i in ticket_ids]
+        offer(self, "agent", [("", "Choose"), ("none", "Nobody"), *agents])
+        offer(self, "tickets", [(i, i) for i in ticket_ids])
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        needed = {"assign": "agent", "status": "status", "priority": "priority", "tag": "tag"}.get(data.get("action"))
+        data = super().clean() or {}
+        fields = {"assign": "agent", "status": "status", "priority": "priority", "tag": "tag"}
+        needed = fields.get(data.get("action", ""))
         if needed and not data.get(needed):
             self.add_error(needed, "Choose a value for this action.")
         return data
@@ -210,7 +219,7 @@ class AssignForm(forms.Form):
     def __init__(self, *args: Any, agents: list[tuple[str, str]], **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "assign_%s")
         super().__init__(*args, **kwargs)
-        self.fields["agent"].choices = [("", "Nobody"), *agents]
+        offer(self, "agent", [("", "Nobody"), *agents])
 
 
 class EscalateForm(forms.Form):

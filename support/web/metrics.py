@@ -70,8 +70,8 @@ def build_chart(opened: dict[date, int], resolved: dict[date, int], today: date)
     return Chart(
         width=CHART_W,
         height=CHART_H,
-        opened_points=" ".join(point(i, r["opened"]) for i, r in enumerate(rows)),
-        resolved_points=" ".join(point(i, r["resolved"]) for i, r in enumerate(rows)),
+        opened_points=" ".join(point(i, opened.get(d, 0)) for i, d in enumerate(days)),
+        resolved_points=" ".join(point(i, resolved.get(d, 0)) for i, d in enumerate(days)),
         days=rows,
         y_max=y_max,
         y_ticks=[{"value": t, "y": PAD + inner_h * (1 - t / y_max)} for t in ticks],

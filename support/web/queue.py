@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,9 @@ class QueueRows:
     def __getitem__(self, index: Any) -> Any:
         return self.rows[index]
 
+    def __iter__(self) -> Iterator[Any]:  # Paginator only slices; iterating is every row
+        return iter(self.rows)
+
 
 def queue_tickets(
     user: User, choice: QueueChoice, *, reach: int = 0, counts: dict[str, int] | None = None
@@ -139,7 +143,7 @@ def _filtered(tickets: QuerySet[Ticket], user: User, choice: QueueChoice) -> Que
     if choice.assignee == "none":
         tickets = tickets.filter(assigned_agent__isnull=True)
     elif choice.assignee:
-        tickets = tickets.filter(assigned_agent_id=choice.assignee)
+        tickets = tickets.filter(assigned_agent__pk=choice.assignee)
     if words := choice.q.replace("\x00", "").strip():
         text = Message.objects.filter(ticket=OuterRef("pk"), message_text__icontains=words)
         tickets = tickets.filter(

@@ -20,8 +20,8 @@ from .common import uuid_or_404
 from .console import staff_required
 
 PAGE_SIZE = 25
-SHOWN_HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
-SHOWN_HEADERS += ("Auto-Submitted", "X-Auto-Response-Suppress")
+SHOWN_HEADERS: tuple[str, ...] = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To")
+SHOWN_HEADERS += ("References", "Auto-Submitted", "X-Auto-Response-Suppress")
 MAX_REPLY_CHARS = 20_000
 
 
@@ -64,7 +64,7 @@ def sent_mail_detail(request: HttpRequest, outbound_id: str) -> HttpResponse:
             elif outcome.get("reason"):
                 summary += f" ({outcome['reason']}: {inbound.detail})" if inbound.detail else f" ({outcome['reason']})"
             messages.info(request, summary + ".")
-            if inbound.ticket_id:
+            if inbound.ticket:
                 return redirect("console-ticket", reference=inbound.ticket.reference)
             return redirect("console-sent-mail-detail", outbound_id=outbound.pk)
     if outbound.status not in ("sent", "delivered"):
