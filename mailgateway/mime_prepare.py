@@ -19,6 +19,7 @@ from .uuencode import decode_uu_payload
 __all__ = ["AttachedMail", "decode_uuencoded_parts", "detach_attached_mails"]
 
 _UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
+_MAIL_TYPES = {"message/rfc822", "message/global"}
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,15 @@ def detach_attached_mails(message: Message) -> list[AttachedMail]:
     body: the forwarded mail's text and HTML became the sender's own (an HTML-less reply showed
     the attached mail's HTML instead). Emptied, mail-parser sees only the file; its bytes are
     taken here, in the same order, and given back to it in `parsing._attachments()`.
+
+    A forwarded mail with no Content-Disposition at all (Pine and Alpine forward so; a MIME
+    digest's parts, RFC 2046 5.1.5, are such mails) is one too, and is marked an attachment:
+    mail-parser read its parts as the sender's own text, and kept no file of it.
     """
     found = []
     for part in message.walk():  # walk() reads a part's children after yielding it: none left
+        if part is not message and _is_undisposed_mail(part):
+            part["Content-Disposition"] = "attachment"
         attached = part.get_content_disposition() == "attachment"
         if attached and part.get_content_maintype() == "message" and part.is_multipart():
             text = "".join(as_string_safe(inner) for inner in part.get_payload())  # as mail-parser flattens it
@@ -46,6 +53,10 @@ def detach_attached_mails(message: Message) -> list[AttachedMail]:
             found.append(AttachedMail(text.encode("utf-8", errors="surrogateescape"), name.strip()))
             part.set_payload([])
     return found
+
+
+def _is_undisposed_mail(part: Message) -> bool:
+    return part.get_content_type() in _MAIL_TYPES and part.get("Content-Disposition") is None
 
 
 def decode_uuencoded_parts(message: Message) -> None:

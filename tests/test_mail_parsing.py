@@ -248,6 +248,21 @@ def test_a_forwarded_mail_keeps_the_file_name_its_sender_gave_it():
     assert forwarded.filename == "booking-123.eml" and b"Booking 123 confirmed." in forwarded.data
 
 
+def test_a_mail_forwarded_without_a_disposition_is_an_eml_file_not_the_senders_text():
+    inner, outer = EmailMessage(), EmailMessage()
+    inner["From"], inner["Subject"] = "shop@example.net", "Your booking"
+    inner.set_content("Booking 123 confirmed.")
+    inner.add_alternative("<p>Booking 123 confirmed.</p>", subtype="html")
+    outer["From"], outer["To"], outer["Subject"] = "ram@example.org", "support@example.com", "Fwd: Your booking"
+    outer.set_content("See below.")
+    outer.add_attachment(inner)
+    del outer.get_payload()[1]["Content-Disposition"]  # as Pine and MIME digests send it
+    mail = parse_email(outer.as_bytes(policy=SMTP))
+    assert "Booking 123" not in mail.text and mail.html == ""
+    assert [a.filename for a in mail.attachments] == ["Your booking.eml"]
+    assert b"Booking 123 confirmed." in mail.attachments[0].data
+
+
 def test_an_inline_picture_with_neither_a_name_nor_a_content_id_is_kept_as_a_file():
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
