@@ -104,6 +104,8 @@ def repair_charsets(message: Message) -> list[str]:
         declared = declared if isinstance(declared, str) else None
         try:
             payload = part.get_payload(decode=True) or b""
+            if not isinstance(payload, bytes):  # decode=True gives bytes for a non-multipart part
+                continue
         except Exception:  # an undecodable transfer encoding: leave it to the parser's own recovery
             continue
         if declared is None and part.get_content_subtype() == "html":
@@ -129,11 +131,12 @@ def _first_codec(label: str) -> str:
     return "utf-8"
 
 
-def decode_header_value(value: object) -> str:
-    """An RFC 2047 header as text, whatever charset its encoded words claim; CR/LF removed."""
+def decode_header_value(value: object, fallback: str | None = None) -> str:
+    """An RFC 2047 header as text, whatever charset its encoded words claim; CR/LF removed.
+    `fallback`: the charset of 8-bit bytes written straight into the header that are not UTF-8."""
     if value is None:
         return ""
-    raw = unescape_raw_header(str(value))
+    raw = unescape_raw_header(str(value), fallback)
     try:
         chunks = decode_header(raw)
     except Exception:  # a malformed encoded word: keep the header as it was written
@@ -154,11 +157,29 @@ def html_meta_charset(html: bytes) -> str | None:
     return match.group(1).decode("ascii").lower() if match else None
 
 
-def unescape_raw_header(value: str) -> str:
-    """A header the parser read as ASCII with its 8-bit bytes escaped, as the text they spell."""
+def unescape_raw_header(value: str, fallback: str | None = None) -> str:
+    """A header the parser read as ASCII with its 8-bit bytes escaped, as the text they spell.
+
+    RFC 6532 allows UTF-8 there, and UTF-8 is tried first; older clients wrote the header in
+    the charset of their body (a Russian spam run in Windows-1251, Eudora in Latin-1), which a
+    mail client then reads with the body's charset: `fallback`. Without one, Windows-1252.
+    """
     if not _SURROGATES.search(value):
         return value
-    return decode_text(value.encode("ascii", "surrogateescape"), "utf-8")[0]
+    data = value.encode("ascii", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return decode_text(data, fallback or "utf-8")[0]
+
+
+def body_charset(message: Message) -> str | None:
+    """The charset of the mail's first text part: the hint for 8-bit headers that are not UTF-8."""
+    for part in message.walk():
+        if part.get_content_maintype() == "text" and not part.is_multipart():
+            charset = part.get_param("charset")
+            return charset.strip().strip("\"'").lower() if isinstance(charset, str) else None
+    return None
 
 
 def quote_encoded_words(value: str) -> str:

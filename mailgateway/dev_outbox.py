@@ -53,7 +53,7 @@ def sent_mail(outbound: OutboundEmail) -> SentMail:
 
     row = outbound_rows().get(pk=outbound.pk)
     composed = compose(row).message()
-    return SentMail(email.message_from_bytes(composed.as_bytes(), policy=email.policy.default), exact=False)  # type: ignore[arg-type]
+    return SentMail(email.message_from_bytes(composed.as_bytes(), policy=email.policy.default), exact=False)
 
 
 def find_written_mail(message_id: str, folder: Path, *, searched: int = SEARCHED_FILES) -> EmailMessage | None:
@@ -70,13 +70,13 @@ def find_written_mail(message_id: str, folder: Path, *, searched: int = SEARCHED
             if needle in part:
                 mail = email.message_from_bytes(part.strip(b"\n") + b"\n", policy=email.policy.default)
                 if str(mail.get("Message-ID", "")).strip() == message_id:
-                    return mail  # type: ignore[return-value]
+                    return mail
     return None
 
 
 def text_of(mail: EmailMessage) -> str:
     body = mail.get_body(preferencelist=("plain",))
-    return body.get_content() if body is not None else ""  # type: ignore[union-attr]
+    return body.get_content() if body is not None else ""
 
 
 def build_reply(original: EmailMessage, *, sender: str, sender_name: str, text: str, now: datetime) -> bytes:

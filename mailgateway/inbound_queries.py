@@ -34,7 +34,7 @@ def _columns(model: type[Model], alias: str, *, leave_out: tuple[str, ...] = ())
 
 def _uuid(model: type[Model], value: Any) -> Any:
     """A primary key as the database compares it (a UUID on PostgreSQL, hex text on SQLite)."""
-    return model._meta.pk.get_db_prep_value(value, connection)  # type: ignore[union-attr]
+    return model._meta.pk.get_db_prep_value(value, connection)
 
 
 @cache

@@ -194,7 +194,7 @@ def _facts(notices: Sequence[Notice]) -> dict[Any, _Facts]:
 
 def _db_id(pk: Any) -> Any:
     """A person's id as the database returns it (a UUID on PostgreSQL, hex text on SQLite)."""
-    return User._meta.pk.get_db_prep_value(pk, connection)  # type: ignore[union-attr]
+    return User._meta.pk.get_db_prep_value(pk, connection)
 
 
 @functools.cache

@@ -214,7 +214,7 @@ def find_state(outbound_id: Any) -> tuple[str, int] | None:
     """The row's status and how often it was tried, read without a lock or a transaction (one
     query); None when it is gone."""
     with connection.cursor() as cursor:
-        cursor.execute(_state_sql(), [OutboundEmail._meta.pk.get_db_prep_value(outbound_id, connection)])  # type: ignore[union-attr]
+        cursor.execute(_state_sql(), [OutboundEmail._meta.pk.get_db_prep_value(outbound_id, connection)])
         found = cursor.fetchone()
     return None if found is None else (str(found[0]), int(found[1]))
 
@@ -341,7 +341,7 @@ def _row_from(values: Sequence[Any], database: Any) -> OutboundEmail:
         related["message"] = message
     if values[message_end + 1] is not None:
         related["recipient"] = _loaded(User, _RECIPIENT_FIELDS, values[message_end + 1 : recipient_end], alias)
-    row.first_message_id, row.token_id, row.undeliverable = values[recipient_end:]  # type: ignore[attr-defined]
+    row.first_message_id, row.token_id, row.undeliverable = values[recipient_end:]
     return row
 
 

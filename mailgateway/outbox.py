@@ -260,7 +260,7 @@ def _update_sent(rows: list[OutboundEmail]) -> None:
     else:
         source = f"(VALUES {', '.join(['(%s, %s)'] * len(rows))}) AS v"
         for row in rows:
-            params += [meta.pk.get_db_prep_value(row.pk, connection), row.provider_message_id]  # type: ignore[union-attr]
+            params += [meta.pk.get_db_prep_value(row.pk, connection), row.provider_message_id]
     table = connection.ops.quote_name(meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(

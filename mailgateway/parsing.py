@@ -25,7 +25,14 @@ from tnefparse import TNEF
 from support.files import safe_filename
 
 from .addresses import normalize_address, parse_address_list
-from .charsets import decode_header_value, decode_text, quote_encoded_words, repair_charsets, unescape_raw_header
+from .charsets import (
+    body_charset,
+    decode_header_value,
+    decode_text,
+    quote_encoded_words,
+    repair_charsets,
+    unescape_raw_header,
+)
 from .mime_prepare import AttachedMail, decode_uuencoded_parts, detach_attached_mails
 from .uuencode import uuencoded_files
 
@@ -34,8 +41,10 @@ __all__ = ["DeliveryReport", "MailAttachment", "ParsedEmail", "decode_header_val
 _TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 # The signature of a signed mail (S/MIME, PGP/MIME) is proof, not content: never a file for people.
 _SIGNATURE_TYPES = {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
-_ADDRESS_HEADERS = ("from", "sender", "reply-to", "to", "cc", "delivered-to", "x-original-to", "envelope-to")
-_ADDRESS_HEADERS += ("x-envelope-to", "x-forwarded-to")
+_ADDRESS_HEADERS = (
+    "from", "sender", "reply-to", "to", "cc", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to",
+    "x-forwarded-to",
+)  # fmt: skip
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
 _BARE_ADDRESS = re.compile(r"(?P<name>[^\s<>@,;:\"()][^<>@,;:\"()]*?)\s+(?P<address>[^\s<>@,;:\"()]+@[^\s<>@,;:\"()]+)")
@@ -96,9 +105,10 @@ def parse_email(raw: bytes) -> ParsedEmail:
     attached_mails = detach_attached_mails(message)
     decode_uuencoded_parts(message)
     parser = mailparser.MailParser(message)
-    headers = _headers(message)
+    charset = body_charset(message)  # after repair_charsets(): a codec that read the body
+    headers = _headers(message, charset)
     first = lambda name: headers.get(name, ("",))[0]  # noqa: E731
-    people = _address_headers(message)
+    people = _address_headers(message, charset)
     senders = people.get("from") or people.get("sender") or []
     from_name, from_address = senders[0] if senders else ("", "")
     attachments = _attachments(parser.attachments, defects, attached_mails) + _calendar_parts(message)
@@ -163,20 +173,20 @@ def _first_id(value: str) -> str:
     return ids[0] if ids else ""
 
 
-def _headers(message: Message) -> dict[str, tuple[str, ...]]:
+def _headers(message: Message, charset: str | None) -> dict[str, tuple[str, ...]]:
     collected: dict[str, list[str]] = {}
     for name, value in list(message.raw_items())[:500]:  # raw: 8-bit bytes still escaped, not replaced
-        collected.setdefault(name.strip().lower(), []).append(decode_header_value(value)[:4000])
+        collected.setdefault(name.strip().lower(), []).append(decode_header_value(value, charset)[:4000])
     return {name: tuple(values) for name, values in collected.items()}
 
 
-def _address_headers(message: Message) -> dict[str, list[tuple[str, str]]]:
+def _address_headers(message: Message, charset: str | None) -> dict[str, list[tuple[str, str]]]:
     """(display name, address) pairs of each address header: split first, then names decoded."""
     values: dict[str, list[str]] = {}
     for name, value in list(message.raw_items())[:500]:
         name = name.strip().lower()
         if name in _ADDRESS_HEADERS:
-            value = quote_encoded_words(unescape_raw_header(str(value)))
+            value = quote_encoded_words(unescape_raw_header(str(value), charset))
             values.setdefault(name, []).append(_bracket_bare_address(value)[:4000])
     return {name: parse_address_list(found, decode=decode_header_value) for name, found in values.items()}
 
@@ -289,7 +299,7 @@ def _unnamed_parts(message: Message, *, start: int) -> list[MailAttachment]:
     text parts of a multipart/mixed. mail-parser keeps a part that has a name, a Content-ID, an
     `attachment` disposition or RTF, and takes every other part for body text.
     """
-    files = []
+    files: list[MailAttachment] = []
     for part in _leaves(message):
         content_type = part.get_content_type()
         disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
@@ -316,7 +326,8 @@ def _leaves(part: Message) -> Iterator[Message]:
         yield part
         return
     for child in payload:
-        yield from _leaves(child)
+        if isinstance(child, Message):
+            yield from _leaves(child)
 
 
 def _name_for(content_type: str, index: int) -> str:
@@ -377,7 +388,7 @@ def delivery_report(message: Message) -> DeliveryReport | None:
 
 def _status_blocks(part: Message) -> list[dict[str, str]]:
     payload = part.get_payload()
-    blocks = payload if isinstance(payload, list) else []
+    blocks = [block for block in payload if isinstance(block, Message)] if isinstance(payload, list) else []
     if not blocks and isinstance(payload, str):  # some relays send the fields as plain text
         blocks = [message_from_bytes(chunk.encode(), policy=compat32) for chunk in re.split(r"\n\s*\n", payload)]
     return [{k.lower(): " ".join(str(v).split()) for k, v in block.items()} for block in blocks]
@@ -385,7 +396,7 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
 
 def _original_message_id(part: Message) -> str:
     payload = part.get_payload()
-    if isinstance(payload, list) and payload:
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         return _first_id(str(payload[0].get("Message-ID", "")))
     if isinstance(payload, str):
         inner = message_from_bytes(payload.encode("utf-8", "surrogateescape"), policy=compat32)

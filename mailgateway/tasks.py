@@ -39,7 +39,7 @@ def count_delivery(inbound_id: str) -> int:
     acks_late=True,
     max_retries=MAX_RETRIES,
 )
-def process_inbound(self, inbound_id: str) -> str:  # type: ignore[no-untyped-def]
+def process_inbound(self, inbound_id: str) -> str:
     from .ingest import FINAL_FAILURE, process_stored_mail, record_failure
 
     if count_delivery(inbound_id) > MAX_DELIVERIES:
@@ -72,7 +72,7 @@ def poll_imap() -> None:
 
 
 @shared_task(bind=True, name="mailgateway.send_outbound", acks_late=True)
-def send_outbound(self, outbound_id: str, attempt: int | None = None) -> str:  # type: ignore[no-untyped-def]
+def send_outbound(self, outbound_id: str, attempt: int | None = None) -> str:
     """Try number `attempt` (1 for the first) of one queued `OutboundEmail`, with the backlog
     queued behind it (`outbox.py`); each mail the provider refused gets its next try scheduled
     with backoff, until it is `failed`."""

@@ -17,7 +17,7 @@ from .models import User
 
 
 class SignedInRequest(HttpRequest):
-    user: User  # type: ignore[assignment]
+    user: User
 
 
 def signed_in_user(request: Any) -> User:
