@@ -20,6 +20,18 @@ def raw_text_mail(body: bytes, content_type: str, *, subject: str = "Hello", enc
     return head.encode("ascii") + body
 
 
+def test_8bit_headers_not_in_utf8_are_read_in_the_charset_of_the_body():
+    head = "From: Иван Петров <ivan@example.ru>\r\nTo: support@example.com\r\nSubject: Привет, нужна помощь\r\n"
+    body = "Content-Type: text/plain; charset=windows-1251\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    mail = parse_email((head + body + "Добрый день").encode("cp1251"))
+    assert (mail.from_name, mail.subject) == ("Иван Петров", "Привет, нужна помощь")
+    assert mail.text.strip() == "Добрый день"
+    utf8_head = "From: Håvard <hw@example.no>\r\nTo: support@example.com\r\nSubject: Grüße\r\n"  # RFC 6532
+    latin1_body = b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\n" + "Grüße".encode("latin-1")
+    mail = parse_email(utf8_head.encode() + latin1_body)
+    assert (mail.from_name, mail.subject) == ("Håvard", "Grüße")
+
+
 def test_gb2312_text_with_a_gb18030_character_is_read_as_gb18030():
     raw = raw_text_mail("朱镕基 说 你好".encode("gb18030"), "text/plain; charset=gb2312")
     assert parse_email(raw).text.strip() == "朱镕基 说 你好"
