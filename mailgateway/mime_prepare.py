@@ -16,7 +16,7 @@ from mailparser.utils import as_string_safe
 from .charsets import decode_header_value
 from .uuencode import decode_uu_payload
 
-__all__ = ["AttachedMail", "decode_uuencoded_parts", "detach_attached_mails"]
+__all__ = ["AttachedMail", "decode_uuencoded_parts", "detach_attached_mails", "name_misplaced_filenames"]
 
 _UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
 _MAIL_TYPES = {"message/rfc822", "message/global"}
@@ -75,3 +75,19 @@ def decode_uuencoded_parts(message: Message) -> None:
         if data is not None:
             part.replace_header("Content-Transfer-Encoding", "base64")
             part.set_payload(base64.encodebytes(data).decode("ascii"))
+
+
+def name_misplaced_filenames(message: Message) -> None:
+    """A file named only by a `filename` parameter of its Content-Type gets that as its `name`.
+
+    `filename` belongs to Content-Disposition (RFC 2183) and `name` to Content-Type; some Outlook
+    versions write `Content-Type: image/jpeg; filename="image001.jpg"` with no disposition, and
+    mail-parser, reading only the two right places, named the picture after its Content-ID.
+    Text parts are left alone: a name would turn a body into a file.
+    """
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() == "text" or part.get_filename():
+            continue
+        misplaced = part.get_param("filename")
+        if isinstance(misplaced, str) and misplaced.strip():
+            part.set_param("name", misplaced.strip())

@@ -33,7 +33,7 @@ from .charsets import (
     repair_charsets,
     unescape_raw_header,
 )
-from .mime_prepare import AttachedMail, decode_uuencoded_parts, detach_attached_mails
+from .mime_prepare import AttachedMail, decode_uuencoded_parts, detach_attached_mails, name_misplaced_filenames
 from .uuencode import uuencoded_files
 
 __all__ = ["DeliveryReport", "MailAttachment", "ParsedEmail", "decode_header_value", "decode_text", "parse_email"]
@@ -104,6 +104,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     report = delivery_report(message)
     attached_mails = detach_attached_mails(message)
     decode_uuencoded_parts(message)
+    name_misplaced_filenames(message)
     parser = mailparser.MailParser(message)
     charset = body_charset(message)  # after repair_charsets(): a codec that read the body
     headers = _headers(message, charset)

@@ -275,6 +275,19 @@ def test_a_mail_forwarded_without_a_disposition_is_an_eml_file_not_the_senders_t
     assert b"Booking 123 confirmed." in mail.attachments[0].data
 
 
+def test_a_file_named_only_by_a_filename_parameter_of_its_content_type_keeps_that_name():
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
+    mail.set_content("Photo below.")
+    mail.add_alternative('<p>Photo:</p><img src="cid:leak@x">', subtype="html")
+    mail.get_payload()[1].add_related(PNG_1PX, maintype="image", subtype="png", cid="<leak@x>")
+    picture = mail.get_payload()[1].get_payload()[1]
+    del picture["Content-Disposition"]
+    picture.set_param("filename", "leak.png")  # on Content-Type, as some Outlook versions write it
+    (found,) = parse_email(mail.as_bytes(policy=SMTP)).attachments
+    assert (found.filename, found.content_id, found.data) == ("leak.png", "leak@x", PNG_1PX)
+
+
 def test_an_inline_picture_with_neither_a_name_nor_a_content_id_is_kept_as_a_file():
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
