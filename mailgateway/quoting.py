@@ -110,6 +110,9 @@ _MARKER_START = re.compile(
 )
 
 
+# Characters that show nothing: whitespace, no-break space, zero-width space, joiners, BOM.
+_INVISIBLE = " \t\u00a0\u200b\u200c\u200d\u2060\ufeff"
+
 # Outlook's plain text part marks where an inline picture sat with its Content-ID.
 _CID_PLACEHOLDER = re.compile(r"\[cid:([^\]@\s]{1,200})@[^\]\s]{0,200}\]")
 
@@ -123,7 +126,22 @@ def visible_text(text: str) -> str:
     if "[cid:" in text:
         text = _CID_PLACEHOLDER.sub(r"[image: \1]", text)
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = _without_long_gaps(lines)
     return _joined(_person_lines(lines)) or _joined(lines)
+
+
+def _without_long_gaps(lines: list[str]) -> list[str]:
+    """Lines with nothing visible made empty, and every run of more than two empty lines cut to two.
+
+    Webmailers (seen: Zoho) turn each empty `<div>` of the HTML into a line of the text part, some
+    holding only a zero-width space: dozens of them stood between the person's sentences.
+    """
+    kept: list[str] = []
+    for line in lines:
+        line = "" if not line.strip(_INVISIBLE) else line
+        if line or len(kept) < 2 or kept[-1] or kept[-2]:
+            kept.append(line)
+    return kept
 
 
 _HISTORY = -1  # what _lines_to_drop answers at the first line of history

@@ -556,6 +556,11 @@ def test_inner_paragraphs_are_kept() -> None:
     assert visible_text("First.\n\n\nSecond.") == "First.\n\n\nSecond."
 
 
+def test_a_long_run_of_blank_or_invisible_lines_is_cut_to_two_blank_lines() -> None:
+    gap = "\n" * 30 + "\u200b\n" + "\u00a0 \n" + "\n" * 30  # a webmailer's empty <div>s, made text
+    assert visible_text("Greetings!" + gap + "Thank you.") == "Greetings!\n\n\nThank you."
+
+
 def test_an_empty_body_stays_empty() -> None:
     assert visible_text("") == ""
 
