@@ -39,13 +39,13 @@ def detach_attached_mails(message: Message) -> list[AttachedMail]:
     taken here, in the same order, and given back to it in `parsing._attachments()`.
 
     A forwarded mail with no Content-Disposition at all (Pine and Alpine forward so; a MIME
-    digest's parts, RFC 2046 5.1.5, are such mails) is one too, and is marked an attachment:
-    mail-parser read its parts as the sender's own text, and kept no file of it.
+    digest's parts, RFC 2046 5.1.5, are such mails) or an `inline` one (mutt forwards so) is one
+    too, and is marked an attachment: mail-parser read its parts as the sender's own text.
     """
     found = []
     for part in message.walk():  # walk() reads a part's children after yielding it: none left
-        if part is not message and _is_undisposed_mail(part):
-            part["Content-Disposition"] = "attachment"
+        if part is not message and _is_mail_not_attached(part):
+            _mark_attachment(part)
         attached = part.get_content_disposition() == "attachment"
         if attached and part.get_content_maintype() == "message" and part.is_multipart():
             text = "".join(as_string_safe(inner) for inner in part.get_payload())  # as mail-parser flattens it
@@ -55,8 +55,15 @@ def detach_attached_mails(message: Message) -> list[AttachedMail]:
     return found
 
 
-def _is_undisposed_mail(part: Message) -> bool:
-    return part.get_content_type() in _MAIL_TYPES and part.get("Content-Disposition") is None
+def _is_mail_not_attached(part: Message) -> bool:
+    return part.get_content_type() in _MAIL_TYPES and part.get_content_disposition() != "attachment"
+
+
+def _mark_attachment(part: Message) -> None:
+    """`Content-Disposition: attachment`, keeping the header's parameters (its filename)."""
+    parameters = str(part.get("Content-Disposition", "")).partition(";")[2]
+    del part["Content-Disposition"]
+    part["Content-Disposition"] = f"attachment;{parameters}" if parameters.strip() else "attachment"
 
 
 def decode_uuencoded_parts(message: Message) -> None:

@@ -275,6 +275,20 @@ def test_a_mail_forwarded_without_a_disposition_is_an_eml_file_not_the_senders_t
     assert b"Booking 123 confirmed." in mail.attachments[0].data
 
 
+def test_a_mail_forwarded_inline_is_an_eml_file_not_the_senders_text():
+    inner, outer = EmailMessage(), EmailMessage()
+    inner["From"], inner["Subject"] = "shop@example.net", "Your booking"
+    inner.set_content("Booking 123 confirmed.")
+    inner.add_alternative("<p>Booking 123 confirmed.</p>", subtype="html")
+    outer["From"], outer["To"], outer["Subject"] = "ram@example.org", "support@example.com", "Fwd: Your booking"
+    outer.set_content("See below.")
+    outer.add_attachment(inner, disposition="inline")  # as mutt forwards a mail
+    mail = parse_email(outer.as_bytes(policy=SMTP))
+    assert "Booking 123" not in mail.text and mail.html == ""
+    assert [a.filename for a in mail.attachments] == ["Your booking.eml"]
+    assert b"Booking 123 confirmed." in mail.attachments[0].data
+
+
 def test_a_file_named_only_by_a_filename_parameter_of_its_content_type_keeps_that_name():
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
