@@ -16,10 +16,17 @@ from mailparser.utils import as_string_safe
 from .charsets import decode_header_value
 from .uuencode import decode_uu_payload
 
-__all__ = ["AttachedMail", "decode_uuencoded_parts", "detach_attached_mails", "name_misplaced_filenames"]
+__all__ = [
+    "AttachedMail",
+    "decode_uuencoded_parts",
+    "detach_attached_mails",
+    "file_named_text_parts",
+    "name_misplaced_filenames",
+]
 
 _UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
 _MAIL_TYPES = {"message/rfc822", "message/global"}
+_BODY_TYPES = {"text/plain", "text/html"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,26 @@ def _mark_attachment(part: Message) -> None:
     parameters = str(part.get("Content-Disposition", "")).partition(";")[2]
     del part["Content-Disposition"]
     part["Content-Disposition"] = f"attachment;{parameters}" if parameters.strip() else "attachment"
+
+
+def file_named_text_parts(message: Message) -> None:
+    """A text/plain or text/html part with a file name is a file the sender attached, not body text.
+
+    mail-parser keeps a named `inline` text part both as a file and as body text, so a log.txt
+    attached inline was pasted into the sender's words (byte-order mark and all). Such a part
+    is marked an attachment, its name kept. Unnamed text parts stay the body (Apple Mail splits
+    one around an inline picture), and so do a mail that is one named text part and the parts
+    of a multipart/alternative (each is the body itself, RFC 2046 5.1.4).
+    """
+    for container in message.walk():
+        children = container.get_payload() if container.get_content_type() != "multipart/alternative" else None
+        for part in children if isinstance(children, list) else ():
+            if isinstance(part, Message) and _is_named_text(part) and part.get_content_disposition() != "attachment":
+                _mark_attachment(part)
+
+
+def _is_named_text(part: Message) -> bool:
+    return part.get_content_type() in _BODY_TYPES and bool(part.get_filename())
 
 
 def decode_uuencoded_parts(message: Message) -> None:

@@ -33,7 +33,13 @@ from .charsets import (
     repair_charsets,
     unescape_raw_header,
 )
-from .mime_prepare import AttachedMail, decode_uuencoded_parts, detach_attached_mails, name_misplaced_filenames
+from .mime_prepare import (
+    AttachedMail,
+    decode_uuencoded_parts,
+    detach_attached_mails,
+    file_named_text_parts,
+    name_misplaced_filenames,
+)
 from .uuencode import uuencoded_files
 
 __all__ = ["DeliveryReport", "MailAttachment", "ParsedEmail", "decode_header_value", "decode_text", "parse_email"]
@@ -105,6 +111,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     attached_mails = detach_attached_mails(message)
     decode_uuencoded_parts(message)
     name_misplaced_filenames(message)
+    file_named_text_parts(message)
     parser = mailparser.MailParser(message)
     charset = body_charset(message)  # after repair_charsets(): a codec that read the body
     headers = _headers(message, charset)

@@ -289,6 +289,32 @@ def test_a_mail_forwarded_inline_is_an_eml_file_not_the_senders_text():
     assert b"Booking 123 confirmed." in mail.attachments[0].data
 
 
+def test_a_text_part_with_a_file_name_is_a_file_and_not_body_text():
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "Backup failed"
+    mail.set_content("The backup failed again, log attached.")
+    mail.add_attachment("\ufeffERROR: disk full\n".encode(), maintype="text", subtype="plain", disposition="inline")
+    mail.get_payload()[1].set_param("name", "log.txt")  # named on Content-Type only
+    mail.add_attachment(b"<p>Report</p>", maintype="text", subtype="html", filename="report.html", disposition="inline")
+    parsed = parse_email(mail.as_bytes(policy=SMTP))
+    assert parsed.text.strip() == "The backup failed again, log attached." and parsed.html == ""
+    assert [(a.filename, a.data) for a in parsed.attachments] == [
+        ("log.txt", "\ufeffERROR: disk full\n".encode()),
+        ("report.html", b"<p>Report</p>"),
+    ]
+
+
+def test_unnamed_text_parts_around_an_inline_picture_stay_the_body():
+    mail = EmailMessage()  # as Apple Mail splits a body around a picture
+    mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
+    mail.set_content("Here is the leak:")
+    mail.add_attachment(PNG_1PX, maintype="image", subtype="png", filename="leak.png", disposition="inline")
+    mail.add_attachment("It is getting worse.", disposition="inline")
+    parsed = parse_email(mail.as_bytes(policy=SMTP))
+    assert parsed.text.split() == ["Here", "is", "the", "leak:", "It", "is", "getting", "worse."]
+    assert [a.filename for a in parsed.attachments] == ["leak.png"]
+
+
 def test_a_file_named_only_by_a_filename_parameter_of_its_content_type_keeps_that_name():
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
