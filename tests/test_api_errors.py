@@ -117,6 +117,19 @@ def test_ticket_creation_has_its_own_limit_of_30_a_minute(api, customer_a, one_w
 
 
 @pytest.mark.django_db
+def test_a_request_is_let_through_uncounted_when_the_cache_is_down(api, customer_a, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def unreachable(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("support.api.ratelimit.cache.add", unreachable)
+    listing = api(customer_a).get(TICKETS)
+    assert listing.status_code == 200
+    assert listing["X-RateLimit-Limit"] == "100" and listing["X-RateLimit-Remaining"] == "100"
+
+
+@pytest.mark.django_db
 def test_limits_are_per_user(api, customer_a, customer_b, settings, one_window):
     settings.RATE_LIMIT_DEFAULT = "1/min"
     assert api(customer_a).get(TICKETS).status_code == 200

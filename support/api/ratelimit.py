@@ -9,6 +9,7 @@ included, and so that an oversized body is refused with 413 before it is read.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,11 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from support.generations import CACHE_ERRORS
+
 from .errors import API_PREFIX, json_error
+
+logger = logging.getLogger(__name__)
 
 _TICKET_CREATE_PATH = "/api/support/tickets/"
 _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
@@ -65,23 +70,32 @@ def caller_of(request: HttpRequest) -> str:
 
 
 def count_request(bucket: str, caller: str, rate: Rate, now: float | None = None) -> Verdict:
+    """This request counted in the caller's window. When the shared cache cannot be reached the
+    request is let through uncounted (logged): a Redis outage must not take the API down with it."""
     now = time.time() if now is None else now
     window = int(now // rate.period) * rate.period
     key = f"ratelimit:{bucket}:{caller}:{window}"
-    if cache.add(key, 1, timeout=rate.period + 5):
-        used = 1
-    else:
-        try:
-            used = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=rate.period + 5)
-            used = 1
+    try:
+        used = _count(key, timeout=rate.period + 5)
+    except CACHE_ERRORS:
+        logger.warning("rate limit not counted: the cache cannot be reached", exc_info=True)
+        used = 0
     return Verdict(
         limit=rate.limit,
         remaining=max(rate.limit - used, 0),
         reset_at=window + rate.period,
         allowed=used <= rate.limit,
     )
+
+
+def _count(key: str, *, timeout: int) -> int:
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=timeout)
+        return 1
 
 
 class ApiRateLimitMiddleware:
