@@ -103,3 +103,10 @@ def anymail_outbox(settings):  # type: ignore[no-untyped-def]
 def committed(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
     """Run the block's on-commit work (the events, then the send tasks) as a real commit would."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def unreachable_cache(settings):  # type: ignore[no-untyped-def]
+    """A shared cache that refuses every connection, as a Redis that went away does."""
+    settings.CACHES = {"default": {"BACKEND": "helpdesk.cache.SharedRedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.TICKET_COUNT_CACHE_SECONDS = 60

@@ -116,13 +116,6 @@ def test_inside_a_transaction_the_cache_is_neither_read_nor_kept(agent, customer
     assert [r["message_text"] for r in after] == ["Hello"]
 
 
-@pytest.fixture
-def unreachable_cache(settings):
-    """A shared cache that refuses every connection, as a Redis that went away does."""
-    settings.CACHES = {"default": {"BACKEND": "helpdesk.cache.SharedRedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
-    settings.TICKET_COUNT_CACHE_SECONDS = 60
-
-
 def test_without_the_shared_cache_the_conversation_is_read_from_the_database(unreachable_cache, agent, customer_a):
     ticket = make_ticket(customer_a, message_text="The plumber never came.")
     rows = selectors.conversation_rows(agent, Ticket.objects.get(pk=ticket.pk))

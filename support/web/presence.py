@@ -8,12 +8,16 @@ seconds later, puts it back.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from django.core.cache import cache
 
+from support.generations import CACHE_ERRORS
 from support.models import Ticket, User
+
+logger = logging.getLogger(__name__)
 
 STALE_SECONDS = 30
 
@@ -28,14 +32,21 @@ def _fresh(entries: dict[str, Any], now: float) -> dict[str, Any]:
 
 def note(ticket: Ticket, agent: User, *, typing: bool) -> None:
     now = time.time()
-    entries = _fresh(cache.get(_key(ticket)) or {}, now)
-    entries[str(agent.pk)] = {"name": agent.display_name, "typing": typing, "at": now}
-    cache.set(_key(ticket), entries, STALE_SECONDS * 2)
+    try:
+        entries = _fresh(cache.get(_key(ticket)) or {}, now)
+        entries[str(agent.pk)] = {"name": agent.display_name, "typing": typing, "at": now}
+        cache.set(_key(ticket), entries, STALE_SECONDS * 2)
+    except CACHE_ERRORS:  # the cache is down: no notice for a while, nothing else lost
+        logger.warning("presence not noted: the cache cannot be reached")
 
 
 def others_on(ticket: Ticket, agent: User) -> list[dict[str, Any]]:
-    """The other agents on this ticket now: `[{"name": ..., "typing": bool}]`."""
-    entries = _fresh(cache.get(_key(ticket)) or {}, time.time())
+    """The other agents on this ticket now: `[{"name": ..., "typing": bool}]`; none while the
+    cache cannot be reached."""
+    try:
+        entries = _fresh(cache.get(_key(ticket)) or {}, time.time())
+    except CACHE_ERRORS:
+        return []
     return [
         {"name": v["name"], "typing": v["typing"]}
         for k, v in sorted(entries.items(), key=lambda kv: kv[1]["name"])

@@ -24,6 +24,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from support import selectors, services
 from support.api.filters import ORDERINGS
 from support.errors import DomainError
+from support.generations import CACHE_ERRORS
 from support.models import Channel, EventKind, Message, Status, Ticket, User
 from support.references import reference_spellings
 
@@ -170,13 +171,21 @@ def console_state(user: User) -> ConsoleState:
     agent are counted once for the whole console (see `_shared()`) and the agent's own "Mine"
     apart; "Mine" and the agent list are kept `COUNTS_SECONDS` (a new agent shows up in the
     drop-downs that much later; the bulk action checks the agent again when it is posted)."""
+    try:
+        return _cached_console_state(user)
+    except CACHE_ERRORS:  # the cache is down: every count from the database, nothing kept
+        logger.warning("console counts not cached: the cache cannot be reached")
+        return ConsoleState(counts={**_shared_counts(), "mine": _count_mine(user)}, agents=agent_choices())
+
+
+def _cached_console_state(user: User) -> ConsoleState:
     mine_key = _mine_key(user)
     kept = cache.get_many([SHARED_COUNTS_KEY, mine_key, AGENTS_KEY])
     shared = _shared(kept.get(SHARED_COUNTS_KEY))
     fresh: dict[str, Any] = {}
     mine = kept.get(mine_key)
     if mine is None:
-        mine = fresh[mine_key] = Ticket.objects.filter(view_filter("mine", user)).count()
+        mine = fresh[mine_key] = _count_mine(user)
     agents = kept.get(AGENTS_KEY)
     if agents is None:
         agents = fresh[AGENTS_KEY] = agent_choices()
@@ -184,6 +193,10 @@ def console_state(user: User) -> ConsoleState:
         cache.set_many(fresh, COUNTS_SECONDS)
     counts = {"all": shared["all"], "mine": mine, **{k: shared[k] for k in ("unassigned", "escalated", "waiting")}}
     return ConsoleState(counts=counts, agents=agents)
+
+
+def _count_mine(user: User) -> int:
+    return Ticket.objects.filter(view_filter("mine", user)).count()
 
 
 def _shared(entry: dict[str, Any] | None) -> dict[str, int]:
@@ -232,7 +245,10 @@ def _shared_counts() -> dict[str, int]:
 
 
 def forget_counts(user: User) -> None:
-    cache.delete_many([SHARED_COUNTS_KEY, _mine_key(user)])
+    try:
+        cache.delete_many([SHARED_COUNTS_KEY, _mine_key(user)])
+    except CACHE_ERRORS:
+        logger.warning("console counts not forgotten: the cache cannot be reached")
 
 
 def apply_bulk(actor: User, data: dict[str, Any]) -> tuple[int, list[str]]:

@@ -1,11 +1,19 @@
 """Failed sign-ins counted in the cache: after too many for one address (or from one client),
-sign-in is refused for a while, with a sentence saying so. A good password clears the address."""
+sign-in is refused for a while, with a sentence saying so. A good password clears the address.
+
+While the cache cannot be reached nothing is counted and nobody is refused (logged): people can
+still sign in, and the passwords' own hashing still slows a guesser down."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from django.core.cache import cache
+
+from support.generations import CACHE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 MAX_FAILURES_PER_ADDRESS = 5
 MAX_FAILURES_PER_CLIENT = 20
@@ -17,19 +25,29 @@ def _key(kind: str, value: str) -> str:
 
 
 def is_blocked(*, client: str, email: str) -> bool:
-    by_address = cache.get(_key("address", email), 0)
-    by_client = cache.get(_key("client", client), 0)
+    try:
+        by_address = cache.get(_key("address", email), 0)
+        by_client = cache.get(_key("client", client), 0)
+    except CACHE_ERRORS:
+        logger.warning("failed sign-ins not checked: the cache cannot be reached")
+        return False
     return by_address >= MAX_FAILURES_PER_ADDRESS or by_client >= MAX_FAILURES_PER_CLIENT
 
 
 def note_failure(*, client: str, email: str) -> None:
-    for key in (_key("address", email), _key("client", client)):
-        cache.add(key, 0, WINDOW_SECONDS)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, WINDOW_SECONDS)
+    try:
+        for key in (_key("address", email), _key("client", client)):
+            cache.add(key, 0, WINDOW_SECONDS)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, WINDOW_SECONDS)
+    except CACHE_ERRORS:
+        logger.warning("a failed sign-in not counted: the cache cannot be reached")
 
 
 def clear(*, email: str) -> None:
-    cache.delete(_key("address", email))
+    try:
+        cache.delete(_key("address", email))
+    except CACHE_ERRORS:
+        logger.warning("failed sign-ins not cleared: the cache cannot be reached")
