@@ -279,6 +279,9 @@ INBOUND_MAX_BYTES = env_int("INBOUND_MAX_BYTES", 50 * 1024 * 1024)
 INBOUND_FLOOD_PER_HOUR = env_int("INBOUND_FLOOD_PER_HOUR", 30)
 # Addresses of other helpdesks or robots whose mail is always ignored (comma-separated).
 INBOUND_IGNORE_SENDERS = env_list("INBOUND_IGNORE_SENDERS", "")
+# The site's own forms (contact form, app feedback) that mail From these addresses with the person
+# in Reply-To: their mail is taken as that person's, never as staff's (mailgateway/form_mail.py).
+INBOUND_FORM_SENDERS = env_list("INBOUND_FORM_SENDERS", "")
 # A plain mailbox polled over IMAPS (IMAP_SECURITY=ssl) or STARTTLS; off while IMAP_HOST is empty.
 IMAP_HOST = env_str("IMAP_HOST")
 IMAP_PORT = env_int("IMAP_PORT", 993)

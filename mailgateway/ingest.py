@@ -31,6 +31,7 @@ from support.models import Attachment, Channel, Message, Source, Ticket, User
 from .addresses import is_support_address
 from .authentication import fails_dmarc, sender_verdicts
 from .classify import Ignore, classify
+from .form_mail import as_written_by_form_user, is_form_mail
 from .html_text import html_to_text
 from .inbound_queries import find_sender, lock_inbound
 from .models import InboundEmail, InboundStatus, OutboundEmail, UndeliverableAddress
@@ -143,9 +144,17 @@ def outcome_of(inbound: InboundEmail) -> dict[str, Any]:
     return result
 
 
+def _parse(raw: bytes) -> tuple[ParsedEmail, bool]:
+    """The parsed mail, written by the person in its Reply-To when one of the site's forms sent it;
+    and whether it was (the person is then only who the form was told they are)."""
+    parsed = parse_email(raw)
+    via_form = is_form_mail(parsed, settings.INBOUND_FORM_SENDERS)
+    return as_written_by_form_user(parsed, settings.INBOUND_FORM_SENDERS), via_form
+
+
 def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None:
     try:
-        mail = parse_email(raw)
+        mail, via_form = _parse(raw)
     except Exception as exc:  # the bytes are not mail the parser can read: staff decide
         _set(inbound, InboundStatus.QUARANTINED, "malformed", f"The mail could not be parsed: {exc}"[:2000])
         return
@@ -180,7 +189,8 @@ def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None
             in_reply_to=mail.in_reply_to,
             references=mail.references,
             subject=mail.subject,
-            dmarc_failed=fails_dmarc(verdicts),
+            # A form's Reply-To is what someone typed: never proof of a staff address.
+            dmarc_failed=fails_dmarc(verdicts) or via_form,
         ),
         sender=sender,
     )
@@ -472,7 +482,7 @@ def _decide(inbound: InboundEmail, actor: User, *, ticket: Ticket | None) -> Mes
     with transaction.atomic():
         row = InboundEmail.objects.select_for_update().defer("raw").get(pk=inbound.pk)
         _require_quarantined(row, actor)
-        mail = parse_email(read_raw_mail(row.pk))
+        mail, _ = _parse(read_raw_mail(row.pk))
         if not mail.from_address:
             raise InvalidInput("The mail has no sender to post it as.", {"from": ["missing"]})
         sender = person_for(mail.from_address, mail.from_name)

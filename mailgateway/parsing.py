@@ -80,7 +80,7 @@ class ParsedEmail:
     subject: str = ""
     from_name: str = ""
     from_address: str = ""
-    reply_to: tuple[str, ...] = ()
+    reply_to: tuple[tuple[str, str], ...] = ()  # (name, address)
     to: tuple[str, ...] = ()
     cc: tuple[tuple[str, str], ...] = ()
     delivered_to: tuple[str, ...] = ()
@@ -129,7 +129,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
         subject=first("subject")[:998],
         from_name=from_name,
         from_address=from_address,
-        reply_to=tuple(a for _, a in people.get("reply-to", ())),
+        reply_to=tuple(people.get("reply-to", ())),
         to=tuple(a for _, a in people.get("to", ())),
         cc=tuple(people.get("cc", ())),
         delivered_to=tuple(
