@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from support.errors import DomainError
 from support.signed_in import signed_in_user
 
-from . import ingest
+from . import quarantine
 from .models import InboundEmail, InboundStatus, ReplyToken, UndeliverableAddress
 
 
@@ -66,24 +66,24 @@ class InboundEmailAdmin(admin.ModelAdmin):
                     request, f"{inbound.subject!r} names no ticket; open it as a new one.", messages.ERROR
                 )
                 continue
-            self._decide(request, inbound, lambda i: ingest.accept_into_ticket(i, ticket=i.ticket, actor=actor))
+            self._decide(request, inbound, lambda i: quarantine.accept_into_ticket(i, ticket=i.ticket, actor=actor))
 
     @admin.action(description="Open as a new ticket of its sender")
     def open_as_new_ticket(self, request: HttpRequest, queryset: QuerySet[InboundEmail]) -> None:
         actor = signed_in_user(request)
         for inbound in queryset.filter(status=InboundStatus.QUARANTINED):
-            self._decide(request, inbound, lambda i: ingest.open_as_new_ticket(i, actor=actor))
+            self._decide(request, inbound, lambda i: quarantine.open_as_new_ticket(i, actor=actor))
 
     @admin.action(description="Process again")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundEmail]) -> None:
         for inbound in queryset:
-            self._decide(request, inbound, ingest.reprocess)
+            self._decide(request, inbound, quarantine.reprocess)
 
     @admin.action(description="Discard (keep it, marked ignored)")
     def discard(self, request: HttpRequest, queryset: QuerySet[InboundEmail]) -> None:
         actor = signed_in_user(request)
         for inbound in queryset.filter(status=InboundStatus.QUARANTINED):
-            self._decide(request, inbound, lambda i: ingest.discard(i, actor=actor))
+            self._decide(request, inbound, lambda i: quarantine.discard(i, actor=actor))
 
     def _decide(self, request: HttpRequest, inbound: InboundEmail, decision: Any) -> None:
         try:

@@ -1,6 +1,6 @@
 """A staff user's mailed reply: commands, internal or public, held when out of date.
 
-Called by `ingest._apply()` for a reply whose author is staff, inside the ingest transaction.
+Called by `ingest.apply_route()` for a reply whose author is staff, inside the ingest transaction.
 Writes only through `support.services` (and `held` for held replies); the receipt and the held
 notice are queued through `notifications.queue_notices()` and sent after commit.
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from helpdesk import metrics
 from support import services
-from support.errors import DomainError, InvalidInput, NotAllowed
+from support.errors import DomainError
 from support.files import safe_filename, sniff_content_type
 from support.models import Attachment, Channel, Message, Source, Ticket, User
 
@@ -144,7 +144,7 @@ def outcome_of(inbound: InboundEmail) -> dict[str, Any]:
     return result
 
 
-def _parse(raw: bytes) -> tuple[ParsedEmail, bool]:
+def parse_mail(raw: bytes) -> tuple[ParsedEmail, bool]:
     """The parsed mail, written by the person in its Reply-To when one of the site's forms sent it;
     and whether it was (the person is then only who the form was told they are)."""
     parsed = parse_email(raw)
@@ -154,9 +154,9 @@ def _parse(raw: bytes) -> tuple[ParsedEmail, bool]:
 
 def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None:
     try:
-        mail, via_form = _parse(raw)
+        mail, via_form = parse_mail(raw)
     except Exception as exc:  # the bytes are not mail the parser can read: staff decide
-        _set(inbound, InboundStatus.QUARANTINED, "malformed", f"The mail could not be parsed: {exc}"[:2000])
+        set_outcome(inbound, InboundStatus.QUARANTINED, "malformed", f"The mail could not be parsed: {exc}"[:2000])
         return
     verdicts = sender_verdicts(mail.headers, inbound.provider_verdicts)
     inbound.from_address = mail.from_address
@@ -174,12 +174,12 @@ def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None
         ignored_senders=settings.INBOUND_IGNORE_SENDERS,
     ) or _flood(mail, sender, recent)
     if ignored is not None:
-        _set(inbound, InboundStatus.IGNORED, ignored.reason, ignored.detail)
+        set_outcome(inbound, InboundStatus.IGNORED, ignored.reason, ignored.detail)
         if ignored.reason == "bounce":
             _note_bounce(inbound, mail)
         return
     if not mail.from_address:
-        _set(inbound, InboundStatus.QUARANTINED, "no_sender", "The mail has no usable From address.")
+        set_outcome(inbound, InboundStatus.QUARANTINED, "no_sender", "The mail has no usable From address.")
         return
 
     route = route_email(
@@ -195,33 +195,33 @@ def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None
         sender=sender,
     )
     if isinstance(route, Quarantine):
-        _set(inbound, InboundStatus.QUARANTINED, route.reason, route.detail)
+        set_outcome(inbound, InboundStatus.QUARANTINED, route.reason, route.detail)
         inbound.ticket = route.ticket
         return
     extracted = extract(mail)
     if not careful:
         try:
-            _apply(inbound, mail, route, extracted, careful=False)
+            apply_route(inbound, mail, route, extracted, careful=False)
         except (IntegrityError, DomainError) as exc:
             raise _Refused from exc
         return
     try:
         with transaction.atomic():
-            _apply(inbound, mail, route, extracted)
+            apply_route(inbound, mail, route, extracted)
     except IntegrityError:
         # The same mail is already a message on that ticket (it came in through another mailbox
         # or door): one mail, one message.
         existing = _existing_message(inbound, mail, route)
         if existing is None:
             raise
-        _set(inbound, InboundStatus.IGNORED, "duplicate", "This mail is already on the ticket.")
+        set_outcome(inbound, InboundStatus.IGNORED, "duplicate", "This mail is already on the ticket.")
         inbound.ticket_id, inbound.message = existing.ticket_id, existing
     except DomainError as exc:
-        _set(inbound, InboundStatus.QUARANTINED, "rejected", str(exc))
+        set_outcome(inbound, InboundStatus.QUARANTINED, "rejected", str(exc))
         inbound.ticket = getattr(route, "ticket", None)
 
 
-def _set(inbound: InboundEmail, status: str, reason: str, detail: str) -> None:
+def set_outcome(inbound: InboundEmail, status: str, reason: str, detail: str) -> None:
     inbound.status, inbound.reason, inbound.detail = status, reason, detail[:2000]
 
 
@@ -262,7 +262,7 @@ def file_problem(item: MailAttachment) -> str:
 # -- applying through the domain services ---------------------------------------------------
 
 
-def _apply(
+def apply_route(
     inbound: InboundEmail,
     mail: ParsedEmail,
     route: NewTicket | Reply,
@@ -305,7 +305,7 @@ def _apply(
                 text=extracted.text,
             )
             if outcome.message is None:  # only commands, refused commands, or a held reply
-                _set(inbound, InboundStatus.PROCESSED, outcome.reason, outcome.detail)
+                set_outcome(inbound, InboundStatus.PROCESSED, outcome.reason, outcome.detail)
                 inbound.routed_by, inbound.ticket = routed_by, ticket
                 return
             message = outcome.message
@@ -440,61 +440,3 @@ def _note_bounce(inbound: InboundEmail, mail: ParsedEmail) -> None:
                 "inbound": inbound,
             },
         )
-
-
-# -- staff decisions on quarantined mail ------------------------------------------------------
-
-
-def accept_into_ticket(inbound: InboundEmail, *, ticket: Ticket, actor: User) -> Message:
-    """Staff vouch for a quarantined mail: its sender joins the ticket and the mail is posted there."""
-    return _decide(inbound, actor, ticket=ticket)
-
-
-def open_as_new_ticket(inbound: InboundEmail, *, actor: User) -> Message:
-    """Staff turn a quarantined mail into a ticket of its own sender."""
-    return _decide(inbound, actor, ticket=None)
-
-
-def discard(inbound: InboundEmail, *, actor: User) -> None:
-    """Staff looked at it and it is nothing: kept as ignored, with who decided."""
-    with transaction.atomic():
-        row = InboundEmail.objects.select_for_update().defer("raw").get(pk=inbound.pk)
-        _require_quarantined(row, actor)
-        _set(row, InboundStatus.IGNORED, "discarded", f"Discarded by {actor.email}. {row.detail}")
-        row.save()
-
-
-def reprocess(inbound: InboundEmail) -> str:
-    """Route a quarantined or failed mail again (for example after a participant was added)."""
-    if inbound.status not in (InboundStatus.QUARANTINED, InboundStatus.FAILED, InboundStatus.RECEIVED):
-        return inbound.status
-    return process_stored_mail(str(inbound.pk), again=True)
-
-
-def _require_quarantined(row: InboundEmail, actor: User) -> None:
-    if not (actor.is_active and actor.is_staff):
-        raise NotAllowed("Only staff may decide on quarantined mail.")
-    if row.status != InboundStatus.QUARANTINED:
-        raise InvalidInput(f"This mail is {row.status}, not quarantined.", {"status": [row.status]})
-
-
-def _decide(inbound: InboundEmail, actor: User, *, ticket: Ticket | None) -> Message:
-    with transaction.atomic():
-        row = InboundEmail.objects.select_for_update().defer("raw").get(pk=inbound.pk)
-        _require_quarantined(row, actor)
-        mail, _ = _parse(read_raw_mail(row.pk))
-        if not mail.from_address:
-            raise InvalidInput("The mail has no sender to post it as.", {"from": ["missing"]})
-        sender = person_for(mail.from_address, mail.from_name)
-        if ticket is not None and not services.can_view_ticket(sender, ticket):
-            services.add_participants(ticket=ticket, people=[sender], actor=actor, channel=Channel.EMAIL)
-        route: NewTicket | Reply = (
-            Reply(ticket=ticket, author=sender, routed_by="staff") if ticket is not None else NewTicket(author=sender)
-        )
-        _apply(row, mail, route, extract(mail), staff_mail=False)
-        row.reason, row.detail = "", f"{'Accepted' if ticket else 'Opened as a new ticket'} by {actor.email}."
-        row.routed_by = "staff" if ticket is not None else "new"
-        row.processed_at = timezone.now()
-        row.save()
-    assert row.message is not None
-    return row.message

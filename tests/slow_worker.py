@@ -23,11 +23,11 @@ __all__ = ["app"]
 def _stop_midway(**_: Any) -> None:
     from mailgateway import ingest  # Django is set up by now
 
-    original = ingest._apply
+    original = ingest.apply_route
 
     def apply_then_wait(*args: Any, **kwargs: Any) -> None:
         original(*args, **kwargs)
         Path(os.environ["SLOW_WORKER_MARKER"]).write_text("written, not committed")
         time.sleep(120)
 
-    ingest._apply = apply_then_wait
+    ingest.apply_route = apply_then_wait

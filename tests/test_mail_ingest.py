@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from mailgateway.ingest import extract, process_stored_mail, record_failure, reprocess
+from mailgateway.ingest import extract, process_stored_mail, record_failure
 from mailgateway.models import InboundEmail, OutboundEmail, UndeliverableAddress
+from mailgateway.quarantine import reprocess
 from mailgateway.store import store_inbound
 from support.models import Attachment, Message, Ticket
 from tests.builders import LINUX_ELF, PDF_HEAD, PNG_1PX, make_reply, make_ticket

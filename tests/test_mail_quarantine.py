@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailgateway.ingest import accept_into_ticket, discard, open_as_new_ticket
 from mailgateway.models import InboundEmail
+from mailgateway.quarantine import accept_into_ticket, discard, open_as_new_ticket
 from support.errors import InvalidInput, NotAllowed
 from support.models import TicketParticipant
 from tests.builders import make_ticket

@@ -1,5 +1,5 @@
 """The console's quarantine: quarantined mail with reason, sender and subject, its raw text, and
-the staff decisions of `mailgateway.ingest` (the same functions the Django admin's actions call)."""
+the staff decisions of `mailgateway.quarantine` (the same functions the Django admin's actions call)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from mailgateway import ingest
+from mailgateway import quarantine as decisions
 from mailgateway.models import InboundEmail, InboundStatus
 from support import selectors
 from support.errors import DomainError
@@ -47,17 +47,17 @@ def decide(request: SignedInRequest, inbound_id: str) -> HttpResponse:
             if ticket is None:
                 messages.error(request, f"“{label}”: name the ticket to accept it into (for example SB-1042).")
                 return redirect("console-quarantine")
-            message = ingest.accept_into_ticket(inbound, ticket=ticket, actor=request.user)
+            message = decisions.accept_into_ticket(inbound, ticket=ticket, actor=request.user)
             messages.success(request, f"“{label}” was added to {message.ticket.reference}.")
         elif action == "new":
-            message = ingest.open_as_new_ticket(inbound, actor=request.user)
+            message = decisions.open_as_new_ticket(inbound, actor=request.user)
             messages.success(request, f"“{label}” is now ticket {message.ticket.reference}.")
         elif action == "reprocess":
-            outcome = ingest.reprocess(inbound)
+            outcome = decisions.reprocess(inbound)
             inbound.refresh_from_db(fields=["status", "reason"])
             messages.info(request, f"“{label}” processed again: {outcome} {inbound.reason}".strip())
         elif action == "discard":
-            ingest.discard(inbound, actor=request.user)
+            decisions.discard(inbound, actor=request.user)
             messages.success(request, f"“{label}” was discarded (kept as ignored).")
         else:
             messages.error(request, "Choose accept, new, reprocess or discard.")

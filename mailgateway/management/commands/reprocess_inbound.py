@@ -6,8 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mailgateway.ingest import outcome_of, reprocess
+from mailgateway.ingest import outcome_of
 from mailgateway.models import InboundEmail, InboundStatus
+from mailgateway.quarantine import reprocess
 
 
 class Command(BaseCommand):
