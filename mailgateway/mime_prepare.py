@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 
 from mailparser.utils import as_string_safe
 
-from .charsets import decode_header_value
+from .charsets import decode_header_value, decode_text
+from .html_text import html_to_text
 from .uuencode import decode_uu_payload
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "detach_attached_mails",
     "file_named_text_parts",
     "name_misplaced_filenames",
+    "text_twins_for_lone_html",
 ]
 
 _UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
@@ -125,3 +129,48 @@ def name_misplaced_filenames(message: Message) -> None:
         misplaced = part.get_param("filename")
         if isinstance(misplaced, str) and misplaced.strip():
             part.set_param("name", misplaced.strip())
+
+
+def text_twins_for_lone_html(message: Message) -> None:
+    """An HTML body part with no plain-text alternative, in a mail whose body also has plain text,
+    gets one: the part becomes a multipart/alternative of its text and itself.
+
+    Parts of a multipart/mixed are shown one after the other (RFC 2046 5.1.3); a server that
+    appends a footer or a disclaimer to a mail adds it as such a part, HTML to a text mail or
+    text to an HTML one. mail-parser keeps the text parts for the text and the HTML parts for
+    the HTML, so an HTML mail with a text footer had only the footer as its text and the
+    person's words were lost. HTML parts inside a multipart/alternative already have their text;
+    an HTML-only mail is left to `html_to_text` as before.
+    """
+    lone = [part for part in _body_leaves(message, into_alternatives=False) if part.get_content_subtype() == "html"]
+    has_text = any(part.get_content_subtype() == "plain" for part in _body_leaves(message, into_alternatives=True))
+    if not lone or not has_text:
+        return
+    for container in list(message.walk()):  # a snapshot: the new alternatives are not walked
+        children = container.get_payload()
+        if not container.is_multipart() or not isinstance(children, list):
+            continue
+        if any(child in lone for child in children):
+            container.set_payload([_with_text_twin(child) if child in lone else child for child in children])
+
+
+def _body_leaves(part: Message, *, into_alternatives: bool) -> list[Message]:
+    """The leaf parts that are body text, not files; those inside an alternative only when asked."""
+    if part.get_content_type() == "multipart/alternative" and not into_alternatives:
+        return []
+    children = part.get_payload()
+    if part.is_multipart() and isinstance(children, list):
+        nested = (_body_leaves(c, into_alternatives=into_alternatives) for c in children if isinstance(c, Message))
+        return [leaf for leaves in nested for leaf in leaves]
+    named = part.get_content_disposition() == "attachment" or bool(part.get_filename())
+    return [part] if part.get_content_type() in _BODY_TYPES and not named else []
+
+
+def _with_text_twin(part: Message) -> Message:
+    payload = part.get_payload(decode=True)
+    charset = part.get_param("charset")
+    html = decode_text(payload if isinstance(payload, bytes) else b"", charset if isinstance(charset, str) else None)[0]
+    alternative = MIMEMultipart("alternative")
+    alternative.attach(MIMEText(html_to_text(html), "plain", "utf-8"))
+    alternative.attach(part)
+    return alternative

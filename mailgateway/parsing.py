@@ -39,6 +39,7 @@ from .mime_prepare import (
     detach_attached_mails,
     file_named_text_parts,
     name_misplaced_filenames,
+    text_twins_for_lone_html,
 )
 from .uuencode import uuencoded_files
 
@@ -112,6 +113,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     decode_uuencoded_parts(message)
     name_misplaced_filenames(message)
     file_named_text_parts(message)
+    text_twins_for_lone_html(message)
     parser = mailparser.MailParser(message)
     charset = body_charset(message)  # after repair_charsets(): a codec that read the body
     headers = _headers(message, charset)

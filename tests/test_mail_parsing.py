@@ -424,3 +424,33 @@ def test_an_x_uuencode_attachment_without_a_begin_line_is_decoded():
         + "`\r\n--b--\r\n"
     ).encode("ascii")
     assert [(a.filename, a.data) for a in parse_email(raw).attachments] == [("notes.txt", b"Meter read on Monday.")]
+
+
+def _mixed(*parts: tuple[str, str]) -> bytes:
+    """A multipart/mixed of unnamed body parts shown one after the other: (subtype, content)."""
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
+    mail.make_mixed()
+    for subtype, content in parts:
+        part = EmailMessage()
+        part.set_content(content, subtype=subtype)
+        del part["MIME-Version"]
+        mail.attach(part)
+    return mail.as_bytes(policy=SMTP)
+
+
+def test_an_html_mail_with_a_plain_text_footer_keeps_the_persons_words_in_the_text():
+    # a server appends its disclaimer as a text part after the HTML the person wrote
+    parsed = parse_email(_mixed(("html", "<p>The pipe <b>burst</b> again.</p>"), ("plain", "Scanned by MailGuard.")))
+    assert parsed.text.split() == ["The", "pipe", "burst", "again.", "Scanned", "by", "MailGuard."]
+    assert "burst" in parsed.html and parsed.attachments == ()
+
+
+def test_html_with_its_own_text_alternative_gets_no_second_text():
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
+    mail.set_content("The pipe burst.")
+    mail.add_alternative("<p>The pipe <b>burst</b>.</p>", subtype="html")
+    mail.add_attachment("Scanned by MailGuard.", disposition="inline")
+    parsed = parse_email(mail.as_bytes(policy=SMTP))
+    assert parsed.text.split() == ["The", "pipe", "burst.", "Scanned", "by", "MailGuard."]
