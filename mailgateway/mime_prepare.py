@@ -25,6 +25,7 @@ __all__ = [
     "detach_attached_mails",
     "file_named_text_parts",
     "name_misplaced_filenames",
+    "read_boundaryless_multiparts",
     "text_twins_for_lone_html",
 ]
 
@@ -174,3 +175,16 @@ def _with_text_twin(part: Message) -> Message:
     alternative.attach(MIMEText(html_to_text(html), "plain", "utf-8"))
     alternative.attach(part)
     return alternative
+
+
+def read_boundaryless_multiparts(message: Message) -> None:
+    """A part labelled multipart whose boundary never occurs in it is read as the plain text it is.
+
+    Some mailers label a one-part mail `multipart/mixed; boundary=...` and write the text with no
+    boundary line at all. Python's email keeps such a part as one string under its multipart
+    label, mail-parser finds no text part in it, and the person's words were lost. Its charset is
+    not known: `repair_charsets()`, which runs after this, finds one.
+    """
+    for part in message.walk():
+        if part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), str):
+            part.set_type("text/plain")  # its parameters kept: mail-parser looks for the boundary

@@ -39,6 +39,7 @@ from .mime_prepare import (
     detach_attached_mails,
     file_named_text_parts,
     name_misplaced_filenames,
+    read_boundaryless_multiparts,
     text_twins_for_lone_html,
 )
 from .uuencode import uuencoded_files
@@ -107,6 +108,7 @@ class ParsedEmail:
 def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline needs from a raw message. Raises only on input that is not mail."""
     message = _message_from(raw)
+    read_boundaryless_multiparts(message)
     defects = repair_charsets(message)
     report = delivery_report(message)
     attached_mails = detach_attached_mails(message)

@@ -454,3 +454,14 @@ def test_html_with_its_own_text_alternative_gets_no_second_text():
     mail.add_attachment("Scanned by MailGuard.", disposition="inline")
     parsed = parse_email(mail.as_bytes(policy=SMTP))
     assert parsed.text.split() == ["The", "pipe", "burst.", "Scanned", "by", "MailGuard."]
+
+
+def test_a_mail_labelled_multipart_without_its_boundary_is_read_as_its_text():
+    raw = (
+        b"From: asha@example.com\r\nTo: support@example.com\r\nSubject: Leak\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="never-written"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        b"The pipe in the k=FCche burst.\r\n"
+    )
+    parsed = parse_email(raw)
+    assert parsed.text.strip() == "The pipe in the küche burst." and parsed.attachments == ()
