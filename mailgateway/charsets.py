@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from email.header import decode_header
 from email.message import Message
 
+from .japanese import CODEC_NAME as ISO2022JP_MS
+
 # Names clients send -> codecs to try, best first. A label is a promise clients often break.
 _CHARSET_CANDIDATES: dict[str, tuple[str, ...]] = {
     "gb2312": ("gb18030",),
@@ -24,7 +26,7 @@ _CHARSET_CANDIDATES: dict[str, tuple[str, ...]] = {
     "ks_c_5601": ("cp949",),
     "ksc5601": ("cp949",),
     "euc-kr": ("cp949",),
-    "iso-2022-jp": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_3"),
+    "iso-2022-jp": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_3", ISO2022JP_MS),
     "iso-2022-jp-1": ("iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_ext"),
     "iso-2022-jp-2": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004"),
     "iso-2022-jp-3": ("iso2022_jp_3", "iso2022_jp_2004"),

@@ -465,3 +465,14 @@ def test_a_mail_labelled_multipart_without_its_boundary_is_read_as_its_text():
     )
     parsed = parse_email(raw)
     assert parsed.text.strip() == "The pipe in the küche burst." and parsed.attachments == ()
+
+
+def test_iso_2022_jp_with_the_windows_characters_japanese_clients_write_is_read():
+    # "①号室の水漏れ" as Outlook writes it: the circled one is NEC row 13, which strict ISO-2022-JP lacks
+    body = b"\x1b$B-!" + "号室の水漏れ".encode("iso2022_jp")[3:]
+    raw = (
+        b"From: asha@example.com\r\nTo: support@example.com\r\nSubject: Leak\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=ISO-2022-JP\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" + body + b"\r\n"
+    )
+    assert parse_email(raw).text.strip() == "①号室の水漏れ"
+    assert decode_text(b"\x1b(I\x31\x32\x1b(B", "iso-2022-jp")[0] == "ｱｲ"  # half-width katakana
