@@ -49,6 +49,10 @@ _CHARSET_CANDIDATES: dict[str, tuple[str, ...]] = {
     "unicode-1-1-utf-7": ("utf-7",),
 }
 _UNKNOWN_FALLBACKS = ("utf-8", "cp1252")
+# A text with no charset (or "us-ascii", a default, not a choice) that switches to JIS X 0208 or
+# to half-width katakana is ISO-2022-JP: Outlook sends Japanese so without naming it.
+_UNNAMED = {"", "us-ascii", "ascii"}
+_ISO2022JP_ESCAPE = re.compile(rb"\x1b\$[@B]|\x1b\(I")
 _SEVEN_BIT_CODECS = ("iso2022", "utf_7", "utf-7", "hz")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
 _Q_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[qQ]\?[^?\s]*\?=")
@@ -73,6 +77,8 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
     """(text, codec used). Tries what the label means, then UTF-8 (with Windows-1252 for the bytes that
     are not UTF-8, when some are) and Windows-1252; never fails."""
     label = (declared or "").strip().strip("\"'").lower()
+    if label in _UNNAMED and _ISO2022JP_ESCAPE.search(data):
+        label = "iso-2022-jp"
     utf8_failed = False
     for codec in _codecs_for(label):
         if codec == "cp1252" and utf8_failed and _UTF8_CHARACTER.search(data):

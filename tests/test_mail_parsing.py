@@ -476,3 +476,14 @@ def test_iso_2022_jp_with_the_windows_characters_japanese_clients_write_is_read(
     )
     assert parse_email(raw).text.strip() == "①号室の水漏れ"
     assert decode_text(b"\x1b(I\x31\x32\x1b(B", "iso-2022-jp")[0] == "ｱｲ"  # half-width katakana
+
+
+def test_japanese_text_sent_without_a_charset_is_read_as_iso_2022_jp():
+    raw = (
+        b"From: asha@example.com\r\nTo: support@example.com\r\nSubject: Leak\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain;\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+        + "水漏れがあります。\r\n".encode("iso2022_jp")
+    )
+    assert parse_email(raw).text.strip() == "水漏れがあります。"
+    assert decode_text("水漏れ".encode("iso2022_jp"), "us-ascii")[0] == "水漏れ"
+    assert decode_text(b"plain words", None) == ("plain words", "utf-8")
