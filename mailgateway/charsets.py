@@ -26,7 +26,16 @@ _CHARSET_CANDIDATES: dict[str, tuple[str, ...]] = {
     "ks_c_5601": ("cp949",),
     "ksc5601": ("cp949",),
     "euc-kr": ("cp949",),
-    "iso-2022-jp": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_3", ISO2022JP_MS),
+    # ISO-2022-JP is 7-bit: 8-bit bytes under its name (a header from a Windows mailer) are Shift_JIS
+    "iso-2022-jp": (
+        "iso2022_jp_2",
+        "iso2022_jp_ext",
+        "iso2022_jp_2004",
+        "iso2022_jp_3",
+        ISO2022JP_MS,
+        "utf-8",
+        "cp932",
+    ),
     "iso-2022-jp-1": ("iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_ext"),
     "iso-2022-jp-2": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004"),
     "iso-2022-jp-3": ("iso2022_jp_3", "iso2022_jp_2004"),
@@ -188,6 +197,16 @@ def body_charset(message: Message) -> str | None:
             charset = part.get_param("charset")
             return charset.strip().strip("\"'").lower() if isinstance(charset, str) else None
     return None
+
+
+def header_charset(declared: str | None, read_with: str | None) -> str | None:
+    """The charset in which to read 8-bit header bytes that are not UTF-8: the codec that read the
+    body (`read_with`, after `repair_charsets()`), or the body's own label when reading rewrote the
+    body as UTF-8 (ISO-2022-JP and the other 7-bit charsets): a Japanese mailer's Shift_JIS subject
+    was read in Windows-1252, mojibake, since the body then said only "utf-8"."""
+    if read_with == "utf-8" and declared and _first_codec(declared).startswith(_SEVEN_BIT_CODECS):
+        return declared
+    return read_with
 
 
 def quote_encoded_words(value: str) -> str:

@@ -29,6 +29,7 @@ from .charsets import (
     body_charset,
     decode_header_value,
     decode_text,
+    header_charset,
     quote_encoded_words,
     repair_charsets,
     unescape_raw_header,
@@ -109,6 +110,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline needs from a raw message. Raises only on input that is not mail."""
     message = _message_from(raw)
     read_boundaryless_multiparts(message)
+    declared = body_charset(message)  # before repair_charsets() relabels the body
     defects = repair_charsets(message)
     report = delivery_report(message)
     attached_mails = detach_attached_mails(message)
@@ -117,7 +119,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     file_named_text_parts(message)
     text_twins_for_lone_html(message)
     parser = mailparser.MailParser(message)
-    charset = body_charset(message)  # after repair_charsets(): a codec that read the body
+    charset = header_charset(declared, body_charset(message))
     headers = _headers(message, charset)
     first = lambda name: headers.get(name, ("",))[0]  # noqa: E731
     people = _address_headers(message, charset)

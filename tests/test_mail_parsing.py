@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -487,3 +488,18 @@ def test_japanese_text_sent_without_a_charset_is_read_as_iso_2022_jp():
     assert parse_email(raw).text.strip() == "水漏れがあります。"
     assert decode_text("水漏れ".encode("iso2022_jp"), "us-ascii")[0] == "水漏れ"
     assert decode_text(b"plain words", None) == ("plain words", "utf-8")
+
+
+def test_shift_jis_headers_of_a_mail_in_iso_2022_jp_are_read_as_shift_jis():
+    # a Windows mailer: an encoded word labelled ISO-2022-JP holding Shift_JIS, and a raw Shift_JIS subject
+    name = base64.b64encode("水道課".encode("cp932")).decode()
+    raw = (
+        f"From: =?ISO-2022-JP?B?{name}?= <asha@example.com>\r\nTo: support@example.com\r\n".encode()
+        + b"Subject: "
+        + "水漏れ".encode("cp932")
+        + b"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\n\r\n"
+        + "至急お願いします。\r\n".encode("iso2022_jp")
+    )
+    parsed = parse_email(raw)
+    assert (parsed.from_name, parsed.subject) == ("水道課", "水漏れ")
+    assert parsed.text.strip() == "至急お願いします。"
