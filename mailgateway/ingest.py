@@ -31,7 +31,7 @@ from support.models import Attachment, Channel, Message, Source, Ticket, User
 from .addresses import is_support_address
 from .authentication import fails_dmarc, sender_verdicts
 from .classify import Ignore, classify
-from .form_mail import as_written_by_form_user, is_form_mail
+from .form_mail import FORM, as_written_by_form_user, form_route, is_form_mail
 from .html_text import html_to_text
 from .inbound_queries import find_sender, lock_inbound
 from .models import InboundEmail, InboundStatus, OutboundEmail, UndeliverableAddress
@@ -182,17 +182,20 @@ def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None
         set_outcome(inbound, InboundStatus.QUARANTINED, "no_sender", "The mail has no usable From address.")
         return
 
-    route = route_email(
-        Envelope(
-            sender_address=mail.from_address,
-            recipients=(*mail.to, *(a for _, a in mail.cc), *mail.delivered_to, inbound.envelope_recipient),
-            in_reply_to=mail.in_reply_to,
-            references=mail.references,
-            subject=mail.subject,
-            # A form's Reply-To is what someone typed: never proof of a staff address.
-            dmarc_failed=fails_dmarc(verdicts) or via_form,
-        ),
-        sender=sender,
+    route = (
+        form_route(mail, sender, verdicts)
+        if via_form
+        else route_email(
+            Envelope(
+                sender_address=mail.from_address,
+                recipients=(*mail.to, *(a for _, a in mail.cc), *mail.delivered_to, inbound.envelope_recipient),
+                in_reply_to=mail.in_reply_to,
+                references=mail.references,
+                subject=mail.subject,
+                dmarc_failed=fails_dmarc(verdicts),
+            ),
+            sender=sender,
+        )
     )
     if isinstance(route, Quarantine):
         set_outcome(inbound, InboundStatus.QUARANTINED, route.reason, route.detail)
@@ -320,7 +323,7 @@ def apply_route(
                 routed_by=routed_by,
             )
     _keep_files(message, author, extracted)
-    if not author.is_staff:
+    if not author.is_staff and route.routed_by != FORM:  # a form's Cc is whatever someone typed
         _add_cc_participants(ticket, author, mail)
     inbound.status = InboundStatus.PROCESSED
     inbound.routed_by = routed_by

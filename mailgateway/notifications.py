@@ -28,7 +28,7 @@ import functools
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -309,9 +309,14 @@ def _guarded(handler: Any) -> Any:
 @_guarded
 def on_ticket_opened(*, ticket: Ticket, message: Message, actor: User, **kwargs: Any) -> None:
     ensure_message_id(message)
-    queue_notices(
-        ticket=ticket, message=message, notices=plan_opened(ticket=ticket, actor=actor, staff_list=staff_list())
-    )
+    notices = plan_opened(ticket=ticket, actor=actor, staff_list=staff_list())
+    if message.routed_by == "form":
+        # The address came from a web form, as typed: its acknowledgement does not quote what was
+        # written, or the form would mail anyone's words to anyone from our address.
+        notices = [
+            replace(n, context={**n.context, "quote": False}) if n.template == "ticket_opened" else n for n in notices
+        ]
+    queue_notices(ticket=ticket, message=message, notices=notices)
 
 
 @_guarded

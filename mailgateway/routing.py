@@ -85,8 +85,7 @@ def route_email(envelope: Envelope, *, sender: User | object | None = _LOOK_UP) 
     if sender is not None and sender.is_staff and envelope.dmarc_failed:
         return Quarantine(
             "sender_unverified",
-            f"{envelope.sender_address} is staff but nothing proves the mail is theirs "
-            "(it failed DMARC, or a form sent it).",
+            f"{envelope.sender_address} is staff but the mail failed DMARC.",
         )
     by_token = _route_by_token(envelope, sender)
     if by_token is not None:
