@@ -211,7 +211,12 @@ CELERY_IMPORTS = ("helpdesk.tasks",)  # helpdesk is the project, not an app: aut
 
 CACHES = {
     "default": (
-        {"BACKEND": "helpdesk.cache.SharedRedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "helpdesk.cache.SharedRedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that hangs must cost a page a second, not the client's default of none.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "helpdesk"}
     )

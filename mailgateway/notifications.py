@@ -248,7 +248,14 @@ def queue_notices(
         OutboundEmail.objects.bulk_create(rows)
         queued = [str(row.pk) for row in rows if row.status == OutboundStatus.QUEUED]
         if queued:
-            transaction.on_commit(functools.partial(_enqueue, queued), robust=True)
+
+            def enqueue_after_commit() -> None:
+                # A named function: Django logs a robust callback's failure by its __qualname__,
+                # which a functools.partial lacks (the logging itself raised, and the request
+                # that had committed answered 500 while Redis was down).
+                _enqueue(queued)
+
+            transaction.on_commit(enqueue_after_commit, robust=True)
     return rows
 
 

@@ -1,7 +1,8 @@
-"""A Redis that went away: every page and the API still answer, from the database.
+"""A Redis that went away: the pages and the API still answer, from the database.
 
 The shared cache holds only what can be worked out again (counts, presence, failed sign-ins,
-rate-limit windows); losing it must never take a page down with it.
+rate-limit windows); losing it must never take a page down with it. Writes are saved and
+answered; the mail they queue waits, `queued`, for the sweeper once Redis is back.
 """
 
 from __future__ import annotations
@@ -54,3 +55,35 @@ def test_the_api_answers_without_the_cache(unreachable_cache, api, customer_a) -
     client = api(customer_a)
     assert client.get("/api/support/tickets/").status_code == 200
     assert client.get(f"/api/support/tickets/{ticket.pk}/").status_code == 200
+
+
+# -- writes while Redis (the broker) is down: saved, answered, their mail left to the sweeper --
+
+
+@pytest.fixture
+def broker_down():  # type: ignore[no-untyped-def]
+    from tests.workerkit import producer_to
+
+    with producer_to("redis://127.0.0.1:1/0"):
+        yield
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_opens_a_ticket_on_the_web_while_redis_is_down(unreachable_cache, broker_down, customer_a) -> None:  # type: ignore[no-untyped-def]
+    from mailgateway.models import OutboundEmail
+    from support.models import Ticket
+
+    form = {"title": "Leaking tap", "category": "general", "priority": "medium", "message_text": "It drips."}
+    response = signed_in(customer_a).post("/tickets/new/", form)
+    assert response.status_code == 302
+    ticket = Ticket.objects.get()
+    assert OutboundEmail.objects.get(ticket=ticket, template="ticket_opened").status == "queued"  # for the sweeper
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_takes_a_reply_while_redis_is_down(unreachable_cache, broker_down, api, customer_a) -> None:  # type: ignore[no-untyped-def]
+    ticket = make_ticket(customer_a, title="Leaking tap")
+    response = api(customer_a).post(
+        f"/api/support/tickets/{ticket.pk}/messages/", {"message_text": "Still dripping."}, format="json"
+    )
+    assert response.status_code == 201
