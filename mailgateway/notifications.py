@@ -290,7 +290,7 @@ def _enqueue(outbound_ids: list[str]) -> None:
     from .tasks import send_outbound, send_outbound_batch
 
     if len(outbound_ids) == 1:
-        send_outbound.delay(outbound_ids[0])
+        send_outbound.delay(outbound_ids[0], 1)  # its first try
     else:
         send_outbound_batch.delay(outbound_ids)
 

@@ -86,6 +86,12 @@ def send_with_backlog(outbound_id: str, *, attempt: int = 1, batch: int | None =
         return send_rows(rows)
 
 
+def due_attempt(outbound_id: str) -> int:
+    """The try a queued mail is due for next (one read); 1 when it is gone or was never tried."""
+    state = find_state(outbound_key(outbound_id))
+    return state[1] + 1 if state is not None else 1
+
+
 def outbound_key(outbound_id: object) -> str:
     """A row's id as the results name it (a task's argument may be spelled another way)."""
     return str(uuid.UUID(str(outbound_id)))

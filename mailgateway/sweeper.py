@@ -86,7 +86,8 @@ def requeue_stuck_outbound(*, now: datetime | None = None) -> list[str]:
     now = now or timezone.now()
     rows = (
         outbound_model.objects.filter(status="queued", created_at__lt=now - timedelta(seconds=stuck_after))
-        .filter(_not_retrying(since_field="created_at", now=now))
+        # A mail tried before has its next try scheduled; lost only when its last try is long past.
+        .filter(_not_retrying(since_field="updated_at", now=now))
         .order_by("created_at")
         .values_list("pk", "attempts")[: settings.SWEEP_BATCH]
     )

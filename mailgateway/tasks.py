@@ -76,10 +76,12 @@ def send_outbound(self, outbound_id: str, attempt: int | None = None) -> str:
     """Try number `attempt` (1 for the first) of one queued `OutboundEmail`, with the backlog
     queued behind it (`outbox.py`); each mail the provider refused gets its next try scheduled
     with backoff, until it is `failed`."""
-    from .outbox import DEFERRED, RETRY, outbound_key, record_send_failure, send_with_backlog
+    from .outbox import DEFERRED, RETRY, due_attempt, outbound_key, record_send_failure, send_with_backlog
 
-    # Tasks queued by an earlier version retried themselves and counted their tries in the request.
-    attempt = attempt or self.request.retries + 1
+    if attempt is None:
+        # Queued by an earlier version (every task now names its try), whose retries came after
+        # their countdown: the try the mail is due for now.
+        attempt = due_attempt(outbound_id)
     try:
         results = send_with_backlog(outbound_id, attempt=attempt)
     except Exception as exc:  # nothing was recorded: the transaction rolled back
@@ -118,7 +120,7 @@ def send_again(outbound_ids: Iterable[str]) -> None:
     """Mails a batch left untouched when it ran out of time (never tried, still queued) are queued
     again at once: their own tasks may have found them held by that batch and given up."""
     for outbound_id in outbound_ids:
-        send_outbound.apply_async(args=[outbound_id])
+        send_outbound.apply_async(args=[outbound_id], kwargs={"attempt": 1})
 
 
 @shared_task(name="mailgateway.send_outbound_batch", acks_late=True)

@@ -69,7 +69,7 @@ def test_the_mails_a_batch_left_for_lack_of_time_are_queued_again_at_once(settin
     queued: list[tuple[list[str], dict[str, object]]] = []
     monkeypatch.setattr(tasks.send_outbound, "apply_async", lambda args, **options: queued.append((args, options)))
     outcome = by_outcome(tasks.send_outbound_batch.apply(args=[ids]).get())
-    assert sorted(queued) == sorted(([i], {}) for i in outcome[DEFERRED]) and len(queued) == 2
+    assert sorted(queued) == sorted(([i], {"kwargs": {"attempt": 1}}) for i in outcome[DEFERRED]) and len(queued) == 2
 
 
 @pytest.mark.postgres

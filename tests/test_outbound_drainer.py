@@ -53,7 +53,7 @@ def statuses(ids: list[str]) -> list[str]:
     return [found[OutboundEmail._meta.pk.to_python(i)] for i in ids]  # type: ignore[union-attr]
 
 
-def run_task(outbound_id: str, attempt: int | None = None) -> str:
+def run_task(outbound_id: str, attempt: int = 1) -> str:
     return tasks.send_outbound.apply(args=[outbound_id], kwargs={"attempt": attempt}).get()
 
 
@@ -254,3 +254,12 @@ def test_a_try_that_breaks_on_the_last_try_fails_the_mail(monkeypatch, settings)
     monkeypatch.setattr("mailgateway.outbox.read_threads", lambda rows: 1 / 0)
     assert run_task(outbound_id, attempt=2) == "failed"
     assert OutboundEmail.objects.get(pk=outbound_id).status == "failed" and retried == []
+
+
+@pytest.mark.django_db
+def test_a_task_queued_by_the_earlier_version_sends_the_try_its_mail_is_due_for():
+    """Such a task names no try; it came after its countdown, as that version's retries did."""
+    (outbound_id,) = queue_lone_mails(1)
+    OutboundEmail.objects.filter(pk=outbound_id).update(attempts=1, error="AnymailAPIError: 503")
+    assert tasks.send_outbound.apply(args=[outbound_id]).get() == "sent"
+    assert OutboundEmail.objects.get(pk=outbound_id).attempts == 2

@@ -227,7 +227,9 @@ def outbound_mail(customer, *, age: timedelta, status: str = "queued"):  # type:
     row = OutboundEmail.objects.create(
         ticket=make_ticket(customer), to_address=customer.email, template="agent_reply", message_id_header="<o@x>"
     )
-    OutboundEmail.objects.filter(pk=row.pk).update(status=status, created_at=timezone.now() - age)
+    OutboundEmail.objects.filter(pk=row.pk).update(
+        status=status, created_at=timezone.now() - age, updated_at=timezone.now() - age
+    )
     return row
 
 
@@ -253,6 +255,18 @@ def test_the_sweeper_leaves_outbound_mail_to_its_scheduled_retry(settings, custo
     settings.OUTBOUND_STUCK_AFTER_SECONDS = 600
     retrying = outbound_mail(customer_a, age=timedelta(hours=1))
     OutboundEmail.objects.filter(pk=retrying.pk).update(attempts=1)
+    sent_tasks.clear()
+    assert sweeper.requeue_stuck_outbound() == []
+
+
+def test_the_sweeper_leaves_an_old_outbound_mail_tried_recently_to_its_scheduled_retry(
+    settings, customer_a, sent_tasks
+):
+    from mailgateway.models import OutboundEmail
+
+    settings.OUTBOUND_STUCK_AFTER_SECONDS, settings.SWEEP_RETRYING_AFTER_SECONDS = 600, 10800
+    waited = outbound_mail(customer_a, age=timedelta(hours=5))  # queued during an outage
+    OutboundEmail.objects.filter(pk=waited.pk).update(attempts=1, updated_at=timezone.now() - timedelta(minutes=5))
     sent_tasks.clear()
     assert sweeper.requeue_stuck_outbound() == []
 
