@@ -229,6 +229,11 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "sent_mail")
 # The console's sent-mail page, where staff read what was sent and answer it as its recipient
 # through the inbound path (mailgateway/dev_outbox.py): a way to try the loop, never for production.
 DEV_OUTBOX = env_bool("DEV_OUTBOX", DEBUG)
+if DEV_OUTBOX and not DEBUG:
+    raise ImproperlyConfigured(
+        "DEV_OUTBOX is on while DEBUG is off: the sent-mail page lets staff write as the people mail "
+        "went to, a way to try the helpdesk, never for production. Unset DEV_OUTBOX."
+    )
 # For EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend (a relay, or the compose stack's
 # mail catcher on mailpit:1025).
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

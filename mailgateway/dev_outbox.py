@@ -14,6 +14,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -26,8 +27,9 @@ from .models import InboundEmail, OutboundEmail
 
 logger = logging.getLogger("mailgateway")
 
-# The file backend ends every mail it writes with a line of 79 dashes.
-_FILE_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
+# The file backend ends every mail it writes with a line of 79 dashes; a line of 79 dashes inside
+# a mail's text is not the end of it unless the next mail's first header (or the file's end) follows.
+_FILE_SEPARATOR = re.compile(rb"\n-{79}\n(?=Content-Type: |MIME-Version: |\Z)")
 # How many of the newest files are searched for a mail.
 SEARCHED_FILES = 500
 
@@ -42,12 +44,14 @@ class SentMail:
     exact: bool  # as the backend wrote it; else composed again from the ticket as it is now
 
 
-def sent_mail(outbound: OutboundEmail) -> SentMail:
+def sent_mail(outbound: OutboundEmail) -> SentMail | None:
     """The mail as the file backend wrote it; composed again when no file holds it (another
-    backend, or the files were removed)."""
+    backend, or the files were removed); None when it can be neither (its recipient is gone)."""
     written = find_written_mail(outbound.message_id_header, Path(settings.EMAIL_FILE_PATH))
     if written is not None:
         return SentMail(written, exact=True)
+    if outbound.recipient_id is None:
+        return None
     from .outbound import compose
     from .outbound_reads import outbound_rows
 
@@ -66,7 +70,7 @@ def find_written_mail(message_id: str, folder: Path, *, searched: int = SEARCHED
         data = path.read_bytes()
         if needle not in data:
             continue
-        for part in data.split(_FILE_SEPARATOR):
+        for part in _FILE_SEPARATOR.split(data):
             if needle in part:
                 mail = email.message_from_bytes(part.strip(b"\n") + b"\n", policy=email.policy.default)
                 if str(mail.get("Message-ID", "")).strip() == message_id:
@@ -107,7 +111,10 @@ def reply_as_recipient(outbound: OutboundEmail, text: str, *, now: datetime) -> 
     from .models import Door
     from .store import store_inbound
 
-    original = sent_mail(outbound).mail
+    found = sent_mail(outbound)
+    if found is None:
+        raise ValueError(f"outbound mail {outbound.pk} cannot be shown: no file holds it and its recipient is gone")
+    original = found.mail
     name = outbound.recipient.name if outbound.recipient is not None else ""
     raw = build_reply(original, sender=outbound.to_address, sender_name=name, text=text, now=now)
     recipient = email.utils.parseaddr(str(original.get("Reply-To") or original.get("From") or ""))[1]

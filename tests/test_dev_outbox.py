@@ -113,6 +113,39 @@ def test_an_empty_answer_is_refused_and_nothing_is_stored(acknowledged, agent) -
     assert not InboundEmail.objects.exists()
 
 
+def test_a_line_of_79_dashes_in_a_mail_s_text_does_not_end_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    backend = get_connection("django.core.mail.backends.filebased.EmailBackend", file_path=str(tmp_path))
+    body = "Line one\n" + "-" * 79 + "\nLine two"
+    backend.send_messages(
+        [EmailMessage("Ruled", body, "support@example.com", ["a@example.com"], headers={"Message-ID": "<r@x>"})]
+    )
+    found = find_written_mail("<r@x>", tmp_path)
+    assert found is not None and found.get_content().rstrip().endswith("Line two")
+
+
+def test_a_mail_sent_to_another_agent_cannot_be_answered_as_them(
+    customer_a, agent, other_agent, file_outbox, committed
+) -> None:  # type: ignore[no-untyped-def]
+    with committed():
+        ticket = make_ticket(customer_a, title="Leaking tap")
+    to_other = OutboundEmail.objects.create(
+        ticket=ticket, recipient=other_agent, to_address=other_agent.email, template="ticket_assigned",
+        message_id_header="<assigned@x>", status="sent",
+    )  # fmt: skip
+    client = signed_in(agent)
+    assert "<textarea" not in client.get(f"/console/sent-mail/{to_other.pk}/").content.decode()
+    response = client.post(f"/console/sent-mail/{to_other.pk}/", {"text": "#status resolved"})
+    assert response.status_code == 400 and "another member of staff" in response.content.decode()
+    assert not InboundEmail.objects.exists()
+
+
+def test_a_mail_that_was_not_sent_cannot_be_answered_by_posting_either(acknowledged, agent) -> None:  # type: ignore[no-untyped-def]
+    _, outbound = acknowledged
+    OutboundEmail.objects.filter(pk=outbound.pk).update(status="skipped")
+    response = signed_in(agent).post(f"/console/sent-mail/{outbound.pk}/", {"text": "Hello"})
+    assert response.status_code == 400 and not InboundEmail.objects.exists()
+
+
 def test_a_mail_that_was_not_sent_has_nothing_to_answer(acknowledged, agent) -> None:  # type: ignore[no-untyped-def]
     _, outbound = acknowledged
     OutboundEmail.objects.filter(pk=outbound.pk).update(status="skipped", error="The address is marked undeliverable.")

@@ -39,6 +39,11 @@ def test_production_refuses_empty_allowed_hosts():
     assert result.returncode != 0 and "set ALLOWED_HOSTS" in result.stderr
 
 
+def test_production_refuses_the_dev_outbox():
+    result = start_django(DEBUG="false", SECRET_KEY="k" * 50, ALLOWED_HOSTS="help.example.com", DEV_OUTBOX="true")
+    assert result.returncode != 0 and "Unset DEV_OUTBOX" in result.stderr
+
+
 def test_production_starts_with_both_set():
     result = start_django(DEBUG="false", SECRET_KEY="k" * 50, ALLOWED_HOSTS="help.example.com")
     assert result.returncode == 0, result.stderr

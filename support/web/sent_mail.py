@@ -5,6 +5,8 @@ acknowledgement, answer it, see the answer land on the ticket."""
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,6 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from mailgateway import dev_outbox
 from mailgateway.ingest import outcome_of
 from mailgateway.models import OutboundEmail
+from support.models import User
+from support.signed_in import SignedInRequest
 
 from .common import uuid_or_404
 from .console import staff_required
@@ -23,6 +27,8 @@ PAGE_SIZE = 25
 SHOWN_HEADERS: tuple[str, ...] = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To")
 SHOWN_HEADERS += ("References", "Auto-Submitted", "X-Auto-Response-Suppress")
 MAX_REPLY_CHARS = 20_000
+ANSWERABLE = ("sent", "delivered")
+logger = logging.getLogger("support.web")
 
 
 def _require_dev_outbox() -> None:
@@ -41,43 +47,58 @@ def sent_mail_page(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def sent_mail_detail(request: HttpRequest, outbound_id: str) -> HttpResponse:
+def sent_mail_detail(request: SignedInRequest, outbound_id: str) -> HttpResponse:
     _require_dev_outbox()
     outbound = OutboundEmail.objects.select_related("ticket", "recipient").filter(pk=uuid_or_404(outbound_id)).first()
     if outbound is None:
         raise Http404("No such mail.")
-    error = ""
+    refusal = why_not_answerable(outbound, request.user)
     text = request.POST.get("text", "").replace("\x00", "")
+    error = ""
     if request.method == "POST":
-        if not text.strip():
+        if refusal:
+            error = refusal
+        elif not text.strip():
             error = "Write the reply first."
         elif len(text) > MAX_REPLY_CHARS:
             error = f"A reply here is at most {MAX_REPLY_CHARS:,} characters."
         else:
-            inbound = dev_outbox.reply_as_recipient(outbound, text, now=timezone.now())
-            outcome = outcome_of(inbound)
-            summary = f"The reply as {outbound.to_address} was {outcome['status']}"
-            if outcome.get("ticket"):
-                summary += f" on {outcome['ticket']}"
-            if outcome["status"] == "queued":
-                summary += f": stored and left to the workers (processing failed: {inbound.error[:200]})"
-            elif outcome.get("reason"):
-                summary += f" ({outcome['reason']}: {inbound.detail})" if inbound.detail else f" ({outcome['reason']})"
-            messages.info(request, summary + ".")
-            if inbound.ticket:
-                return redirect("console-ticket", reference=inbound.ticket.reference)
-            return redirect("console-sent-mail-detail", outbound_id=outbound.pk)
-    if outbound.status not in ("sent", "delivered"):
-        return render(request, "support/console/sent_mail_detail.html", {"outbound": outbound, "mail": None})
-    sent = dev_outbox.sent_mail(outbound)
-    headers = [(name, str(sent.mail[name])) for name in SHOWN_HEADERS if sent.mail[name]]
-    context = {
-        "outbound": outbound,
-        "mail": sent.mail,
-        "exact": sent.exact,
-        "headers": headers,
-        "text": dev_outbox.text_of(sent.mail),
-        "reply_text": text,
-        "error": error,
-    }
+            return _answer(request, outbound, text)
+    sent = dev_outbox.sent_mail(outbound) if outbound.status in ANSWERABLE else None
+    context: dict[str, object] = {"outbound": outbound, "mail": None, "refusal": refusal, "error": error}
+    if sent is not None:
+        context |= {
+            "mail": sent.mail,
+            "exact": sent.exact,
+            "headers": [(name, str(sent.mail[name])) for name in SHOWN_HEADERS if sent.mail[name]],
+            "text": dev_outbox.text_of(sent.mail),
+            "reply_text": text,
+        }
     return render(request, "support/console/sent_mail_detail.html", context, status=400 if error else 200)
+
+
+def why_not_answerable(outbound: OutboundEmail, user: User) -> str:
+    """Why this staff user may not answer this mail here, or "" when they may."""
+    if outbound.status not in ANSWERABLE:
+        return f"This mail was not sent ({outbound.get_status_display().lower()}), so there is nothing to answer."
+    recipient = outbound.recipient
+    if recipient is not None and recipient.is_staff and recipient.pk != user.pk:
+        return "This mail went to another member of staff: answer only the mail sent to you, or a customer's."
+    return ""
+
+
+def _answer(request: SignedInRequest, outbound: OutboundEmail, text: str) -> HttpResponse:
+    logger.info("dev outbox: %s answers outbound %s as %s", request.user.email, outbound.pk, outbound.to_address)
+    inbound = dev_outbox.reply_as_recipient(outbound, text, now=timezone.now())
+    outcome = outcome_of(inbound)
+    summary = f"The reply as {outbound.to_address} was {outcome['status']}"
+    if outcome.get("ticket"):
+        summary += f" on {outcome['ticket']}"
+    if outcome["status"] == "queued":
+        summary += f": stored and left to the workers (processing failed: {inbound.error[:200]})"
+    elif outcome.get("reason"):
+        summary += f" ({outcome['reason']}: {inbound.detail})" if inbound.detail else f" ({outcome['reason']})"
+    messages.info(request, summary + ".")
+    if inbound.ticket:
+        return redirect("console-ticket", reference=inbound.ticket.reference)
+    return redirect("console-sent-mail-detail", outbound_id=outbound.pk)
