@@ -187,7 +187,20 @@ def unescape_raw_header(value: str, fallback: str | None = None) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        return decode_text(data, fallback or "utf-8")[0]
+        usable = fallback if fallback and _keeps_ascii(fallback) else None
+        return decode_text(data, usable or "utf-8")[0]
+
+
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def _keeps_ascii(label: str) -> bool:
+    """Whether a charset reads ASCII bytes as ASCII: a header's names and addresses are ASCII, so
+    a body in UTF-16 or EBCDIC says nothing about the 8-bit bytes of its headers."""
+    try:
+        return _PRINTABLE_ASCII.decode(_first_codec(label)) == _PRINTABLE_ASCII.decode("ascii")
+    except (UnicodeDecodeError, LookupError):
+        return False
 
 
 def body_charset(message: Message) -> str | None:

@@ -7,6 +7,8 @@ import binascii
 from email.message import EmailMessage
 from email.policy import SMTP
 
+import pytest
+
 from mailgateway.parsing import decode_text, message_ids, parse_email
 from tests.builders import PDF_HEAD, PNG_1PX
 from tests.mailbuilder import build_mail, tnef_with_file
@@ -31,6 +33,14 @@ def test_8bit_headers_not_in_utf8_are_read_in_the_charset_of_the_body():
     latin1_body = b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\n" + "Grüße".encode("latin-1")
     mail = parse_email(utf8_head.encode() + latin1_body)
     assert (mail.from_name, mail.subject) == ("Håvard", "Grüße")
+
+
+@pytest.mark.parametrize("body_charset", ["utf-16", "cp500"])
+def test_8bit_headers_are_not_read_in_a_body_charset_that_does_not_keep_ascii(body_charset):
+    head = "From: José Gurung <jose@example.com>\r\nTo: support@example.com\r\nSubject: Olá\r\n".encode("latin-1")
+    body = f"Content-Type: text/plain; charset={body_charset}\r\n\r\n".encode() + "Hi".encode(body_charset)
+    mail = parse_email(head + body)
+    assert (mail.from_name, mail.from_address, mail.subject) == ("José Gurung", "jose@example.com", "Olá")
 
 
 def test_gb2312_text_with_a_gb18030_character_is_read_as_gb18030():
