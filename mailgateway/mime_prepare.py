@@ -87,11 +87,35 @@ def file_named_text_parts(message: Message) -> None:
     one around an inline picture), and so do a mail that is one named text part and the parts
     of a multipart/alternative (each is the body itself, RFC 2046 5.1.4).
     """
-    for container in message.walk():
-        children = container.get_payload() if container.get_content_type() != "multipart/alternative" else None
-        for part in children if isinstance(children, list) else ():
-            if isinstance(part, Message) and _is_named_text(part) and part.get_content_disposition() != "attachment":
-                _mark_attachment(part)
+    files = _named_text_parts(message)
+    body = [leaf for leaf in _body_leaves(message, into_alternatives=True) if leaf not in files]
+    if not body and files:  # the sender named its body (SAP, GroupWise, scanners): it stays the body
+        files = files[1:]
+    for part in message.walk():
+        if part.is_multipart() or not _is_named_text(part) or part.get_content_disposition() == "attachment":
+            continue
+        if part in files:
+            _mark_attachment(part)
+        else:  # a named body: unnamed, or mail-parser would keep it as a file as well
+            part.del_param("filename", header="Content-Disposition")
+            part.del_param("name")
+
+
+def _named_text_parts(part: Message, *, in_alternative: bool = False) -> list[Message]:
+    """The named text parts that may be files: not inside a multipart/alternative (each part there
+    is the body) and not the root of a multipart/related (the body its pictures belong to, RFC 2387)."""
+    children = part.get_payload() if part.is_multipart() else None
+    if not isinstance(children, list):
+        return []
+    kind = part.get_content_type()
+    inside = in_alternative or kind == "multipart/alternative"
+    found: list[Message] = []
+    for index, child in enumerate(c for c in children if isinstance(c, Message)):
+        is_root = kind == "multipart/related" and index == 0
+        if not (inside or is_root) and _is_named_text(child) and child.get_content_disposition() != "attachment":
+            found.append(child)
+        found += _named_text_parts(child, in_alternative=inside)
+    return found
 
 
 def _is_named_text(part: Message) -> bool:
@@ -147,6 +171,13 @@ def text_twins_for_lone_html(message: Message) -> None:
     has_text = any(part.get_content_subtype() == "plain" for part in _body_leaves(message, into_alternatives=True))
     if not lone or not has_text:
         return
+    texts = [_text_of(p) for p in _body_leaves(message, into_alternatives=True) if p.get_content_subtype() == "plain"]
+    plain = _squashed(" ".join(texts))
+    # An HTML part that is a copy of the text beside it (Python's MIMEMultipart() is mixed by
+    # default, and scripts attach both) would double the person's words.
+    lone = [p for p in lone if _squashed(html_to_text(_text_of(p))) not in plain]
+    if not lone:
+        return
     for container in list(message.walk()):  # a snapshot: the new alternatives are not walked
         children = container.get_payload()
         if not container.is_multipart() or not isinstance(children, list):
@@ -167,10 +198,18 @@ def _body_leaves(part: Message, *, into_alternatives: bool) -> list[Message]:
     return [part] if part.get_content_type() in _BODY_TYPES and not named else []
 
 
-def _with_text_twin(part: Message) -> Message:
+def _text_of(part: Message) -> str:
     payload = part.get_payload(decode=True)
     charset = part.get_param("charset")
-    html = decode_text(payload if isinstance(payload, bytes) else b"", charset if isinstance(charset, str) else None)[0]
+    return decode_text(payload if isinstance(payload, bytes) else b"", charset if isinstance(charset, str) else None)[0]
+
+
+def _squashed(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _with_text_twin(part: Message) -> Message:
+    html = _text_of(part)
     alternative = MIMEMultipart("alternative")
     alternative.attach(MIMEText(html_to_text(html), "plain", "utf-8"))
     alternative.attach(part)

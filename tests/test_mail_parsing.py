@@ -326,6 +326,37 @@ def test_unnamed_text_parts_around_an_inline_picture_stay_the_body():
     assert [a.filename for a in parsed.attachments] == ["leak.png"]
 
 
+def test_a_named_html_body_with_its_pictures_stays_the_body():
+    mail = EmailMessage()  # as SAP's web forms send a purchase order: the related root is named
+    mail["From"], mail["To"], mail["Subject"] = "erp@example.com", "support@example.com", "PO 4711"
+    mail.set_content('<p>Purchase order 4711 is attached.</p><img src="cid:logo@x">', subtype="html")
+    mail.add_related(PNG_1PX, maintype="image", subtype="png", cid="<logo@x>")
+    root = mail.get_payload()[0]
+    root["Content-Disposition"] = 'inline; filename="sapwebform.htm"'
+    parsed = parse_email(mail.as_bytes(policy=SMTP))
+    assert "Purchase order 4711 is attached." in parsed.html
+    assert [a.content_id for a in parsed.attachments] == ["logo@x"]
+
+
+def test_a_mail_whose_only_text_part_is_named_keeps_it_as_the_body():
+    mail = EmailMessage()  # as scanners and ERP systems send: body.txt beside the file
+    mail["From"], mail["To"], mail["Subject"] = "scanner@example.com", "support@example.com", "Scan"
+    mail.set_content("Scanned on floor 3.", disposition="inline", filename="body.txt")
+    mail.add_attachment(PDF_HEAD, maintype="application", subtype="pdf", filename="scan.pdf")
+    parsed = parse_email(mail.as_bytes(policy=SMTP))
+    assert parsed.text.strip() == "Scanned on floor 3."
+    assert [a.filename for a in parsed.attachments] == ["scan.pdf"]
+
+
+def test_an_html_copy_of_the_text_beside_it_in_a_mixed_mail_does_not_double_the_text():
+    mail = EmailMessage()  # Python's MIMEMultipart() is mixed by default; scripts attach both copies
+    mail["From"], mail["To"], mail["Subject"] = "shop@example.com", "support@example.com", "Order"
+    mail.set_content("Your order 88 was shipped.")
+    mail.add_attachment("<p>Your order 88 was shipped.</p>", subtype="html", disposition="inline")
+    del mail.get_payload()[1]["Content-Disposition"]
+    assert parse_email(mail.as_bytes(policy=SMTP)).text.count("was shipped") == 1
+
+
 def test_a_file_named_only_by_a_filename_parameter_of_its_content_type_keeps_that_name():
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
