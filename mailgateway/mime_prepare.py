@@ -8,10 +8,13 @@ the tree itself (and says why), so that mail-parser then reads the mail as a mai
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
+from email import message_from_string
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import compat32
 
 from mailparser.utils import as_string_safe
 
@@ -30,6 +33,10 @@ __all__ = [
 ]
 
 _UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
+# A boundary line followed by a part's first header: the mark of a multipart's parts.
+_PART_START = re.compile(
+    r"^--([^\s]{1,200})[ \t]*\r?\n(?:Content-[A-Za-z-]+|MIME-Version)[ \t]*:", re.MULTILINE | re.IGNORECASE
+)
 _MAIL_TYPES = {"message/rfc822", "message/global"}
 _BODY_TYPES = {"text/plain", "text/html"}
 
@@ -217,13 +224,34 @@ def _with_text_twin(part: Message) -> Message:
 
 
 def read_boundaryless_multiparts(message: Message) -> None:
-    """A part labelled multipart whose boundary never occurs in it is read as the plain text it is.
+    """A part labelled multipart that Python could not split: read by the boundary its parts
+    really use, or, when it has no parts at all, as the plain text it is.
 
     Some mailers label a one-part mail `multipart/mixed; boundary=...` and write the text with no
     boundary line at all. Python's email keeps such a part as one string under its multipart
-    label, mail-parser finds no text part in it, and the person's words were lost. Its charset is
-    not known: `repair_charsets()`, which runs after this, finds one.
+    label, mail-parser finds no text part in it, and the person's words were lost. But a part
+    whose parameter only differs from its boundary lines (in case, or lost to a header an MTA
+    broke) does have parts: read as text it would paste their headers and base64 into the
+    message, so it is split by the boundary its lines use. Its charset is not known:
+    `repair_charsets()`, which runs after this, finds one.
     """
-    for part in message.walk():
-        if part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), str):
+    for part in list(message.walk()):
+        payload = part.get_payload()
+        if part.get_content_maintype() != "multipart" or not isinstance(payload, str):
+            continue
+        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        text = payload
+        if encoding in ("base64", "quoted-printable"):  # a multipart may not be encoded; some are
+            decoded = part.get_payload(decode=True)
+            text = decoded.decode("utf-8", "surrogateescape") if isinstance(decoded, bytes) else payload
+        found = _PART_START.search(text)
+        if found is None:
             part.set_type("text/plain")  # its parameters kept: mail-parser looks for the boundary
+            continue
+        boundary = found.group(1)
+        head = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\n\n'
+        rebuilt = message_from_string(head + text, policy=compat32)
+        if isinstance(rebuilt.get_payload(), list):
+            del part["Content-Transfer-Encoding"]
+            part.set_param("boundary", boundary)
+            part.set_payload(rebuilt.get_payload())

@@ -509,6 +509,31 @@ def test_a_mail_labelled_multipart_without_its_boundary_is_read_as_its_text():
     assert parsed.text.strip() == "The pipe in the küche burst." and parsed.attachments == ()
 
 
+def multipart_body(boundary: str) -> bytes:
+    pdf = base64.b64encode(PDF_HEAD).decode()
+    return (
+        f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe pipe burst.\r\n"
+        f'--{boundary}\r\nContent-Type: application/pdf; name="plan.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        f"{pdf}\r\n--{boundary}--\r\n"
+    ).encode()
+
+
+def test_a_multipart_whose_boundary_lines_differ_from_its_parameter_is_read_by_its_lines():
+    head = b'From: asha@example.com\r\nSubject: Leak\r\nContent-Type: multipart/mixed; boundary="Part-Boundary"\r\n\r\n'
+    parsed = parse_email(head + multipart_body("part-boundary"))
+    assert parsed.text.strip() == "The pipe burst."
+    assert [(a.filename, a.data) for a in parsed.attachments] == [("plan.pdf", PDF_HEAD)]
+
+
+def test_a_base64_encoded_multipart_is_read_as_its_parts():
+    head = (
+        b'From: asha@example.com\r\nSubject: Leak\r\nContent-Type: multipart/mixed; boundary="b1"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    parsed = parse_email(head + base64.encodebytes(multipart_body("b1")))
+    assert parsed.text.strip() == "The pipe burst." and [a.filename for a in parsed.attachments] == ["plan.pdf"]
+
+
 def test_iso_2022_jp_with_the_windows_characters_japanese_clients_write_is_read():
     # "①号室の水漏れ" as Outlook writes it: the circled one is NEC row 13, which strict ISO-2022-JP lacks
     body = b"\x1b$B-!" + "号室の水漏れ".encode("iso2022_jp")[3:]
