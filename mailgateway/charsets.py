@@ -117,6 +117,8 @@ def repair_charsets(message: Message) -> list[str]:
     for part in message.walk():
         if part.get_content_maintype() != "text" or part.is_multipart():
             continue
+        if part.get_content_disposition() == "attachment":  # a file: its bytes are kept as they came
+            continue
         declared = part.get_param("charset")
         declared = declared if isinstance(declared, str) else None
         try:

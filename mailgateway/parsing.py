@@ -110,13 +110,13 @@ def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline needs from a raw message. Raises only on input that is not mail."""
     message = _message_from(raw)
     read_boundaryless_multiparts(message)
+    file_named_text_parts(message)  # before repair_charsets(), which leaves files as they are
     declared = body_charset(message)  # before repair_charsets() relabels the body
     defects = repair_charsets(message)
     report = delivery_report(message)
     attached_mails = detach_attached_mails(message)
     decode_uuencoded_parts(message)
     name_misplaced_filenames(message)
-    file_named_text_parts(message)
     text_twins_for_lone_html(message)
     parser = mailparser.MailParser(message)
     charset = header_charset(declared, body_charset(message))

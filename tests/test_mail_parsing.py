@@ -534,6 +534,19 @@ def test_a_base64_encoded_multipart_is_read_as_its_parts():
     assert parsed.text.strip() == "The pipe burst." and [a.filename for a in parsed.attachments] == ["plan.pdf"]
 
 
+@pytest.mark.parametrize("declared", ["", "; charset=us-ascii", "; charset=iso-2022-jp"])
+def test_a_japanese_text_file_keeps_its_bytes(declared):
+    data = "お問い合わせの件".encode("iso2022_jp")
+    raw = (
+        b"From: asha@example.com\r\nSubject: Files\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n"
+        b"--b1\r\nContent-Type: text/plain\r\n\r\nSee the file.\r\n"
+        b"--b1\r\nContent-Type: text/plain" + declared.encode() + b"\r\n"
+        b'Content-Disposition: attachment; filename="data.txt"\r\n\r\n' + data + b"\r\n--b1--\r\n"
+    )
+    (found,) = parse_email(raw).attachments
+    assert (found.filename, found.data.strip()) == ("data.txt", data)
+
+
 def test_iso_2022_jp_with_the_windows_characters_japanese_clients_write_is_read():
     # "①号室の水漏れ" as Outlook writes it: the circled one is NEC row 13, which strict ISO-2022-JP lacks
     body = b"\x1b$B-!" + "号室の水漏れ".encode("iso2022_jp")[3:]
