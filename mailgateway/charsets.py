@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from collections.abc import Iterable
 from email.header import decode_header
 from email.message import Message
@@ -181,7 +182,9 @@ def unescape_raw_header(value: str, fallback: str | None = None) -> str:
 
     RFC 6532 allows UTF-8 there, and UTF-8 is tried first; older clients wrote the header in
     the charset of their body (a Russian spam run in Windows-1251, Eudora in Latin-1), which a
-    mail client then reads with the body's charset: `fallback`. Without one, Windows-1252.
+    mail client then reads with the body's charset: `fallback`. Without one, Windows-1252. When
+    the body's charset makes words of Latin letters with a Cyrillic or CJK letter in the middle
+    ("Jцrg") and Windows-1252 does not ("Jörg"), the header was Latin-1 after all.
     """
     if not _SURROGATES.search(value):
         return value
@@ -190,7 +193,24 @@ def unescape_raw_header(value: str, fallback: str | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         usable = fallback if fallback and _keeps_ascii(fallback) else None
-        return decode_text(data, usable or "utf-8")[0]
+        text = decode_text(data, usable or "utf-8")[0]
+        if usable:
+            western = data.decode("cp1252", "replace")
+            if _misreadings(text) > _misreadings(western):
+                return western
+        return text
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _misreadings(text: str) -> int:
+    """Signs of a wrong codec: words that mix ASCII letters with letters beyond the Latin blocks,
+    and characters no text holds (private use, unassigned, the replacement character)."""
+    mixed = sum(
+        1 for word in _WORD.findall(text) if any(c.isascii() for c in word) and any(ord(c) > 0x24F for c in word)
+    )
+    return mixed + sum(1 for c in text if c == "\ufffd" or unicodedata.category(c) in ("Co", "Cn"))
 
 
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))

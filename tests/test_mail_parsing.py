@@ -43,6 +43,14 @@ def test_8bit_headers_are_not_read_in_a_body_charset_that_does_not_keep_ascii(bo
     assert (mail.from_name, mail.from_address, mail.subject) == ("José Gurung", "jose@example.com", "Olá")
 
 
+@pytest.mark.parametrize("body_charset", ["windows-1251", "gb2312", "iso-2022-jp"])
+def test_a_latin1_header_in_a_mail_whose_body_is_cyrillic_or_cjk_is_read_as_latin1(body_charset):
+    head = "From: Jörg Müller <jm@example.com>\r\nSubject: Grüße\r\n".encode("latin-1")
+    body = f"Content-Type: text/plain; charset={body_charset}\r\n\r\nhi\r\n".encode()
+    mail = parse_email(head + body)
+    assert (mail.from_name, mail.subject) == ("Jörg Müller", "Grüße")
+
+
 def test_gb2312_text_with_a_gb18030_character_is_read_as_gb18030():
     raw = raw_text_mail("朱镕基 说 你好".encode("gb18030"), "text/plain; charset=gb2312")
     assert parse_email(raw).text.strip() == "朱镕基 说 你好"
