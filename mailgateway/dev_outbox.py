@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,8 +23,7 @@ from pathlib import Path
 from django.conf import settings
 
 from .models import InboundEmail, OutboundEmail
-
-logger = logging.getLogger("mailgateway")
+from .outbound_reads import quote
 
 # The file backend ends every mail it writes with a line of 79 dashes; a line of 79 dashes inside
 # a mail's text is not the end of it unless the next mail's first header (or the file's end) follows.
@@ -88,7 +86,7 @@ def build_reply(original: EmailMessage, *, sender: str, sender_name: str, text: 
     the subject, In-Reply-To and References, the text over the quoted original. Pure."""
     reply = EmailMessage(policy=email.policy.SMTP)
     reply["From"] = formataddr((sender_name, sender))
-    reply["To"] = str(original.get("Reply-To") or original.get("From") or "")
+    reply["To"] = answer_address(original)
     subject = str(original.get("Subject", ""))
     reply["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
     reply["Date"] = format_datetime(now)
@@ -98,16 +96,22 @@ def build_reply(original: EmailMessage, *, sender: str, sender_name: str, text: 
         reply["In-Reply-To"] = answered
         reply["References"] = " ".join([*str(original.get("References", "")).split(), answered])
     written = format_datetime(original["Date"].datetime) if original.get("Date") else "earlier"
-    quoted = "\n".join(f"> {line}" if line else ">" for line in text_of(original).splitlines())
-    reply.set_content(f"{text.strip()}\n\nOn {written}, {original.get('From', '')} wrote:\n{quoted}\n")
+    reply.set_content(
+        f"{text.strip()}\n\nOn {written}, {original.get('From', '')} wrote:\n{quote(text_of(original))}\n"
+    )
     return reply.as_bytes()
+
+
+def answer_address(original: EmailMessage) -> str:
+    """Where a reply to this mail goes: its Reply-To, else its From."""
+    return str(original.get("Reply-To") or original.get("From") or "")
 
 
 def reply_as_recipient(outbound: OutboundEmail, text: str, *, now: datetime) -> InboundEmail:
     """Answer a sent mail as the person it went to, through the inbound path; the stored mail,
     processed (its status says where it went). A processing error leaves it stored and queued
     for the workers' retries, as every door does."""
-    from .ingest import process_stored_mail, record_failure
+    from .ingest import process_now
     from .models import Door
     from .store import store_inbound
 
@@ -117,12 +121,8 @@ def reply_as_recipient(outbound: OutboundEmail, text: str, *, now: datetime) -> 
     original = found.mail
     name = outbound.recipient.name if outbound.recipient is not None else ""
     raw = build_reply(original, sender=outbound.to_address, sender_name=name, text=text, now=now)
-    recipient = email.utils.parseaddr(str(original.get("Reply-To") or original.get("From") or ""))[1]
+    recipient = email.utils.parseaddr(answer_address(original))[1]
     stored = store_inbound(raw, door=Door.DEV_OUTBOX, envelope_sender=outbound.to_address, envelope_recipient=recipient)
-    try:
-        process_stored_mail(str(stored.inbound.pk))
-    except Exception as exc:
-        logger.exception("processing the dev outbox reply %s failed", stored.inbound.pk)
-        record_failure(str(stored.inbound.pk), exc, final=False)
+    process_now(str(stored.inbound.pk))
     stored.inbound.refresh_from_db()
     return stored.inbound

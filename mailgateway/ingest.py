@@ -105,6 +105,18 @@ def _process_locked(inbound_id: str, *, again: bool, careful: bool) -> str:
     return inbound.status
 
 
+def process_now(inbound_id: str) -> bool:
+    """Process a stored mail before answering (a door that waits for the outcome); False when
+    processing broke, and the mail, its error kept, stays queued for the workers' retries."""
+    try:
+        process_stored_mail(inbound_id)
+    except Exception as exc:
+        logger.exception("processing inbound mail %s failed; left to the workers", inbound_id)
+        record_failure(inbound_id, exc, final=False)
+        return False
+    return True
+
+
 def record_failure(inbound_id: str, exc: BaseException, *, final: bool) -> None:
     """Keep the error with the mail; after the last retry the mail is `failed`, for staff to see."""
     error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]

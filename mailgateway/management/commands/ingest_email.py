@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mailgateway.ingest import outcome_of, process_stored_mail, record_failure
+from mailgateway.ingest import outcome_of, process_now
 from mailgateway.models import Door
 from mailgateway.store import store_inbound
 
@@ -63,13 +63,10 @@ class Command(BaseCommand):
                 "ticket": _reference(inbound),
                 "message": _message(inbound),
             }
-        if options["sync"]:
-            try:
-                process_stored_mail(str(stored.inbound.pk))
-            except Exception as exc:  # stored and queued: the workers retry it, the MTA must not
-                record_failure(str(stored.inbound.pk), exc, final=False)
-                stored.inbound.refresh_from_db()
-                return {"source": source, **outcome_of(stored.inbound), "reason": "processing_error"}
+        # A mail whose processing broke is stored and queued: the workers retry it, the MTA must not.
+        if options["sync"] and not process_now(str(stored.inbound.pk)):
+            stored.inbound.refresh_from_db()
+            return {"source": source, **outcome_of(stored.inbound), "reason": "processing_error"}
         stored.inbound.refresh_from_db()
         return {"source": source, **outcome_of(stored.inbound)}
 
