@@ -161,7 +161,7 @@ def parse_mail(raw: bytes) -> tuple[ParsedEmail, bool]:
     and whether it was (the person is then only who the form was told they are)."""
     parsed = parse_email(raw)
     via_form = is_form_mail(parsed, settings.INBOUND_FORM_SENDERS)
-    return as_written_by_form_user(parsed, settings.INBOUND_FORM_SENDERS), via_form
+    return (as_written_by_form_user(parsed, settings.INBOUND_FORM_SENDERS) if via_form else parsed), via_form
 
 
 def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None:
