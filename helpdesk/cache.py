@@ -32,3 +32,20 @@ class SharedRedisCache(RedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = _ClientPerPool
+
+
+def count_up(key: str, *, timeout: int) -> int:
+    """Add one to the counter at `key`, kept `timeout` seconds from its first count; the new count.
+
+    One round trip for the first count of a window (`add`), two after. A counter that expires
+    between the two starts again at one. Raises what the cache raises when it cannot be reached.
+    """
+    from django.core.cache import cache
+
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1

@@ -23,14 +23,9 @@ class WorkerLost(Exception):
 
 def count_delivery(inbound_id: str) -> int:
     """How often this mail's task reached a worker (kept a day in the cache, next to the queue)."""
-    from django.core.cache import cache
+    from helpdesk.cache import count_up
 
-    key = f"mailgateway:deliveries:{inbound_id}"
-    cache.add(key, 0, timeout=86400)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        return 1
+    return count_up(f"mailgateway:deliveries:{inbound_id}", timeout=86400)
 
 
 @shared_task(

@@ -123,7 +123,7 @@ def test_a_request_is_let_through_uncounted_when_the_cache_is_down(api, customer
     def unreachable(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr("support.api.ratelimit.cache.add", unreachable)
+    monkeypatch.setattr("django.core.cache.cache.add", unreachable)
     listing = api(customer_a).get(TICKETS)
     assert listing.status_code == 200
     assert listing["X-RateLimit-Limit"] == "100" and listing["X-RateLimit-Remaining"] == "100"

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from helpdesk.cache import count_up
 from support.generations import CACHE_ERRORS
 
 from .errors import API_PREFIX, json_error
@@ -76,7 +76,7 @@ def count_request(bucket: str, caller: str, rate: Rate, now: float | None = None
     window = int(now // rate.period) * rate.period
     key = f"ratelimit:{bucket}:{caller}:{window}"
     try:
-        used = _count(key, timeout=rate.period + 5)
+        used = count_up(key, timeout=rate.period + 5)
     except CACHE_ERRORS:
         logger.warning("rate limit not counted: the cache cannot be reached", exc_info=True)
         used = 0
@@ -86,16 +86,6 @@ def count_request(bucket: str, caller: str, rate: Rate, now: float | None = None
         reset_at=window + rate.period,
         allowed=used <= rate.limit,
     )
-
-
-def _count(key: str, *, timeout: int) -> int:
-    if cache.add(key, 1, timeout=timeout):
-        return 1
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=timeout)
-        return 1
 
 
 class ApiRateLimitMiddleware:

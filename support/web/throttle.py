@@ -11,6 +11,7 @@ import logging
 
 from django.core.cache import cache
 
+from helpdesk.cache import count_up
 from support.generations import CACHE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -37,11 +38,7 @@ def is_blocked(*, client: str, email: str) -> bool:
 def note_failure(*, client: str, email: str) -> None:
     try:
         for key in (_key("address", email), _key("client", client)):
-            cache.add(key, 0, WINDOW_SECONDS)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, WINDOW_SECONDS)
+            count_up(key, timeout=WINDOW_SECONDS)
     except CACHE_ERRORS:
         logger.warning("a failed sign-in not counted: the cache cannot be reached")
 
