@@ -957,7 +957,22 @@ def report(results: dict[str, Any]) -> bool:
     print(f"\n{'measure':<36} {'result':<52} {'target':<22} met")
     for label, value, target, met in rows:
         print(f"{label:<36} {value:<52} {target:<22} {'' if met is None else 'yes' if met else 'NO'}")
+    print(budget_line(results["stages"]["all"], bare))
     return all(met is not False for *_, met in rows)
+
+
+def budget_line(all_mails: tuple[int, dict[str, float]], bare_rate: float) -> str:
+    """The time a mail may take at 0.25 of bare, against the parse and the database alone."""
+    n, seconds = all_mails
+    budget = 1000 / (0.25 * bare_rate)
+    ms = {stage: seconds[stage] / n * 1000 for stage in seconds}
+    floor = ms["parse"] + ms["SQL"] + ms["commit"]
+    return (
+        f"\nat 0.25 of bare a mail may take {budget:.1f} ms; it takes {ms['total']:.1f} ms, of which parsing "
+        f"{ms['parse']:.1f}, SQL {ms['SQL']:.1f} and commits {ms['commit']:.1f} ({floor:.1f} ms, "
+        f"{floor / budget:.0%} of the budget) leave {budget - floor:.1f} ms for all the rest, which takes "
+        f"{ms['total'] - floor:.1f} ms"
+    )
 
 
 def memory_rows(memory: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, bool | None]]:
