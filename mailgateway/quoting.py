@@ -72,10 +72,10 @@ _LABEL = r"\*?(?:{})\s?\*?\s?[:\uff1a]"
 # Swedish, Danish and Norwegian, Turkish, Chinese, Japanese).
 _FROM_LABELS = "From|Von|De|Van|Da|От|Od|Från|Fra|Kimden|प्रेषक|发件人|寄件者|差出人"
 _HEADER_FROM = re.compile(_LABEL.format(_FROM_LABELS), re.IGNORECASE)
-# Spanish Outlook 2003 to 2010 writes "Enviado el:".
+# Spanish Outlook 2003 to 2010 writes "Enviado el:", Brazilian Outlook "Enviada em:".
 _HEADER_DATE = re.compile(
     _LABEL.format(
-        r"Sent|Date|Gesendet|Datum|Envoyé|Enviado(?:\sel)?|Enviada|Fecha|Verzonden|Inviato|Data|Отправлено"
+        r"Sent|Date|Gesendet|Datum|Envoyé|Enviad[oa](?:\s(?:el|em))?|Fecha|Verzonden|Inviato|Data|Отправлено"
         r"|Дата|Wysłano|Skickat|Sendt|Gönderildi|Tarih|भेजा गया|दिनांक|发送时间|日期|傳送時間|送信日時"
     ),
     re.IGNORECASE,

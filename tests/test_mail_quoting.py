@@ -726,6 +726,20 @@ def test_an_original_message_separator_in_another_language_starts_the_history(se
     assert visible_text(text) == "Tuesday at 9 works."
 
 
+def test_a_brazilian_outlook_header_block_with_enviada_em_starts_the_history() -> None:
+    text = body("""
+        Terça às 9 está ótimo.
+
+        De: SewaBazaar Support <support@example.com>
+        Enviada em: terça-feira, 3 de março de 2026 10:02
+        Para: Asha Gurung <asha@example.com>
+        Assunto: RE: [SB-1001] Encanador
+
+        Quando o encanador pode voltar?
+    """)
+    assert visible_text(text) == "Terça às 9 está ótimo."
+
+
 def test_italian_prose_that_starts_with_da_is_kept() -> None:
     text = "Da: Kathmandu\nA: Pokhara\nData: domani\nIl volo è in ritardo."
     assert visible_text(text) == text
