@@ -14,8 +14,8 @@ It reads the body line by line, top to bottom:
   dated one, that text is the history (Outlook for Mac and Yahoo do not quote);
 - in any other language, a line (or two, wrapped) that ends in a colon and names a time and an
   address is an attribution too, when a ">" quote or nothing at all follows it;
-- an Outlook header block (From / Sent / Subject, in the languages below), with the rule Outlook
-  draws above it, and the "-----Original Message-----" and forward markers start the history:
+- a header block (From / Sent / Subject in any order, in the languages below), with the rule
+  Outlook draws above it, and the "-----Original Message-----" and forward markers start the history:
   everything from there on is dropped;
 - the RFC 3676 signature separator "-- " ends the person's text;
 - "Sent from my iPhone" and the other mobile footers are dropped;
@@ -73,19 +73,14 @@ _LABEL = r"\*?(?:{})\s?\*?\s?[:\uff1a]"
 _FROM_LABELS = "From|Von|De|Van|Da|От|Od|Från|Fra|Kimden|प्रेषक|发件人|寄件者|差出人"
 _HEADER_FROM = re.compile(_LABEL.format(_FROM_LABELS), re.IGNORECASE)
 # Spanish Outlook 2003 to 2010 writes "Enviado el:", Brazilian Outlook "Enviada em:".
-_HEADER_DATE = re.compile(
-    _LABEL.format(
-        r"Sent|Date|Gesendet|Datum|Envoyé|Enviad[oa](?:\s(?:el|em))?|Fecha|Verzonden|Inviato|Data|Отправлено"
-        r"|Дата|Wysłano|Skickat|Sendt|Gönderildi|Tarih|भेजा गया|दिनांक|发送时间|日期|傳送時間|送信日時"
-    ),
-    re.IGNORECASE,
+_DATE_LABELS = (
+    r"Sent|Date|Gesendet|Datum|Envoyé|Enviad[oa](?:\s(?:el|em))?|Fecha|Verzonden|Inviato|Data|Отправлено"
+    r"|Дата|Wysłano|Skickat|Sendt|Gönderildi|Tarih|भेजा गया|दिनांक|发送时间|日期|傳送時間|送信日時"
 )
-_HEADER_SUBJECT = re.compile(
-    _LABEL.format(
-        "Subject|Betreff|Objet|Asunto|Onderwerp|Oggetto|Assunto|Тема|Temat|Ämne|Emne|Konu|विषय|主题|主旨|件名"
-    ),
-    re.IGNORECASE,
-)
+_HEADER_DATE = re.compile(_LABEL.format(_DATE_LABELS), re.IGNORECASE)
+_SUBJECT_LABELS = "Subject|Betreff|Objet|Asunto|Onderwerp|Oggetto|Assunto|Тема|Temat|Ämne|Emne|Konu|विषय|主题|主旨|件名"
+_HEADER_SUBJECT = re.compile(_LABEL.format(_SUBJECT_LABELS), re.IGNORECASE)
+_HEADER_LABELS = (_HEADER_FROM, _HEADER_DATE, _HEADER_SUBJECT)
 
 # One whole line, as the phone or app writes it under the reply.
 _MOBILE_FOOTER = re.compile(
@@ -105,7 +100,9 @@ _MOBILE_FOOTER = re.compile(
 # The first sign or word of every marker below except attributions (those end in a colon): quote,
 # signature, separators, rule, header labels, mobile footers. Keep it in step with them.
 _MARKER_START = re.compile(
-    r"[ \t]*(?:[->_*]|Sent|Get|Gesendet|Envoy|Enviado|Begin|Anfang|Début|Inicio|मेरे|" + _FROM_LABELS + ")",
+    r"[ \t]*(?:[->_*]|Sent|Get|Gesendet|Envoy|Enviado|Begin|Anfang|Début|Inicio|मेरे|"
+    + "|".join((_FROM_LABELS, _DATE_LABELS, _SUBJECT_LABELS))
+    + ")",
     re.IGNORECASE,
 )
 
@@ -225,14 +222,15 @@ def _starts_history(lines: list[str], i: int) -> bool:
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:
-    """From, then a date and a subject: Outlook's block over the message it answers or forwards.
+    """From, a date and a subject, starting at line i: the block over the message answered or forwarded.
 
-    Asking for all three keeps prose such as "From: Kathmandu / To: Pokhara" in the reply.
+    Outlook starts it with From; Windows Live Hotmail and some webmailers start it with the Date or
+    the Subject. Asking for all three keeps prose such as "From: Kathmandu / To: Pokhara" in the reply.
     """
-    if not _HEADER_FROM.match(lines[i].lstrip()):
+    block = [line.lstrip() for line in lines[i : i + _HEADER_BLOCK_LINES]]
+    if not any(label.match(block[0]) for label in _HEADER_LABELS):
         return False
-    block = [line.lstrip() for line in lines[i + 1 : i + _HEADER_BLOCK_LINES]]
-    return any(_HEADER_DATE.match(line) for line in block) and any(_HEADER_SUBJECT.match(line) for line in block)
+    return all(any(label.match(line) for line in block) for label in _HEADER_LABELS)
 
 
 def _attribution_span(lines: list[str], i: int) -> int:

@@ -170,6 +170,38 @@ def test_a_new_outlook_reply_from_a_phone_keeps_only_the_new_text() -> None:
     assert visible_text(text) == "Tuesday at 9 works for me."
 
 
+def test_a_header_block_that_starts_with_the_date_starts_the_history() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        Date: Tue, 3 Mar 2026 10:02:00 +0545
+        From: support@example.com
+        To: asha@example.com
+        Subject: Re: [SB-1001] Plumber did not arrive
+
+        When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_header_block_that_starts_with_the_subject_starts_the_history() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        Subject: Re: [SB-1001] Plumber did not arrive
+        From: support@example.com
+        Date: Tue, 3 Mar 2026 10:02:00 +0545
+
+        When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_prose_that_starts_with_a_date_label_but_names_no_subject_is_kept() -> None:
+    text = "Date: Tuesday the 3rd\nFrom: the airport, by taxi\nThe plumber can come after 5."
+    assert visible_text(text) == text
+
+
 def test_prose_that_mentions_from_and_to_is_not_a_header_block() -> None:
     text = body("""
         I need a mover.
