@@ -14,6 +14,7 @@ It reads the body line by line, top to bottom:
   dated one, that text is the history (Outlook for Mac and Yahoo do not quote);
 - in any other language, a line (or two, wrapped) that ends in a colon and names a time and an
   address is an attribution too, when a ">" quote or nothing at all follows it;
+- so is Gmail's older bare date and sender ("2026/3/3 Asha <asha@example.com>"), over a ">" quote;
 - a header block (From / Sent / Subject in any order, in the languages below), with the rule
   Outlook draws above it, and the "-----Original Message-----" and forward markers start the history:
   everything from there on is dropped;
@@ -49,6 +50,9 @@ _ATTRIBUTION = re.compile(r".*\s(?:wrote|schrieb(?:\s.*)?|a\sécrit|escribió|�
 # Every client dates its attribution line or names an address; prose that ends in "wrote:" rarely does.
 _TIME = re.compile(r"\d{1,2}[:.]\d\d")
 _DATED = re.compile(r"\d{1,2}[:.]\d\d|@")
+# Gmail until about 2014, and its apps in East Asian locales, wrote a bare date and the sender with
+# no verb and no colon: "2026/3/3 Asha <asha@example.com>". Dropped only over a ">" quote.
+_BARE_ATTRIBUTION = re.compile(r"\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\s.{0,200}<[^<>\s@]{1,64}@[^<>\s]{1,255}>")
 # Chinese and Japanese clients end the attribution with a full-width colon.
 _COLONS = (":", "\uff1a")
 
@@ -97,10 +101,10 @@ _MOBILE_FOOTER = re.compile(
 )
 
 
-# The first sign or word of every marker below except attributions (those end in a colon): quote,
-# signature, separators, rule, header labels, mobile footers. Keep it in step with them.
+# The first sign or word of every marker below except the attributions that end in a colon: quote,
+# signature, separators, rule, header labels, bare-date attributions, mobile footers. Keep it in step with them.
 _MARKER_START = re.compile(
-    r"[ \t]*(?:[->_*]|Sent|Get|Gesendet|Envoy|Enviado|Begin|Anfang|Début|Inicio|मेरे|"
+    r"[ \t]*(?:[->_*]|\d{4}[/.-]|Sent|Get|Gesendet|Envoy|Enviado|Begin|Anfang|Début|Inicio|मेरे|"
     + "|".join((_FROM_LABELS, _DATE_LABELS, _SUBJECT_LABELS))
     + ")",
     re.IGNORECASE,
@@ -174,6 +178,8 @@ def _lines_to_drop(lines: list[str], i: int) -> int:
         return 1
     if line.strip() == "--" or _starts_history(lines, i):
         return _HISTORY
+    if _is_bare_attribution(line) and _quote_follows(lines, i + 1):
+        return 1
     span = _attribution_span(lines, i)
     if span and _quote_follows(lines, i + span):
         return span
@@ -258,6 +264,11 @@ def _attribution_span(lines: list[str], i: int) -> int:
 def _is_attribution(text: str) -> bool:
     # Every attribution ends with a colon; checking that first keeps the patterns off most lines.
     return text.endswith(":") and len(text) <= _MAX_MARKER_LINE and _ATTRIBUTION.fullmatch(text) is not None
+
+
+def _is_bare_attribution(line: str) -> bool:
+    line = line.strip()
+    return len(line) <= _MAX_MARKER_LINE and _BARE_ATTRIBUTION.fullmatch(line) is not None
 
 
 def _dated_address_span(lines: list[str], i: int) -> int:

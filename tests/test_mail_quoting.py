@@ -563,6 +563,23 @@ def test_a_dated_attribution_left_last_when_html_lost_its_quote_is_dropped() -> 
     assert visible_text(text) == "Tuesday at 9 works."
 
 
+def test_an_older_gmail_attribution_of_a_bare_date_and_sender_over_a_quote_is_dropped() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+
+        2026/3/3 SewaBazaar Support <support@example.com>
+
+        > When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_line_of_a_date_and_an_address_with_no_quote_under_it_is_kept() -> None:
+    text = "Booked as follows:\n2026/3/3 Bikash <bikash@example.com>\nHe brings the washer."
+    assert visible_text(text) == text
+
+
 def test_an_undated_line_naming_an_address_over_a_quote_is_kept() -> None:
     text = "Please write to asha@example.com:\n> the old address bounced\n"
     assert visible_text(text) == "Please write to asha@example.com:"
