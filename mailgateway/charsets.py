@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from email.header import decode_header
 from email.message import Message
 
+from charset_normalizer import from_bytes
+
 from .japanese import CODEC_NAME as ISO2022JP_MS
 
 # Names clients send -> codecs to try, best first. A label is a promise clients often break.
@@ -85,7 +87,9 @@ codecs.register_error(MIXED_UTF8, _cp1252_bytes)
 
 def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
     """(text, codec used). Tries what the label means, then UTF-8 (with Windows-1252 for the bytes that
-    are not UTF-8, when some are) and Windows-1252; never fails."""
+    are not UTF-8, when some are) and Windows-1252; never fails. A text that Windows-1252 reads as
+    words of accented letters only is Cyrillic, Greek, Hebrew or Arabic in that script's legacy
+    charset (`_non_latin_reading()`)."""
     label = (declared or "").strip().strip("\"'").lower()
     if label in _UNNAMED and _ISO2022JP_ESCAPE.search(data):
         label = "iso-2022-jp"
@@ -93,11 +97,56 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
     for codec in _codecs_for(label):
         if codec == "cp1252" and utf8_failed and _UTF8_CHARACTER.search(data):
             return data.decode("utf-8", errors=MIXED_UTF8), MIXED_UTF8
+        if codec in _WESTERN and _UTF8_CHARACTER.search(data):
+            try:  # UTF-8 under a Latin-1 label (a PHP form, a gateway's default): whole, it is UTF-8
+                return data.decode("utf-8"), "utf-8"
+            except UnicodeDecodeError:
+                pass
         try:
-            return data.decode(codec), codec
+            text = data.decode(codec)
         except (UnicodeDecodeError, LookupError):
             utf8_failed = utf8_failed or codec == "utf-8"
-    return data.decode("cp1252", errors="replace"), "cp1252"
+            continue
+        if codec == "cp1252":
+            return _non_latin_reading(data, text) or (text, codec)
+        return text, codec
+    text = data.decode("cp1252", errors="replace")
+    return _non_latin_reading(data, text) or (text, "cp1252")
+
+
+# Latin-1 and its kin. Text in them is valid UTF-8 with a multi-byte character only when it means
+# to be: "Ã©" would have to stand for "é" throughout.
+_WESTERN = frozenset({"cp1252", "iso8859-1", "latin-1", "iso8859-15"})
+# Legacy single-byte charsets of the scripts whose letters Windows-1252 reads as accented Latin
+# ones: mail in them arrives labelled "us-ascii", "iso-8859-1", or not at all, from old mailers,
+# web forms and gateways.
+_NON_LATIN_CODECS = ("cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp1253", "iso8859_7", "cp1255", "cp1256")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u00ff]")
+_MIN_ACCENTED_LETTERS = 12
+
+
+def _non_latin_reading(data: bytes, western: str) -> tuple[str, str] | None:
+    """(text, codec) when `western`, the Windows-1252 reading of `data`, is a misreading.
+
+    In a Latin-script language a few letters in ten at most are accented; in Cyrillic read as
+    Windows-1252 ("Çäðàâñòâóéòå") nearly all are. When most are, the text's own script is chosen
+    among the legacy charsets by charset-normalizer, which weighs each reading's letters against
+    its languages; a reading it does not find coherent leaves the text as it was."""
+    letters = _LATIN_LETTER.findall(western)
+    accented = sum(1 for c in letters if not c.isascii())
+    if accented < _MIN_ACCENTED_LETTERS or accented * 2 < len(letters):
+        return None
+    best = from_bytes(data[:_SAMPLE_BYTES], cp_isolation=list(_NON_LATIN_CODECS)).best()
+    if best is None:
+        return None
+    codec = codecs.lookup(best.encoding).name
+    try:
+        return data.decode(codec), codec
+    except UnicodeDecodeError:  # the sample decoded and the rest does not: keep the first reading
+        return None
+
+
+_SAMPLE_BYTES = 32 * 1024
 
 
 def _codecs_for(label: str) -> Iterable[str]:

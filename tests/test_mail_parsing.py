@@ -72,6 +72,44 @@ def test_eight_bit_text_without_a_charset_keeps_its_letters():
     assert parse_email(raw).text.strip() == "Viele Grüße aus München"
 
 
+@pytest.mark.parametrize("label", ["iso-8859-1", "windows-1252", "iso-8859-15"])
+def test_utf8_text_under_a_latin1_label_is_read_as_utf8(label):
+    raw = raw_text_mail("Grüße aus München, Ramón".encode(), f"text/plain; charset={label}")
+    assert parse_email(raw).text.strip() == "Grüße aus München, Ramón"
+
+
+RUSSIAN = "Здравствуйте, мастер не пришёл, прошу вернуть предоплату."
+GREEK = "Καλημέρα, ο υδραυλικός δεν ήρθε, παρακαλώ επιστρέψτε την προκαταβολή."  # noqa: RUF001
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "content_type"),
+    [
+        (RUSSIAN, "cp1251", "text/plain; charset=us-ascii"),
+        (RUSSIAN, "cp1251", "text/plain"),
+        (RUSSIAN, "koi8-r", "text/plain; charset=iso-8859-1"),
+        (GREEK, "cp1253", "text/plain; charset=us-ascii"),
+    ],
+    ids=["cp1251-as-us-ascii", "cp1251-unlabelled", "koi8-r-as-latin-1", "greek-as-us-ascii"],
+)
+def test_a_non_latin_text_in_its_legacy_charset_under_a_latin_or_no_label_keeps_its_letters(text, codec, content_type):
+    mail = parse_email(raw_text_mail(text.encode(codec), content_type))
+    assert mail.text.strip() == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "À bientôt : où est passé le plombier ? Déjà réglé, à côté de l'église.",
+        "Þú átt að fá endurgreiðslu fyrir þjónustuna, því miður kom pípari ekki.",
+        "ÉÀÈ ÖÄÜ ÑÇ Å",  # a few capitals alone are too little to judge: left as Latin-1
+    ],
+    ids=["french", "icelandic", "capitals"],
+)
+def test_latin_text_with_many_accents_is_not_taken_for_another_script(text):
+    assert parse_email(raw_text_mail(text.encode("cp1252"), "text/plain")).text.strip() == text
+
+
 def test_an_unknown_charset_name_does_not_lose_the_text():
     raw = raw_text_mail("café ok".encode(), "text/plain; charset=x-no-such-charset")
     assert parse_email(raw).text.strip() == "café ok"
