@@ -132,7 +132,7 @@ def _non_latin_reading(data: bytes, western: str) -> tuple[str, str] | None:
     Windows-1252 ("Çäðàâñòâóéòå") nearly all are. When most are, the text's own script is chosen
     among the legacy charsets by charset-normalizer, which weighs each reading's letters against
     its languages; a reading it does not find coherent leaves the text as it was."""
-    letters = _LATIN_LETTER.findall(western)
+    letters = _LATIN_LETTER.findall(western[:_SAMPLE_BYTES])
     accented = sum(1 for c in letters if not c.isascii())
     if accented < _MIN_ACCENTED_LETTERS or accented * 2 < len(letters):
         return None
