@@ -86,16 +86,22 @@ _SUBJECT_LABELS = "Subject|Betreff|Objet|Asunto|Onderwerp|Oggetto|Assunto|Тем
 _HEADER_SUBJECT = re.compile(_LABEL.format(_SUBJECT_LABELS), re.IGNORECASE)
 _HEADER_LABELS = (_HEADER_FROM, _HEADER_DATE, _HEADER_SUBJECT)
 
-# One whole line, as the phone or app writes it under the reply.
+# One whole line, as the phone or app writes it under the reply. The words of "Sent from my ..."
+# hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; the
+# apology that phones and K-9 Mail add ("..., please excuse my brevity.") is part of the footer.
 _MOBILE_FOOTER = re.compile(
-    r"(?:Sent from my(?:\s+\S+){1,4}"
-    r"|Sent from (?:Yahoo Mail|Mail|Outlook)\b.{0,80}"
+    r"(?:Sent from my(?:\s+[^\s,;]+){1,5}(?:[,.]?\s+please\s+excuse\s.{1,60})?"
+    r"|Sent from (?:Yahoo Mail|Mail|Outlook|Windows Mail|Mailbox)\b.{0,80}"
+    r"|Sent with (?:Airmail|Spark)\b.{0,80}"
     r"|Get Outlook for\s.{1,80}"
     r"|Von meinem(?:\s+\S+){1,3}\s+gesendet"
     r"|Gesendet von meinem(?:\s+\S+){1,3}"
-    r"|Envoyé de mon(?:\s+\S+){1,3}"
+    r"|Diese Nachricht wurde von meinem(?:\s+\S+){1,4}\s+gesendet"  # K-9 Mail in German
+    r"|Envoyé (?:de|depuis) mon(?:\s+\S+){1,3}"
     r"|Enviado desde mi(?:\s+\S+){1,3}"
-    r"|मेरे(?:\s+\S+){1,3}\s+से\s+भेजा\s+गया)"
+    r"|मेरे(?:\s+\S+){1,3}\s+से\s+भेजा\s+गया"
+    # iOS and Android in Chinese (traditional, simplified) and Japanese
+    r"|[從从]我的\s?\S{1,20}\s?(?:傳送|发送)|发自我的\s?\S{1,20}|(?:iPhone|iPad|Android)\s?から送信)"
     r"[.!]?",
     re.IGNORECASE,
 )
@@ -104,9 +110,8 @@ _MOBILE_FOOTER = re.compile(
 # The first sign or word of every marker below except the attributions that end in a colon: quote,
 # signature, separators, rule, header labels, bare-date attributions, mobile footers. Keep it in step with them.
 _MARKER_START = re.compile(
-    r"[ \t]*(?:[->_*]|\d{4}[/.-]|Sent|Get|Gesendet|Envoy|Enviado|Begin|Anfang|Début|Inicio|मेरे|"
-    + "|".join((_FROM_LABELS, _DATE_LABELS, _SUBJECT_LABELS))
-    + ")",
+    r"[ \t]*(?:[->_*]|\d{4}[/.-]|Sent|Get|Gesendet|Diese|Envoy|Enviado|Begin|Anfang|Début|Inicio|मेरे"
+    r"|[從从]我的|发自我的|iPhone|iPad|Android|" + "|".join((_FROM_LABELS, _DATE_LABELS, _SUBJECT_LABELS)) + ")",
     re.IGNORECASE,
 )
 

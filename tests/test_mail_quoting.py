@@ -363,10 +363,35 @@ def test_a_dash_dash_inside_a_line_is_text() -> None:
         "Envoyé de mon iPhone",
         "Enviado desde mi iPhone",
         "मेरे iPhone से भेजा गया",
+        "Sent from my Samsung Galaxy A52 5G phone",
+        "Sent from Mailbox",
+        "Sent from Windows Mail",
+        "Sent with Airmail",
+        "Envoyé depuis mon appareil Galaxy",
+        "Diese Nachricht wurde von meinem Android-Gerät mit K-9 Mail gesendet.",
+        "從我的 iPhone 傳送",
+        "发自我的iPhone",
+        "iPhoneから送信",
     ],
 )
 def test_a_mobile_footer_line_is_dropped(footer: str) -> None:
     assert visible_text(f"Tuesday at 9 works for me.\n\n{footer}\n") == "Tuesday at 9 works for me."
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "Sent from my phone, please excuse the brevity.",
+        "Sent from my Android device with K-9 Mail. Please excuse my brevity.",
+    ],
+)
+def test_a_mobile_footer_that_asks_to_excuse_brevity_or_typos_is_dropped(footer: str) -> None:
+    assert visible_text(f"Tuesday at 9 works for me.\n\n{footer}\n") == "Tuesday at 9 works for me."
+
+
+def test_a_sentence_from_a_phone_that_asks_for_something_else_is_kept() -> None:
+    text = "Sent from my phone, please call me back."
+    assert visible_text(text) == text
 
 
 def test_a_sentence_that_starts_like_a_footer_is_kept() -> None:
