@@ -68,7 +68,7 @@ def seed(tickets: int, messages: int) -> tuple[str, str]:
     from django.db import connection
     from django.utils import timezone
 
-    from support import services
+    from support import summaries
     from support.models import PRIORITY_RANK, Category, Priority, Source, Status, Ticket, User
 
     existing = Ticket.objects.count()
@@ -190,7 +190,7 @@ def seed(tickets: int, messages: int) -> tuple[str, str]:
                         now,
                     )
                 )
-    services.refresh_ticket_summaries(Ticket.objects.all())
+    summaries.refresh_ticket_summaries(Ticket.objects.all())
     with connection.cursor() as cursor:
         cursor.execute("SELECT setval('support_ticket_reference_seq', %s)", [tickets + 10])
         cursor.execute("VACUUM ANALYZE")  # the steady state autovacuum keeps a live table in

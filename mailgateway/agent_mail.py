@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from support import services
+from support import rules, services
 from support.errors import InvalidInput
 from support.models import Channel, Message, Ticket, User
 
@@ -151,7 +151,7 @@ def _tags(ticket: Ticket, commands: Commands, problems: list[str]) -> list[str] 
     if not commands.tags:
         return None
     try:
-        return services.clean_tags([*ticket.tags, *commands.tags])
+        return rules.clean_tags([*ticket.tags, *commands.tags])
     except InvalidInput as exc:
         problems.append(f"#tag: {exc.message} {' '.join(exc.details.get('tags', []))}".strip())
         return None

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk import metrics
-from support import services
+from support import message_files, services
 from support.errors import DomainError
 from support.files import safe_filename, sniff_content_type
 from support.models import Attachment, Channel, Message, Source, Ticket, User
@@ -347,7 +347,7 @@ def _keep_files(message: Message, author: User, extracted: Extracted) -> None:
     stored: dict[str, Attachment] = {}
     kept = []
     for item in extracted.files:
-        attachment = services.store_attachment(
+        attachment = message_files.store_attachment(
             ticket=message.ticket,
             uploader=author,
             content=BytesIO(item.data),
@@ -360,12 +360,12 @@ def _keep_files(message: Message, author: User, extracted: Extracted) -> None:
             stored[item.content_id] = attachment
     if not kept:
         if message.html and "cid:" in message.html:
-            services.set_message_html(message=message, html=link_inline_images(message.html, {}))
+            message_files.set_message_html(message=message, html=link_inline_images(message.html, {}))
         return
     html = message.html
     if html and stored:
         html = link_inline_images(html, {cid: _download_url(a) for cid, a in stored.items()})
-    services.attach_to_message(message=message, attachments=kept, html=html)
+    message_files.attach_to_message(message=message, attachments=kept, html=html)
 
 
 def _download_url(attachment: Attachment) -> str:

@@ -36,7 +36,7 @@ from django.template.backends.django import Template as DjangoBackendTemplate
 from django.template.loader import get_template
 from django.utils.safestring import mark_safe
 
-from support import services
+from support import rules
 from support.links import ticket_link_url
 from support.models import User
 
@@ -203,7 +203,7 @@ def mail_context(outbound: OutboundEmail, recipient: User, thread: Thread) -> di
         "for_staff": recipient.is_staff,
         # Only for someone the web page will show the ticket to: a participant in Cc answers by mail.
         "link": ticket_link_url(ticket_id=ticket.pk, person_id=recipient.pk)
-        if services.can_view_ticket(recipient, ticket)
+        if rules.can_view_ticket(recipient, ticket)
         else "",
         "support_name": support_name(),
         "message": carried,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from support import services
+from support import rules, services
 from support.errors import InvalidInput, NotAllowed
 from support.models import Channel, Message, Ticket, User
 
@@ -63,7 +63,7 @@ def _decide(inbound: InboundEmail, actor: User, *, ticket: Ticket | None) -> Mes
         if not mail.from_address:
             raise InvalidInput("The mail has no sender to post it as.", {"from": ["missing"]})
         sender = person_for(mail.from_address, mail.from_name)
-        if ticket is not None and not services.can_view_ticket(sender, ticket):
+        if ticket is not None and not rules.can_view_ticket(sender, ticket):
             services.add_participants(ticket=ticket, people=[sender], actor=actor, channel=Channel.EMAIL)
         route: NewTicket | Reply = (
             Reply(ticket=ticket, author=sender, routed_by="staff") if ticket is not None else NewTicket(author=sender)

@@ -16,7 +16,7 @@ from .models import (
     TicketParticipant,
     User,
 )
-from .services import refresh_ticket_summaries
+from .summaries import refresh_ticket_summaries
 
 
 @admin.register(User)

@@ -39,7 +39,7 @@ from .models import (
     TicketParticipant,
     User,
 )
-from .services import refresh_ticket_summaries
+from .summaries import refresh_ticket_summaries
 from .ticket_counts import tickets_changed
 
 ERASED_TEXT = "[erased at the customer's request]"

@@ -3,27 +3,23 @@
 Every door (REST API, web pages, console, mail gateway) calls these functions, so the rules of
 spec section 3 are enforced once: who may do what, internal notes, text limits, timestamps,
 unread flags and the audit log. Each function runs in one transaction, locks the ticket row
-it changes, and announces what happened after commit (`support.events`).
+it changes, and announces what happened after commit (`support.events`). Their checks are in
+`support.rules`, the files of messages in `support.message_files`, and the ticket's list
+columns in `support.summaries`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import IO, Any
+from typing import Any
 
-from django.conf import settings
-from django.core.files.base import File
 from django.db import transaction
-from django.db.models import Case, Count, F, OuterRef, QuerySet, Subquery, When
-from django.db.models.functions import Coalesce, Left
-from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from . import events, ticket_counts
-from .errors import FileTooLarge, InvalidFileType, InvalidInput, NotAllowed
-from .files import safe_filename, sniff_content_type
+from . import events
+from .errors import InvalidInput, NotAllowed
+from .message_files import chosen_uploads, link_attachments
 from .models import (
-    SNIPPET_LENGTH,
     Attachment,
     CannedReply,
     Category,
@@ -39,36 +35,18 @@ from .models import (
     User,
 )
 from .references import next_ticket_reference
+from .rules import (
+    choice,
+    clean_message_text,
+    clean_tags,
+    clean_title,
+    require_conversation,
+    require_staff,
+    require_view,
+)
+from .summaries import count_message
 
-MAX_TYPED_TEXT = 5000
-MAX_TAGS = 20
-MAX_TAG_LENGTH = 50
-TRUNCATION_MARKER = "\n\n[… message truncated; the full mail is kept with the original]"
 UNSET: Any = object()
-
-
-def can_view_ticket(user: User, ticket: Ticket) -> bool:
-    return bool(user.is_active and (user.is_staff or ticket.customer_id == user.pk))
-
-
-def _require_view(user: User, ticket: Ticket) -> None:
-    if not can_view_ticket(user, ticket):
-        raise NotAllowed("You cannot see this ticket.")
-
-
-def is_participant(user: User, ticket: Ticket) -> bool:
-    return bool(user.is_active and TicketParticipant.objects.filter(ticket=ticket, person=user).exists())
-
-
-def _require_conversation(user: User, ticket: Ticket) -> None:
-    """The customer, staff, and the ticket's participants (people in Cc) may write to it."""
-    if not (can_view_ticket(user, ticket) or is_participant(user, ticket)):
-        raise NotAllowed("You cannot write to this ticket.")
-
-
-def _require_staff(user: User, action: str) -> None:
-    if not (user.is_active and user.is_staff):
-        raise NotAllowed(f"Only staff may {action}.")
 
 
 def _locked(ticket: Ticket) -> Ticket:
@@ -76,58 +54,6 @@ def _locked(ticket: Ticket) -> Ticket:
     fresh = Ticket.objects.select_for_update().get(pk=ticket.pk)
     ticket.__dict__.update({f.attname: getattr(fresh, f.attname) for f in Ticket._meta.concrete_fields})
     return ticket
-
-
-def clean_message_text(text: str | None, *, channel: str) -> str:
-    """Typed text is limited to 5,000 characters; mail bodies are cut with a marker instead."""
-    text = (text or "").replace("\x00", "").strip()
-    if not text:
-        raise InvalidInput("Write a message.", {"message_text": ["This field may not be blank."]})
-    if len(text) > MAX_TYPED_TEXT:
-        if channel != Channel.EMAIL:
-            raise InvalidInput(
-                "The message is too long.",
-                {"message_text": [f"Ensure this field has no more than {MAX_TYPED_TEXT} characters."]},
-            )
-        text = text[: MAX_TYPED_TEXT - len(TRUNCATION_MARKER)].rstrip() + TRUNCATION_MARKER
-    return text
-
-
-def clean_title(title: str | None) -> str:
-    title = " ".join((title or "").replace("\x00", "").split())
-    if not title:
-        raise InvalidInput("Give the ticket a title.", {"title": ["This field may not be blank."]})
-    if len(title) > 255:
-        raise InvalidInput("The title is too long.", {"title": ["Ensure this field has no more than 255 characters."]})
-    return title
-
-
-def clean_tags(tags: Iterable[Any]) -> list[str]:
-    if isinstance(tags, str) or not isinstance(tags, Iterable):
-        raise InvalidInput("Tags are a list of words.", {"tags": ["Expected a list of strings."]})
-    cleaned: list[str] = []
-    for tag in tags:
-        if not isinstance(tag, str):
-            raise InvalidInput("Tags are a list of words.", {"tags": ["Every tag must be a string."]})
-        tag = " ".join(tag.replace("\x00", "").split()).lower()
-        if not tag:
-            continue
-        if len(tag) > MAX_TAG_LENGTH:
-            raise InvalidInput("A tag is too long.", {"tags": [f"A tag has at most {MAX_TAG_LENGTH} characters."]})
-        if tag not in cleaned:
-            cleaned.append(tag)
-    if len(cleaned) > MAX_TAGS:
-        raise InvalidInput("Too many tags.", {"tags": [f"A ticket has at most {MAX_TAGS} tags."]})
-    return cleaned
-
-
-def _choice(value: Any, choices: type, field: str) -> str:
-    if value not in choices.values:  # type: ignore[attr-defined]
-        raise InvalidInput(
-            f"{value!r} is not a valid {field}.",
-            {field: [f'"{value}" is not a valid choice.']},
-        )
-    return str(value)
 
 
 def _record(
@@ -172,12 +98,12 @@ def open_ticket(
     """A new ticket with its first message, written by the customer (or by staff for them)."""
     author = opened_by or customer
     if author.pk != customer.pk:
-        _require_staff(author, "open a ticket for someone else")
+        require_staff(author, "open a ticket for someone else")
     title = clean_title(title)
     text = clean_message_text(message_text, channel=channel)
-    category = _choice(category, Category, "category")
-    priority = _choice(priority, Priority, "priority")
-    source = _choice(source, Source, "source")
+    category = choice(category, Category, "category")
+    priority = choice(priority, Priority, "priority")
+    source = choice(source, Source, "source")
     now = timezone.now()
     # No savepoint: nothing in here raises but the database, and then the caller's transaction
     # (or its own savepoint, as the mail gateway's) must roll back anyway.
@@ -204,10 +130,10 @@ def open_ticket(
             routed_by=routed_by,
             now=now,
         )
-        _summarize(ticket, message)  # before the INSERT, so the new ticket is written once
+        count_message(ticket, message)  # before the INSERT, so the new ticket is written once
         ticket.save(force_insert=True)
         message.save(force_insert=True)
-        _link_attachments(message, attachments)
+        link_attachments(message, attachments)
         _record(ticket, author, EventKind.CREATED, None, Status.OPEN, channel)
         events.announce(events.ticket_opened, ticket=ticket, message=message, actor=author, channel=channel)
     return ticket
@@ -233,21 +159,21 @@ def add_message(
     staff reply stamps `first_response_at` and moves an open ticket to in progress.
     Participants (people in Cc) may reply too.
     """
-    _require_conversation(author, ticket)
+    require_conversation(author, ticket)
     if is_internal:
-        _require_staff(author, "write internal notes")
+        require_staff(author, "write internal notes")
     text = clean_message_text(message_text, channel=channel)
     with transaction.atomic():
         ticket = _locked(ticket)
         # Stamped under the ticket's lock, so that the messages' order is the order in which
-        # `_summarize()` counts them (the latest snippet, who wrote last).
+        # `count_message()` counts them (the latest snippet, who wrote last).
         now = timezone.now()
         if ticket.status == Status.CLOSED and not author.is_staff:
             raise InvalidInput(
                 "This ticket is closed; open a new ticket to follow up.",
                 {"ticket": ["A closed ticket takes no new messages."]},
             )
-        chosen = list(attachments) + _attachments_for(ticket, author, attachment_ids)
+        chosen = list(attachments) + chosen_uploads(ticket, author, attachment_ids)
         message = _new_message(
             ticket=ticket,
             author=author,
@@ -260,7 +186,7 @@ def add_message(
             now=now,
         )
         message.save(force_insert=True)
-        _link_attachments(message, chosen)
+        link_attachments(message, chosen)
         _after_message(ticket, message, author, channel, now)
         events.announce(events.message_added, ticket=ticket, message=message, actor=author, channel=channel)
     return message
@@ -298,7 +224,7 @@ def _new_message(
 
 
 def _after_message(ticket: Ticket, message: Message, author: User, channel: str, now: Any) -> None:
-    changed = _summarize(ticket, message)
+    changed = count_message(ticket, message)
     if message.is_internal:
         # A note does not move `updated_at`: the customer sees that field, and a note must
         # leave no trace on their side.
@@ -322,143 +248,12 @@ def _after_message(ticket: Ticket, message: Message, author: User, channel: str,
     ticket.save(update_fields=changed)
 
 
-def _summarize(ticket: Ticket, message: Message) -> list[str]:
-    """Count `message` into the ticket's list columns (snippets, unread counts, who wrote the
-    last public message) of each side that may see it; returns the fields changed. The caller
-    holds the ticket's row lock."""
-    snippet = message.message_text[:SNIPPET_LENGTH]
-    ticket.staff_snippet = snippet
-    ticket.conversation_version += 1
-    changed = ["staff_snippet", "conversation_version"]
-    if not message.read_by_staff:
-        ticket.unread_by_staff += 1
-        changed.append("unread_by_staff")
-    if not message.is_internal:
-        ticket.customer_snippet = snippet
-        ticket.last_public_from_staff = not message.is_from_customer
-        changed += ["customer_snippet", "last_public_from_staff"]
-        if not message.read_by_customer:
-            ticket.unread_by_customer += 1
-            changed.append("unread_by_customer")
-    return changed
-
-
-def refresh_ticket_summaries(tickets: QuerySet[Ticket]) -> int:
-    """Recount the list columns of `tickets` from their messages, for the rare writes that
-    change messages without `add_message()` (erasure, the admin). Returns the tickets updated."""
-    shown = Message.objects.filter(ticket=OuterRef("pk"))
-    public = shown.filter(is_internal=False)
-
-    def latest(messages: QuerySet[Message]) -> Any:
-        return Left(Subquery(messages.order_by("-created_at").values("message_text")[:1]), SNIPPET_LENGTH)
-
-    def how_many(messages: QuerySet[Message]) -> Any:
-        counted = messages.order_by().values("ticket").annotate(n=Count("pk")).values("n")
-        return Coalesce(Subquery(counted), 0)
-
-    last_public_from_customer = Subquery(public.order_by("-created_at").values("is_from_customer")[:1])
-
-    with transaction.atomic():
-        # Locked first, in one order: a message being added meanwhile then commits before the
-        # recount's UPDATE starts, and that statement's snapshot counts it.
-        ids = list(tickets.order_by("pk").select_for_update().values_list("pk", flat=True))
-        ticket_counts.tickets_changed()  # an UPDATE sends no signal
-        return Ticket.objects.filter(pk__in=ids).update(
-            conversation_version=F("conversation_version") + 1,
-            staff_snippet=latest(shown),
-            customer_snippet=latest(public),
-            unread_by_staff=how_many(shown.filter(read_by_staff=False)),
-            unread_by_customer=how_many(public.filter(read_by_customer=False)),
-            last_public_from_staff=Case(When(Exact(last_public_from_customer, False), then=True), default=False),
-        )
-
-
-def _attachments_for(ticket: Ticket, author: User, attachment_ids: Sequence[Any]) -> list[Attachment]:
-    if not attachment_ids:
-        return []
-    ids = list(dict.fromkeys(str(i) for i in attachment_ids))
-    found = list(Attachment.objects.filter(pk__in=ids, ticket=ticket, message__isnull=True, uploaded_by=author))
-    if len(found) != len(ids):
-        raise InvalidInput(
-            "Some attachments cannot be used.",
-            {"attachment_ids": ["Each attachment must be your own earlier upload to this ticket, not yet sent."]},
-        )
-    return found
-
-
-def _link_attachments(message: Message, attachments: Sequence[Attachment]) -> None:
-    ids = [a.pk for a in attachments]
-    if ids:
-        Attachment.objects.filter(pk__in=ids).update(message=message)
-
-
-def store_attachment(
-    *, ticket: Ticket, uploader: User, content: IO[bytes], filename: str, size: int, content_id: str = ""
-) -> Attachment:
-    """Keep an uploaded or mailed file after checking its size and its real type."""
-    _require_conversation(uploader, ticket)
-    limit = settings.ATTACHMENT_MAX_BYTES
-    if size > limit:
-        raise FileTooLarge(
-            f"The file is larger than the limit of {limit // (1024 * 1024)} MB.",
-            {"file": [f"Files may be at most {limit} bytes; this one is {size}."]},
-        )
-    name = safe_filename(filename)
-    head = content.read(8192)
-    content.seek(0)
-    sniffed = sniff_content_type(head, name)
-    if sniffed is None or sniffed.content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
-        found = sniffed.content_type if sniffed else "unknown binary data"
-        raise InvalidFileType(
-            "This type of file is not accepted.",
-            {"file": [f"The file's contents are {found}, which is not an allowed type."]},
-        )
-    attachment = Attachment(
-        ticket=ticket,
-        uploaded_by=uploader,
-        filename=name,
-        file_size=size,
-        content_type=sniffed.content_type,
-        content_id=content_id[:255],
-    )
-    attachment.file.save(name, File(content), save=False)
-    attachment.save()
-    return attachment
-
-
-def attach_to_message(*, message: Message, attachments: Sequence[Attachment], html: str | None = None) -> None:
-    """Files kept after their message was written (a mail's attachments and inline images)."""
-    html_changed = html is not None and html != message.html
-    if not (attachments or html_changed):
-        return
-    with transaction.atomic():
-        _link_attachments(message, attachments)
-        if html is not None and html_changed:
-            message.html = html
-            Message.objects.filter(pk=message.pk).update(html=html)
-        _conversation_changed(message.ticket_id)
-
-
-def set_message_html(*, message: Message, html: str) -> None:
-    """The display HTML of a mailed message, once its inline images point at stored files."""
-    message.html = html
-    with transaction.atomic():
-        Message.objects.filter(pk=message.pk).update(html=html)
-        _conversation_changed(message.ticket_id)
-
-
-def _conversation_changed(ticket_id: Any) -> None:
-    """A message's files or HTML changed after the message was counted: a conversation kept in
-    the cache under the ticket's current version is no longer the conversation."""
-    Ticket.objects.filter(pk=ticket_id).update(conversation_version=F("conversation_version") + 1)
-
-
 # -- participants --------------------------------------------------------------------------
 
 
 def add_participants(*, ticket: Ticket, people: Iterable[User], actor: User, channel: str) -> list[User]:
     """Add people to the conversation (the customer's Cc); returns those who were new."""
-    _require_conversation(actor, ticket)
+    require_conversation(actor, ticket)
     wanted = {p.pk: p for p in people if p.is_active and p.pk != ticket.customer_id and not p.is_staff}
     if not wanted:
         return []
@@ -476,7 +271,7 @@ def add_participants(*, ticket: Ticket, people: Iterable[User], actor: User, cha
 
 def remove_participant(*, ticket: Ticket, person: User, actor: User, channel: str) -> bool:
     """Staff take someone out of the conversation: no more replies by mail, no more posting."""
-    _require_staff(actor, "remove participants")
+    require_staff(actor, "remove participants")
     with transaction.atomic():
         deleted, _ = TicketParticipant.objects.filter(ticket=ticket, person=person).delete()
         if deleted:
@@ -499,14 +294,14 @@ def change_ticket(
     assigned_agent: Any = UNSET,
 ) -> list[TicketEvent]:
     """Change any of a ticket's fields; a customer may only close their own ticket."""
-    _require_view(actor, ticket)
+    require_view(actor, ticket)
     wanted: dict[str, Any] = {}
     if status is not UNSET:
-        wanted["status"] = _choice(status, Status, "status")
+        wanted["status"] = choice(status, Status, "status")
     if priority is not UNSET:
-        wanted["priority"] = _choice(priority, Priority, "priority")
+        wanted["priority"] = choice(priority, Priority, "priority")
     if category is not UNSET:
-        wanted["category"] = _choice(category, Category, "category")
+        wanted["category"] = choice(category, Category, "category")
     if tags is not UNSET:
         wanted["tags"] = clean_tags(tags)
     with transaction.atomic():
@@ -543,7 +338,7 @@ def _agent_id(agent: User | None) -> Any:
 
 def assign(*, ticket: Ticket, actor: User, agent: User | None, channel: str) -> list[TicketEvent]:
     """Give the ticket to a staff user (or to nobody)."""
-    _require_staff(actor, "assign tickets")
+    require_staff(actor, "assign tickets")
     if agent is not None and not (agent.is_staff and agent.is_active):
         raise InvalidInput(
             "Tickets can only be assigned to active staff.", {"agent_id": ["This user is not an active agent."]}
@@ -574,7 +369,7 @@ def escalate(
     *, ticket: Ticket, actor: User, reason: str, channel: str, priority: str = Priority.URGENT
 ) -> list[TicketEvent]:
     """Flag the ticket for supervisors, with a reason, and raise its priority."""
-    _require_staff(actor, "escalate tickets")
+    require_staff(actor, "escalate tickets")
     reason = (reason or "").replace("\x00", "").strip()
     if not reason:
         raise InvalidInput("Say why the ticket is escalated.", {"reason": ["This field may not be blank."]})
@@ -582,7 +377,7 @@ def escalate(
         raise InvalidInput(
             "The reason is too long.", {"reason": ["Ensure this field has no more than 1000 characters."]}
         )
-    priority = _choice(priority, Priority, "priority")
+    priority = choice(priority, Priority, "priority")
     now = timezone.now()
     with transaction.atomic():
         ticket = _locked(ticket)
@@ -620,7 +415,7 @@ def close_if_resolved_before(*, ticket: Ticket, resolved_before: Any, note: str)
 
 def mark_read(*, ticket: Ticket, reader: User) -> int:
     """Mark the messages of the reader's side read; returns how many changed."""
-    _require_view(reader, ticket)
+    require_view(reader, ticket)
     staff_side = reader.is_staff and ticket.customer_id != reader.pk
     counter = "unread_by_staff" if staff_side else "unread_by_customer"
     if not getattr(ticket, counter):
@@ -642,7 +437,7 @@ def mark_read(*, ticket: Ticket, reader: User) -> int:
 
 def save_canned_reply(*, actor: User, title: str, body: str, reply: CannedReply | None = None) -> CannedReply:
     """Create a canned reply, or change `reply`; staff only, titles unique, body like a message."""
-    _require_staff(actor, "manage canned replies")
+    require_staff(actor, "manage canned replies")
     title = clean_title(title)[:120]
     body = clean_message_text(body, channel=Channel.WEB)
     clash = CannedReply.objects.filter(title__iexact=title)
@@ -658,5 +453,5 @@ def save_canned_reply(*, actor: User, title: str, body: str, reply: CannedReply 
 
 
 def delete_canned_reply(*, actor: User, reply: CannedReply) -> None:
-    _require_staff(actor, "manage canned replies")
+    require_staff(actor, "manage canned replies")
     reply.delete()

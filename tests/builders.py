@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from support import services
+from support import message_files, services
 from support.models import Attachment, Channel, Message, Ticket, User
 
 PNG_1PX = (
@@ -30,7 +30,7 @@ def make_reply(ticket: Ticket, author: User, text: str = "A reply", **overrides:
 
 
 def make_attachment(ticket: Ticket, uploader: User, *, data: bytes = PNG_1PX, name: str = "photo.png") -> Attachment:
-    return services.store_attachment(
+    return message_files.store_attachment(
         ticket=ticket, uploader=uploader, content=io.BytesIO(data), filename=name, size=len(data)
     )
 

@@ -10,7 +10,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from support import selectors, services
+from support import message_files, selectors
 from support.models import Ticket
 from tests.builders import make_attachment, make_reply, make_ticket
 
@@ -66,7 +66,7 @@ def test_a_file_attached_after_its_message_is_shown(api, agent, customer_a):
     client = api(agent)
     detail(client, ticket)
     message = ticket.messages.get()
-    services.attach_to_message(message=message, attachments=[make_attachment(ticket, customer_a)])
+    message_files.attach_to_message(message=message, attachments=[make_attachment(ticket, customer_a)])
     assert [a["filename"] for a in detail(client, ticket)["messages"][0]["attachments"]] == ["photo.png"]
 
 

@@ -152,7 +152,7 @@ def test_processing_a_row_again_does_nothing():
 
 def test_a_crash_in_the_middle_leaves_nothing_half_written_and_the_retry_posts_once():
     stored = store_inbound(build_mail(files=[("a.pdf", PDF_HEAD, "application/pdf")]), door="raw")
-    crash = mock.patch("support.services.attach_to_message", side_effect=RuntimeError("worker died"))
+    crash = mock.patch("support.message_files.attach_to_message", side_effect=RuntimeError("worker died"))
     with crash, pytest.raises(RuntimeError):
         process_stored_mail(str(stored.inbound.pk))
     assert (Ticket.objects.count(), Message.objects.count(), Attachment.objects.count()) == (0, 0, 0)

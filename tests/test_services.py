@@ -7,7 +7,7 @@ import io
 import pytest
 from django.db import IntegrityError, transaction
 
-from support import events, services
+from support import events, message_files, rules, services
 from support.errors import InvalidFileType, InvalidInput, NotAllowed
 from support.models import Channel, EventKind, Message, Status, TicketEvent
 from tests.builders import WINDOWS_EXE, make_reply, make_ticket
@@ -151,7 +151,7 @@ def test_typed_text_is_limited_and_mail_text_is_cut_with_a_marker(ticket, agent)
     with pytest.raises(InvalidInput):
         make_reply(ticket, agent, "   \x00  ")
     long_mail = make_reply(ticket, agent, "y" * 20000, channel=Channel.EMAIL)
-    assert len(long_mail.message_text) <= 5000 and long_mail.message_text.endswith(services.TRUNCATION_MARKER)
+    assert len(long_mail.message_text) <= 5000 and long_mail.message_text.endswith(rules.TRUNCATION_MARKER)
 
 
 @pytest.mark.django_db
@@ -207,7 +207,7 @@ def test_events_are_announced_after_commit_only(customer_a, agent, django_captur
 @pytest.mark.django_db
 def test_a_renamed_executable_is_not_stored(ticket, customer_a):
     with pytest.raises(InvalidFileType):
-        services.store_attachment(
+        message_files.store_attachment(
             ticket=ticket, uploader=customer_a, content=io.BytesIO(WINDOWS_EXE), filename="a.pdf", size=len(WINDOWS_EXE)
         )
     assert ticket.attachments.count() == 0

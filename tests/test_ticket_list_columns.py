@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import services
+from support import services, summaries
 from support.models import Attachment, Message, Ticket
 from support.privacy import ERASED_TEXT, erase_customer
 from tests.builders import make_reply, make_sent_attachment, make_ticket
@@ -23,7 +23,7 @@ def columns(ticket: Ticket) -> dict[str, object]:
 
 
 def recounted(ticket: Ticket) -> dict[str, object]:
-    services.refresh_ticket_summaries(Ticket.objects.filter(pk=ticket.pk))
+    summaries.refresh_ticket_summaries(Ticket.objects.filter(pk=ticket.pk))
     return columns(ticket)
 
 

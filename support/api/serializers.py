@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from support import selectors
 from support.models import Attachment, Category, Message, Priority, Source, Status, Ticket, User
-from support.services import MAX_TYPED_TEXT
+from support.rules import MAX_TYPED_TEXT
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from support import selectors, services
+from support import message_files, selectors, services
 from support.errors import InvalidInput
 from support.models import Channel, Source, Ticket, User
 from support.signed_in import signed_in_user
@@ -179,7 +179,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     def attachments(self, request: Request, pk: str | None = None) -> Response:
         ticket = self.get_object()
         upload = _valid(s.AttachmentUploadSerializer, request.data)["file"]
-        attachment = services.store_attachment(
+        attachment = message_files.store_attachment(
             ticket=ticket,
             uploader=signed_in_user(request),
             content=upload,

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from support import services
+from support import rules
 from support.links import read_ticket_link
 from support.models import Ticket, User
 
@@ -73,7 +73,7 @@ def ticket_link(request: HttpRequest, token: str) -> HttpResponse:
     link = read_ticket_link(token)
     person = User.objects.filter(pk=link.person_id, is_active=True).first() if link else None
     ticket = Ticket.objects.filter(pk=link.ticket_id).first() if link else None
-    if link is None or person is None or ticket is None or not services.can_view_ticket(person, ticket):
+    if link is None or person is None or ticket is None or not rules.can_view_ticket(person, ticket):
         return render(request, "support/link_invalid.html", status=400)
     if person.is_staff:
         return redirect("console-ticket", reference=ticket.reference)

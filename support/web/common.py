@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 
-from support import selectors, services
+from support import message_files, selectors, services
 from support.errors import DomainError
 from support.models import Attachment, Ticket, User
 from support.signed_in import SignedInRequest
@@ -55,7 +55,7 @@ def get_ticket_or_404(user: User, reference: str, *, with_people: bool = True) -
 
 def store_uploads(ticket: Ticket, uploader: User, uploads: Sequence[UploadedFile]) -> list[Attachment]:
     return [
-        services.store_attachment(
+        message_files.store_attachment(
             ticket=ticket, uploader=uploader, content=upload, filename=upload.name or "", size=upload.size or 0
         )
         for upload in uploads

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from support import selectors, services
+from support import message_files, selectors, services
 from support.errors import DomainError
 from support.models import Channel, Message, Source, Status
 from support.references import reference_spellings
@@ -108,7 +108,7 @@ def new_ticket(request: SignedInRequest) -> HttpResponse:
             )
             if data["files"]:
                 first = ticket.messages.get()
-                services.attach_to_message(
+                message_files.attach_to_message(
                     message=first, attachments=store_uploads(ticket, request.user, data["files"])
                 )
     except DomainError as exc:

@@ -1,7 +1,7 @@
 """Forms of the web pages: they shape and check what a person typed; the services decide.
 
 Files are checked here before anything is stored (size and the type read from the bytes, the
-same rules `services.store_attachment` applies again), so a bad file is a field error on the
+same rules `message_files.store_attachment` applies again), so a bad file is a field error on the
 form and the ticket or reply is not written at all.
 """
 
@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from support.files import sniff_content_type
 from support.models import Category, Priority, Source, Status, User
-from support.services import MAX_TYPED_TEXT
+from support.rules import MAX_TYPED_TEXT
 
 MAX_FILES = 10
 

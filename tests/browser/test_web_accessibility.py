@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page
 
 from mailgateway.models import OutboundEmail
-from support import services
+from support import message_files, services
 from support.models import CannedReply, Channel, User
 from tests.builders import make_attachment, make_reply, make_ticket
 from tests.mailbuilder import build_mail, deliver
@@ -24,7 +24,7 @@ def helpdesk(customer_a: User, agent: User, other_agent: User) -> dict[str, str]
     """A small helpdesk with something on every page: tickets, replies, a note, a file, mail."""
     ticket = make_ticket(customer_a, title="Cleaner did not come on Monday", priority="high")
     first = ticket.messages.get()
-    services.attach_to_message(message=first, attachments=[make_attachment(ticket, customer_a)])
+    message_files.attach_to_message(message=first, attachments=[make_attachment(ticket, customer_a)])
     make_reply(ticket, agent, "Sorry about that. We send someone tomorrow at 9.")
     make_reply(ticket, agent, "Check the booking log first.", is_internal=True)
     make_reply(ticket, customer_a, "Thank you, 9 is fine.")

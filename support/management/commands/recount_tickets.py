@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from support.models import Ticket
-from support.services import refresh_ticket_summaries
+from support.summaries import refresh_ticket_summaries
 
 
 class Command(BaseCommand):
