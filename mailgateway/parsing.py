@@ -56,6 +56,8 @@ _ADDRESS_HEADERS = (
 )  # fmt: skip
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
+_LEADING_BLANK_LINES = re.compile(rb"(?:[ \t]*\r?\n)+")
+_HEADER_LINE = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")
 _BARE_ADDRESS = re.compile(r"(?P<name>[^\s<>@,;:\"()][^<>@,;:\"()]*?)\s+(?P<address>[^\s<>@,;:\"()]+@[^\s<>@,;:\"()]+)")
 
 
@@ -165,13 +167,26 @@ def _message_from(raw: bytes) -> Message:
     while it parses: for a 25 MB mail that is 25 MB less at the peak.
     """
     parser = BytesFeedParser(policy=compat32)
-    start = 0
+    start = _header_start(raw)
     while start < len(raw):
         end = raw.find(b"\n", start + _FEED_BYTES)
         end = len(raw) if end < 0 else end + 1
         parser.feed(raw[start:end])
         start = end
     return parser.close()
+
+
+def _header_start(raw: bytes) -> int:
+    """Where the header lines begin: after the empty lines some exports and pipes put before them.
+
+    An empty first line ends the header section (RFC 5322 2.1), so such a mail read as one with no
+    headers at all, its From among the body text, and was quarantined as having no sender. They
+    are skipped only when a header line follows them.
+    """
+    blank = _LEADING_BLANK_LINES.match(raw)
+    if blank is None or not _HEADER_LINE.match(raw, blank.end()):
+        return 0
+    return blank.end()
 
 
 def message_ids(value: str) -> tuple[str, ...]:

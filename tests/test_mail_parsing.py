@@ -628,3 +628,15 @@ def test_shift_jis_headers_of_a_mail_in_iso_2022_jp_are_read_as_shift_jis():
     parsed = parse_email(raw)
     assert (parsed.from_name, parsed.subject) == ("水道課", "水漏れ")
     assert parsed.text.strip() == "至急お願いします。"
+
+
+def test_empty_lines_before_the_headers_do_not_hide_the_sender():
+    raw = b"\r\n\r\n" + build_mail(sender="Asha Gurung <asha@example.com>", subject="Tap is leaking")
+    mail = parse_email(raw)
+    assert (mail.from_address, mail.subject) == ("asha@example.com", "Tap is leaking")
+    assert mail.text.strip() == "The plumber did not come at 9am."
+
+
+def test_a_mail_without_headers_stays_a_mail_without_a_sender():
+    mail = parse_email(b"\r\nHello, is anyone there?\r\n")
+    assert mail.from_address == "" and "Hello, is anyone there?" in mail.text
