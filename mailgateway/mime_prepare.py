@@ -8,9 +8,12 @@ the tree itself (and says why), so that mail-parser then reads the mail as a mai
 from __future__ import annotations
 
 import base64
+import binascii
+import quopri
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from email import message_from_string
+from email import message_from_bytes, message_from_string
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -24,6 +27,7 @@ from .uuencode import decode_uu_payload
 
 __all__ = [
     "AttachedMail",
+    "decode_encoded_attached_mails",
     "decode_uuencoded_parts",
     "detach_attached_mails",
     "file_named_text_parts",
@@ -47,6 +51,34 @@ class AttachedMail:
 
     data: bytes
     filename: str = ""
+
+
+def decode_encoded_attached_mails(message: Message) -> None:
+    """An attached mail sent base64- or quoted-printable-encoded is read as the mail it encodes.
+
+    RFC 2046 5.2.1 allows only 7bit, 8bit or binary for message/rfc822, yet Gmail sends a
+    forwarded .eml base64-encoded. Python then parses the encoded text itself as the attached
+    mail (no headers, the base64 as its body), and the file kept was that text, not the mail.
+    """
+    for part in message.walk():  # a decoded mail is walked in turn: one attached inside it too
+        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        if part.get_content_type() not in _MAIL_TYPES or encoding not in _DECODERS or not part.is_multipart():
+            continue
+        encoded = "".join(as_string_safe(inner) for inner in part.get_payload())
+        try:
+            decoded = _DECODERS[encoding](encoded.encode("utf-8", errors="surrogateescape"))
+        except (binascii.Error, ValueError):
+            continue  # not what it says it is: left as it came
+        del part["Content-Transfer-Encoding"]
+        part.set_payload([message_from_bytes(decoded, policy=compat32)])
+
+
+def _b64decode(data: bytes) -> bytes:
+    data = b"".join(data.split())
+    return base64.b64decode(data + b"=" * (-len(data) % 4))
+
+
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {"base64": _b64decode, "quoted-printable": quopri.decodestring}
 
 
 def detach_attached_mails(message: Message) -> list[AttachedMail]:

@@ -36,6 +36,7 @@ from .charsets import (
 )
 from .mime_prepare import (
     AttachedMail,
+    decode_encoded_attached_mails,
     decode_uuencoded_parts,
     detach_attached_mails,
     file_named_text_parts,
@@ -111,6 +112,7 @@ class ParsedEmail:
 def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline needs from a raw message. Raises only on input that is not mail."""
     message = _message_from(raw)
+    decode_encoded_attached_mails(message)
     read_boundaryless_multiparts(message)
     file_named_text_parts(message)  # before repair_charsets(), which leaves files as they are
     declared = body_charset(message)  # before repair_charsets() relabels the body

@@ -317,6 +317,15 @@ def test_a_forwarded_mail_keeps_the_file_name_its_sender_gave_it():
     assert forwarded.filename == "booking-123.eml" and b"Booking 123 confirmed." in forwarded.data
 
 
+def test_a_forwarded_mail_sent_base64_encoded_is_kept_as_the_mail_it_encodes():
+    booking = build_mail(sender="shop@example.net", subject="Your booking", text="Booking 123 confirmed.")
+    raw = build_mail(text="See the mail below.", files=[("booking.eml", booking, "message/rfc822")])
+    assert b"Content-Transfer-Encoding: base64" in raw  # as Gmail forwards a mail as a file
+    (forwarded,) = parse_email(raw).attachments
+    assert forwarded.filename == "booking.eml"
+    assert b"Subject: Your booking" in forwarded.data and b"Booking 123 confirmed." in forwarded.data
+
+
 def test_a_mail_forwarded_without_a_disposition_is_an_eml_file_not_the_senders_text():
     inner, outer = EmailMessage(), EmailMessage()
     inner["From"], inner["Subject"] = "shop@example.net", "Your booking"
