@@ -170,7 +170,7 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
     if len(rows) == 1:
         logger.info("outbound %s (%s) to %s: %s", rows[0].pk, rows[0].template, rows[0].to_address, rows[0].status)
     else:
-        logger.info("outbound batch of %s: %s", len(rows), sorted(results.values()))
+        logger.info("outbound batch of %s: %s", len(rows), sorted(str(status) for status in results.values()))
     return results
 
 
