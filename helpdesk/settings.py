@@ -298,6 +298,14 @@ IMAP_PORT = env_int("IMAP_PORT", 993)
 IMAP_SECURITY = env_str("IMAP_SECURITY", "ssl")  # ssl | starttls
 IMAP_USER = env_str("IMAP_USER")
 IMAP_PASSWORD = env_str("IMAP_PASSWORD")
+# oauth2: an XOAUTH2 login with an access token from the token endpoint (Microsoft 365, Google):
+# client credentials (CLIENT_ID + CLIENT_SECRET + SCOPE), or a REFRESH_TOKEN grant.
+IMAP_AUTH = env_str("IMAP_AUTH", "password")
+IMAP_OAUTH_TOKEN_URL = env_str("IMAP_OAUTH_TOKEN_URL")
+IMAP_OAUTH_CLIENT_ID = env_str("IMAP_OAUTH_CLIENT_ID")
+IMAP_OAUTH_CLIENT_SECRET = env_str("IMAP_OAUTH_CLIENT_SECRET")
+IMAP_OAUTH_REFRESH_TOKEN = env_str("IMAP_OAUTH_REFRESH_TOKEN")
+IMAP_OAUTH_SCOPE = env_str("IMAP_OAUTH_SCOPE")
 IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
 # After a mail is stored: mark it seen, or move it to this folder when set.
 IMAP_PROCESSED_FOLDER = env_str("IMAP_PROCESSED_FOLDER")

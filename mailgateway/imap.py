@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from .imap_oauth import OAuthClient, TokenError, access_token, forget_token, xoauth2_response
 from .models import Door
 from .store import store_inbound
 
@@ -43,11 +44,22 @@ class ImapConfig:
     folder: str
     processed_folder: str
     ca_file: str
+    oauth: OAuthClient | None = None  # IMAP_AUTH=oauth2: an XOAUTH2 login with a token, no password
 
     @classmethod
     def from_settings(cls) -> ImapConfig:
         """Read and check the IMAP_* settings once, naming the one that is wrong."""
-        missing = [name for name in ("IMAP_HOST", "IMAP_USER", "IMAP_PASSWORD") if not getattr(settings, name, "")]
+        auth = settings.IMAP_AUTH.strip().lower()
+        if auth not in ("password", "oauth2"):
+            raise ImproperlyConfigured(f"IMAP_AUTH must be 'password' or 'oauth2', not {settings.IMAP_AUTH!r}.")
+        needed = ["IMAP_HOST", "IMAP_USER"]
+        if auth == "password":
+            needed.append("IMAP_PASSWORD")
+        else:
+            needed += ["IMAP_OAUTH_TOKEN_URL", "IMAP_OAUTH_CLIENT_ID"]
+            if not settings.IMAP_OAUTH_REFRESH_TOKEN:  # client credentials: the app's own secret
+                needed.append("IMAP_OAUTH_CLIENT_SECRET")
+        missing = [name for name in needed if not getattr(settings, name, "")]
         if missing:
             raise ImproperlyConfigured(f"The IMAP door needs {', '.join(missing)} in the environment.")
         security = settings.IMAP_SECURITY.strip().lower()
@@ -62,11 +74,22 @@ class ImapConfig:
             folder=settings.IMAP_FOLDER or "INBOX",
             processed_folder=settings.IMAP_PROCESSED_FOLDER,
             ca_file=settings.IMAP_CA_FILE,
+            oauth=_oauth_client() if auth == "oauth2" else None,
         )
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+
+def _oauth_client() -> OAuthClient:
+    return OAuthClient(
+        token_url=settings.IMAP_OAUTH_TOKEN_URL,
+        client_id=settings.IMAP_OAUTH_CLIENT_ID,
+        client_secret=settings.IMAP_OAUTH_CLIENT_SECRET,
+        refresh_token=settings.IMAP_OAUTH_REFRESH_TOKEN,
+        scope=settings.IMAP_OAUTH_SCOPE,
+    )
 
 
 @dataclass(frozen=True)
@@ -153,7 +176,10 @@ def connect(config: ImapConfig) -> imaplib.IMAP4:
         raise ImproperlyConfigured(f"IMAP_CA_FILE {config.ca_file!r} cannot be read: {exc}") from exc
     conn = _open(config, context)
     try:
-        conn.login(config.user, config.password)
+        _log_in(conn, config)
+    except TokenError as exc:
+        _logout(conn)
+        raise ImapError(f"no access token for the IMAP login of {config.user!r}: {exc}") from exc
     except _LOST as exc:
         _logout(conn)
         raise ImapError(f"IMAP server {config.address} dropped the connection at login: {_text(exc)}") from exc
@@ -161,6 +187,27 @@ def connect(config: ImapConfig) -> imaplib.IMAP4:
         _logout(conn)
         raise ImapError(f"IMAP server {config.address} refused the login of {config.user!r}: {_text(exc)}") from exc
     return conn
+
+
+def _log_in(conn: imaplib.IMAP4, config: ImapConfig) -> None:
+    if config.oauth is None:
+        conn.login(config.user, config.password)
+        return
+    response = xoauth2_response(config.user, access_token(config.oauth))
+    answered = False
+
+    def answer(challenge: bytes) -> bytes:
+        # The first continuation asks for the token; a second one carries the server's error,
+        # which the client acknowledges with an empty response (RFC 7628), and the login fails.
+        nonlocal answered
+        first, answered = not answered, True
+        return response if first else b""
+
+    try:
+        conn.authenticate("XOAUTH2", answer)
+    except imaplib.IMAP4.error:
+        forget_token(config.oauth)
+        raise
 
 
 def _open(config: ImapConfig, context: ssl.SSLContext) -> imaplib.IMAP4:

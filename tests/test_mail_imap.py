@@ -1,24 +1,18 @@
 """The IMAP door against a real Dovecot: a mail is stored first and only then marked seen or moved.
 
-The session starts one Dovecot (Debian's `dovecot-imapd`) on two free ports of 127.0.0.1: IMAPS
-and a plain port that requires STARTTLS before login, with a certificate from a CA made for the
-session. Mail goes into the mailbox by IMAP APPEND, as a mail server would deliver it.
+The session starts one Dovecot (`tests/imap_server.py`) that takes a password or an XOAUTH2 token
+checked with the session's token server. Mail goes into the mailbox by IMAP APPEND, as a mail
+server would deliver it.
 """
 
 from __future__ import annotations
 
-import grp
 import imaplib
 import os
-import pwd
 import shutil
-import socket
 import ssl
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 from io import StringIO
@@ -32,8 +26,8 @@ from django.core.management import CommandError, call_command
 from mailgateway.imap import ImapError, poll_mailbox
 from mailgateway.models import Door, InboundEmail
 from mailgateway.tasks import poll_imap
+from tests.imap_server import DOVECOT, PASSWORD, USER, Dovecot, Mailbox, TokenServer, free_port, start_dovecot, stop
 
-DOVECOT = Path("/usr/sbin/dovecot")
 if not DOVECOT.exists():
     pytest.skip(
         "needs Dovecot: apt-get install dovecot-imapd (.ci/run installs it when missing)", allow_module_level=True
@@ -43,186 +37,26 @@ if os.geteuid() != 0:
 if shutil.which("openssl") is None:
     pytest.skip("needs the openssl command to make the test certificates", allow_module_level=True)
 
-USER = "support@example.com"
-PASSWORD = "imap-test-secret-7f3a"
 
-
-@dataclass(frozen=True)
-class Dovecot:
-    imaps_port: int
-    starttls_port: int
-    ca_file: str
-    log: Path
-    process: subprocess.Popen[bytes] = field(repr=False)
+@pytest.fixture(scope="session")
+def token_server() -> Iterator[TokenServer]:
+    server = TokenServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
+def dovecot(token_server: TokenServer) -> Iterator[Dovecot]:
     home = Path(tempfile.mkdtemp(prefix="helpdesk-dovecot-"))
     home.chmod(0o755)  # Dovecot's auth and mail processes run as its own users and must reach their files
     try:
-        server = _start_dovecot(home)
+        server = start_dovecot(home, introspection_url=f"{token_server.url}/introspect")
         try:
             yield server
         finally:
-            _stop(server)
+            stop(server)
     finally:
         shutil.rmtree(home, ignore_errors=True)
-
-
-def _start_dovecot(home: Path) -> Dovecot:
-    ca_file = _make_certificates(home)
-    passwd = home / "passwd"
-    passwd.write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
-    passwd.chmod(0o644)
-    mail_user = pwd.getpwnam("dovecot")
-    (home / "mail").mkdir()
-    os.chown(home / "mail", mail_user.pw_uid, mail_user.pw_gid)
-    imaps_port, starttls_port = _free_port(), _free_port()
-    conf = home / "dovecot.conf"
-    conf.write_text(_config(home, imaps_port=imaps_port, starttls_port=starttls_port, mail_user=mail_user))
-    log = home / "dovecot.log"
-    with log.open("ab") as early_errors:  # what dovecot says before its own log is open
-        process = subprocess.Popen(
-            [str(DOVECOT), "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=early_errors
-        )
-    server = Dovecot(imaps_port, starttls_port, ca_file=str(ca_file), log=log, process=process)
-    for port in (imaps_port, starttls_port):
-        _wait_for_port(port, server)
-    return server
-
-
-def _config(home: Path, *, imaps_port: int, starttls_port: int, mail_user: pwd.struct_passwd) -> str:
-    return f"""
-protocols = imap
-listen = 127.0.0.1
-base_dir = {home}/run
-state_dir = {home}/state
-log_path = {home}/dovecot.log
-default_internal_user = dovecot
-default_internal_group = {grp.getgrgid(mail_user.pw_gid).gr_name}
-default_login_user = dovenull
-ssl = required
-ssl_cert = <{home}/server.pem
-ssl_key = <{home}/server.key
-auth_mechanisms = plain login
-auth_failure_delay = 0
-first_valid_uid = {mail_user.pw_uid}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {home}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={mail_user.pw_uid} gid={mail_user.pw_gid} home={home}/mail/%u
-}}
-mail_location = maildir:~/Maildir
-# A socket nobody may open turns off the growing per-IP delay after failed logins, which would make
-# every login after the wrong-password tests wait seconds.
-service anvil {{
-  unix_listener anvil-auth-penalty {{
-    mode = 0
-  }}
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {starttls_port}
-  }}
-  inet_listener imaps {{
-    port = {imaps_port}
-    ssl = yes
-  }}
-}}
-"""
-
-
-def _make_certificates(home: Path) -> Path:
-    """A CA made for this session and a server certificate for 127.0.0.1 and localhost signed by it."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=home, check=True, capture_output=True)
-
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=Helpdesk test CA", "-keyout", "ca.key", "-out", "ca.pem")
-    openssl("req", *ec, "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr")
-    (home / "server.ext").write_text(
-        "subjectAltName = IP:127.0.0.1, DNS:localhost\nbasicConstraints = critical, CA:FALSE\n"
-        "keyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n"
-        "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n"
-    )
-    openssl(
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-days", "2", "-extfile", "server.ext", "-out", "server.pem",
-    )  # fmt: skip
-    return home / "ca.pem"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for_port(port: int, server: Dovecot) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            _stop(server)
-            pytest.fail(f"dovecot exited with {server.process.returncode}:\n{server.log.read_text(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    _stop(server)
-    pytest.fail(f"dovecot did not answer on port {port}:\n{server.log.read_text(errors='replace')}")
-
-
-def _stop(server: Dovecot) -> None:
-    if server.process.poll() is not None:
-        return
-    server.process.terminate()  # the master stops its children and closes its ports
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-
-
-class Mailbox:
-    """The test's own view of the mailbox, as a mail server and a person with a mail client see it."""
-
-    def __init__(self, server: Dovecot) -> None:
-        context = ssl.create_default_context(cafile=server.ca_file)
-        self.conn = imaplib.IMAP4_SSL("127.0.0.1", server.imaps_port, ssl_context=context, timeout=10)
-        self.conn.login(USER, PASSWORD)
-
-    def deliver(self, raw: bytes, *, seen: bool = False) -> None:
-        typ, data = self.conn.append("INBOX", r"(\Seen)" if seen else None, None, raw)
-        assert typ == "OK", data
-
-    def uids(self, folder: str = "INBOX", criterion: str = "ALL") -> list[str]:
-        typ, data = self.conn.select(f'"{folder}"', readonly=True)
-        assert typ == "OK", data
-        typ, data = self.conn.uid("SEARCH", None, criterion)
-        assert typ == "OK", data
-        return data[0].decode().split()
-
-    def empty(self) -> None:
-        """Each test starts with an empty INBOX and no other folder."""
-        _, folders = self.conn.list()
-        for line in folders:
-            name = line.decode().rsplit(' "." ', 1)[1]
-            if name.strip('"') != "INBOX":
-                self.conn.delete(name)
-        self.conn.select("INBOX")
-        if self.conn.search(None, "ALL")[1][0]:  # "1:*" is an error in an empty folder
-            self.conn.store("1:*", "+FLAGS.SILENT", r"(\Deleted)")
-            self.conn.expunge()
-        self.conn.close()
-
-    def logout(self) -> None:
-        self.conn.logout()
 
 
 @pytest.fixture
@@ -400,7 +234,7 @@ def test_a_server_with_an_untrusted_certificate_is_refused(imap, dovecot, securi
 
 
 def test_a_closed_port_is_an_error_naming_host_and_port(imap):
-    imap.IMAP_PORT = _free_port()
+    imap.IMAP_PORT = free_port()
 
     with pytest.raises(ImapError, match=rf"cannot connect to IMAP server 127\.0\.0\.1:{imap.IMAP_PORT} .*refused"):
         poll_mailbox()
@@ -442,7 +276,7 @@ def test_the_celery_task_does_nothing_without_imap_host(settings, monkeypatch):
 
 
 def test_poll_imap_loop_reports_a_failed_poll_and_keeps_going_until_interrupted(imap, monkeypatch):
-    imap.IMAP_PORT = _free_port()  # the server is down for now
+    imap.IMAP_PORT = free_port()  # the server is down for now
     naps: list[float] = []
 
     def sleep(seconds: float) -> None:
@@ -457,3 +291,115 @@ def test_poll_imap_loop_reports_a_failed_poll_and_keeps_going_until_interrupted(
 
     assert err.getvalue().count("cannot connect to IMAP server") == 2
     assert naps == [60, 60] and out.getvalue().strip() == "stopped"
+
+
+# -- an XOAUTH2 login with a token (Microsoft 365, Google Workspace) ------------------------------
+
+
+@pytest.fixture
+def imap_oauth(imap: Any, token_server: TokenServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The door logging in with tokens for the app's client credentials, as for Microsoft 365."""
+    token_server.reset()
+    monkeypatch.setattr("mailgateway.imap_oauth._tokens", {})  # no token kept from another test
+    imap.IMAP_AUTH = "oauth2"
+    imap.IMAP_PASSWORD = ""
+    imap.IMAP_OAUTH_TOKEN_URL = f"{token_server.url}/token"
+    imap.IMAP_OAUTH_CLIENT_ID = TokenServer.CLIENT_ID
+    imap.IMAP_OAUTH_CLIENT_SECRET = TokenServer.CLIENT_SECRET
+    imap.IMAP_OAUTH_REFRESH_TOKEN = ""
+    imap.IMAP_OAUTH_SCOPE = "https://outlook.office365.com/.default"
+    return imap
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_oauth2_mailbox_is_polled_with_a_token_for_the_client_credentials(imap_oauth, mailbox, token_server):
+    mailbox.deliver(mail())
+
+    assert poll_mailbox().stored_new == 1
+    assert mailbox.uids(criterion="UNSEEN") == []
+    assert token_server.forms == [
+        {
+            "client_id": TokenServer.CLIENT_ID,
+            "client_secret": TokenServer.CLIENT_SECRET,
+            "grant_type": "client_credentials",
+            "scope": "https://outlook.office365.com/.default",
+        }
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_token_is_exchanged_when_one_is_configured(imap_oauth, mailbox, token_server):
+    imap_oauth.IMAP_OAUTH_CLIENT_SECRET = ""  # a public client: the refresh token is the proof
+    imap_oauth.IMAP_OAUTH_REFRESH_TOKEN = TokenServer.REFRESH_TOKEN
+    mailbox.deliver(mail())
+
+    assert poll_mailbox().stored_new == 1
+    (form,) = token_server.forms
+    assert form["grant_type"] == "refresh_token" and form["refresh_token"] == TokenServer.REFRESH_TOKEN
+    assert "client_secret" not in form
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_token_is_kept_for_the_next_polls(imap_oauth, mailbox, token_server):
+    poll_mailbox()
+    poll_mailbox()
+
+    assert len(token_server.forms) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_about_to_expire_is_not_used_again(imap_oauth, mailbox, token_server):
+    token_server.lifetime = 30  # less than the minute kept in hand
+
+    poll_mailbox()
+    poll_mailbox()
+
+    assert len(token_server.forms) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_the_server_refuses_is_replaced_on_the_next_poll(imap_oauth, mailbox, token_server):
+    poll_mailbox()
+    token_server.active.clear()  # revoked by the tenant's admin
+    mailbox.deliver(mail())
+
+    with pytest.raises(ImapError, match=r"refused the login of 'support@example\.com'"):
+        poll_mailbox()
+    assert mailbox.uids(criterion="UNSEEN") != []  # nothing was taken
+    assert poll_mailbox().stored_new == 1
+    assert len(token_server.forms) == 2
+
+
+def test_a_token_endpoint_that_refuses_is_a_clear_error_without_the_secret(imap_oauth, token_server, caplog):
+    token_server.refusal = (401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid secret."})
+
+    with pytest.raises(ImapError, match=r"no access token .* refused \(401\): AADSTS7000215") as exc:
+        poll_mailbox()
+
+    assert TokenServer.CLIENT_SECRET not in str(exc.value) and TokenServer.CLIENT_SECRET not in caplog.text
+
+
+def test_an_unreachable_token_endpoint_is_a_clear_error(imap_oauth):
+    imap_oauth.IMAP_OAUTH_TOKEN_URL = f"http://127.0.0.1:{free_port()}/token"
+
+    with pytest.raises(ImapError, match=r"cannot reach the token endpoint http://127\.0\.0\.1/token"):
+        poll_mailbox()
+
+
+def test_missing_oauth2_settings_are_named_and_no_password_is_needed(settings):
+    settings.IMAP_HOST, settings.IMAP_USER, settings.IMAP_PASSWORD = "outlook.office365.com", USER, ""
+    settings.IMAP_AUTH = "oauth2"
+    settings.IMAP_OAUTH_TOKEN_URL = settings.IMAP_OAUTH_CLIENT_ID = settings.IMAP_OAUTH_CLIENT_SECRET = ""
+    settings.IMAP_OAUTH_REFRESH_TOKEN = ""
+
+    with pytest.raises(
+        ImproperlyConfigured, match="needs IMAP_OAUTH_TOKEN_URL, IMAP_OAUTH_CLIENT_ID, IMAP_OAUTH_CLIENT"
+    ):
+        poll_mailbox()
+
+
+def test_an_unknown_imap_auth_is_refused(settings):
+    settings.IMAP_AUTH = "kerberos"
+
+    with pytest.raises(ImproperlyConfigured, match="IMAP_AUTH must be 'password' or 'oauth2'"):
+        poll_mailbox()
