@@ -85,9 +85,23 @@ def _cp1252_bytes(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error(MIXED_UTF8, _cp1252_bytes)
 
 
+# Latin-1 and its kin, and the labels that name Windows-1252 itself (a choice, not a default).
+_WESTERN = frozenset({"cp1252", "iso8859-1", "latin-1", "iso8859-15"})
+_WINDOWS_1252 = frozenset({"windows-1252", "cp1252", "x-cp1252"})
+# Legacy single-byte charsets of the scripts whose letters Windows-1252 reads as accented Latin
+# ones: mail in them arrives labelled "us-ascii", "iso-8859-1", or not at all, from old mailers,
+# web forms and gateways.
+_NON_LATIN_CODECS = ("cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp1253", "iso8859_7", "cp1255", "cp1256")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u00ff]")
+_MIN_ACCENTED_LETTERS = 12
+_MIN_ACCENTED_WORDS = 3
+_SAMPLE_BYTES = 32 * 1024
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
 def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
     """(text, codec used). Tries what the label means, then UTF-8 (with Windows-1252 for the bytes that
-    are not UTF-8, when some are) and Windows-1252; never fails. A text that Windows-1252 reads as
+    are not UTF-8, when most are) and Windows-1252; never fails. A text that Windows-1252 reads as
     words of accented letters only is Cyrillic, Greek, Hebrew or Arabic in that script's legacy
     charset (`_non_latin_reading()`)."""
     label = (declared or "").strip().strip("\"'").lower()
@@ -95,46 +109,57 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
         label = "iso-2022-jp"
     utf8_failed = False
     for codec in _codecs_for(label):
-        if codec == "cp1252" and utf8_failed and _UTF8_CHARACTER.search(data):
+        if codec == "cp1252" and utf8_failed and _mostly_utf8(data):
             return data.decode("utf-8", errors=MIXED_UTF8), MIXED_UTF8
         if codec in _WESTERN and _UTF8_CHARACTER.search(data):
-            try:  # UTF-8 under a Latin-1 label (a PHP form, a gateway's default): whole, it is UTF-8
-                return data.decode("utf-8"), "utf-8"
-            except UnicodeDecodeError:
-                pass
+            utf8 = _utf8_under_latin_label(data, codec)
+            if utf8 is not None:
+                return utf8, "utf-8"
         try:
             text = data.decode(codec)
         except (UnicodeDecodeError, LookupError):
             utf8_failed = utf8_failed or codec == "utf-8"
             continue
-        if codec == "cp1252":
+        if codec == "cp1252" and label not in _WINDOWS_1252:
             return _non_latin_reading(data, text) or (text, codec)
         return text, codec
     text = data.decode("cp1252", errors="replace")
     return _non_latin_reading(data, text) or (text, "cp1252")
 
 
-# Latin-1 and its kin. Text in them is valid UTF-8 with a multi-byte character only when it means
-# to be: "Ã©" would have to stand for "é" throughout.
-_WESTERN = frozenset({"cp1252", "iso8859-1", "latin-1", "iso8859-15"})
-# Legacy single-byte charsets of the scripts whose letters Windows-1252 reads as accented Latin
-# ones: mail in them arrives labelled "us-ascii", "iso-8859-1", or not at all, from old mailers,
-# web forms and gateways.
-_NON_LATIN_CODECS = ("cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp1253", "iso8859_7", "cp1255", "cp1256")
-_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u00ff]")
-_MIN_ACCENTED_LETTERS = 12
+def _mostly_utf8(data: bytes) -> bool:
+    """Whether most 8-bit bytes are UTF-8 characters: UTF-8 text with a few bytes of Latin-1 pasted
+    in, not a legacy charset whose byte pairs now and then happen to be valid UTF-8."""
+    high = len(data) - len(data.translate(None, _HIGH_BYTES))
+    in_utf8 = sum(len(character) for character in _UTF8_CHARACTER.findall(data))
+    return in_utf8 * 2 > high
+
+
+def _utf8_under_latin_label(data: bytes, codec: str) -> str | None:
+    """The UTF-8 reading of a text labelled Latin-1 (a PHP form, a gateway's default), when it is
+    valid UTF-8 and reads no worse than the label: Latin-1 capitals before a no-break space or a
+    curly quote ("PRIORITÉ !", "JOSÉ\u2019S") are valid UTF-8 too, for characters no such word holds."""
+    try:
+        utf8 = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return utf8 if _misreadings(utf8) <= _misreadings(data.decode(codec, errors="replace")) else None
 
 
 def _non_latin_reading(data: bytes, western: str) -> tuple[str, str] | None:
     """(text, codec) when `western`, the Windows-1252 reading of `data`, is a misreading.
 
     In a Latin-script language a few letters in ten at most are accented; in Cyrillic read as
-    Windows-1252 ("Çäðàâñòâóéòå") nearly all are. When most are, the text's own script is chosen
-    among the legacy charsets by charset-normalizer, which weighs each reading's letters against
-    its languages; a reading it does not find coherent leaves the text as it was."""
-    letters = _LATIN_LETTER.findall(western[:_SAMPLE_BYTES])
+    Windows-1252 ("Çäðàâñòâóéòå") nearly all are, and so are whole words of several kinds. When
+    both hold, the text's own script is chosen among the legacy charsets by charset-normalizer,
+    which weighs each reading's letters against its languages."""
+    sample = western[:_SAMPLE_BYTES]
+    letters = _LATIN_LETTER.findall(sample)
     accented = sum(1 for c in letters if not c.isascii())
     if accented < _MIN_ACCENTED_LETTERS or accented * 2 < len(letters):
+        return None
+    words = {w for w in _WORD.findall(sample) if len(w) >= 3 and not any(c.isascii() for c in w)}
+    if len(words) < _MIN_ACCENTED_WORDS:  # a list of letters ("ÄÖÜäöüß") is no language's text
         return None
     best = from_bytes(data[:_SAMPLE_BYTES], cp_isolation=list(_NON_LATIN_CODECS)).best()
     if best is None:
@@ -144,9 +169,6 @@ def _non_latin_reading(data: bytes, western: str) -> tuple[str, str] | None:
         return data.decode(codec), codec
     except UnicodeDecodeError:  # the sample decoded and the rest does not: keep the first reading
         return None
-
-
-_SAMPLE_BYTES = 32 * 1024
 
 
 def _codecs_for(label: str) -> Iterable[str]:
@@ -250,14 +272,16 @@ def unescape_raw_header(value: str, fallback: str | None = None) -> str:
         return text
 
 
-_WORD = re.compile(r"[^\W\d_]+")
+_WORD = re.compile(r"[^\W_]+")
 
 
 def _misreadings(text: str) -> int:
-    """Signs of a wrong codec: words that mix ASCII letters with letters beyond the Latin blocks,
-    and characters no text holds (private use, unassigned, the replacement character)."""
+    """Signs of a wrong codec: words that mix ASCII letters with letters or digits beyond the Latin
+    blocks, and characters no text holds (private use, unassigned, the replacement character)."""
     mixed = sum(
-        1 for word in _WORD.findall(text) if any(c.isascii() for c in word) and any(ord(c) > 0x24F for c in word)
+        1
+        for word in _WORD.findall(text)
+        if any(c.isascii() and c.isalpha() for c in word) and any(ord(c) > 0x24F for c in word)
     )
     return mixed + sum(1 for c in text if c == "\ufffd" or unicodedata.category(c) in ("Co", "Cn"))
 

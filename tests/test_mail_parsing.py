@@ -80,6 +80,10 @@ def test_utf8_text_under_a_latin1_label_is_read_as_utf8(label):
 
 RUSSIAN = "Здравствуйте, мастер не пришёл, прошу вернуть предоплату."
 GREEK = "Καλημέρα, ο υδραυλικός δεν ήρθε, παρακαλώ επιστρέψτε την προκαταβολή."  # noqa: RUF001
+RUSSIAN_CAPITALS = "Договор с ООО «ГАЗПРОМ» расторгнут, мастер ПРИШЁЛ поздно."  # noqa: RUF001
+UKRAINIAN = "Вітаю, майстер не прийшов, прошу повернути гроші."
+ARABIC = "مرحبا، السباك لم يأت، أرجو استرداد المبلغ؟"
+HEBREW = "שלום, האינסטלטור לא הגיע, בבקשה להחזיר את הכסף."
 
 
 @pytest.mark.parametrize(
@@ -89,8 +93,24 @@ GREEK = "Καλημέρα, ο υδραυλικός δεν ήρθε, παρακα
         (RUSSIAN, "cp1251", "text/plain"),
         (RUSSIAN, "koi8-r", "text/plain; charset=iso-8859-1"),
         (GREEK, "cp1253", "text/plain; charset=us-ascii"),
+        # Some byte pairs of these happen to be valid UTF-8: still not UTF-8 text.
+        (UKRAINIAN, "cp1251", "text/plain"),
+        (RUSSIAN_CAPITALS, "cp1251", "text/plain; charset=us-ascii"),
+        (RUSSIAN, "koi8-r", "text/plain"),
+        (ARABIC, "cp1256", "text/plain; charset=us-ascii"),
+        (HEBREW, "cp1255", "text/plain"),
     ],
-    ids=["cp1251-as-us-ascii", "cp1251-unlabelled", "koi8-r-as-latin-1", "greek-as-us-ascii"],
+    ids=[
+        "cp1251-as-us-ascii",
+        "cp1251-unlabelled",
+        "koi8-r-as-latin-1",
+        "greek-as-us-ascii",
+        "ukrainian-unlabelled",
+        "cp1251-with-utf8-like-pairs",
+        "koi8-r-unlabelled",
+        "arabic-as-us-ascii",
+        "hebrew-unlabelled",
+    ],
 )
 def test_a_non_latin_text_in_its_legacy_charset_under_a_latin_or_no_label_keeps_its_letters(text, codec, content_type):
     mail = parse_email(raw_text_mail(text.encode(codec), content_type))
@@ -103,11 +123,42 @@ def test_a_non_latin_text_in_its_legacy_charset_under_a_latin_or_no_label_keeps_
         "À bientôt : où est passé le plombier ? Déjà réglé, à côté de l'église.",
         "Þú átt að fá endurgreiðslu fyrir þjónustuna, því miður kom pípari ekki.",
         "ÉÀÈ ÖÄÜ ÑÇ Å",  # a few capitals alone are too little to judge: left as Latin-1
+        # Lists of letters (a form that refuses them) are no language's words.
+        "Umlaute: ÄÖÜäöüß ÄÖÜäöüß",
+        "Test: ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏ",
+        "éèêëàâäôöûüç",
+        "ÆØÅ æøå ÆØÅ æøå ÆØÅ",
     ],
-    ids=["french", "icelandic", "capitals"],
+    ids=["french", "icelandic", "capitals", "umlauts", "alphabet", "accents", "nordic"],
 )
 def test_latin_text_with_many_accents_is_not_taken_for_another_script(text):
     assert parse_email(raw_text_mail(text.encode("cp1252"), "text/plain")).text.strip() == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["PRIORITÉ\xa0! Le plombier n'est pas venu.", "JOSÉ\u2019S ORDER", "Ø°C in the boiler", "Viele Grüße, Gruß…"],
+    ids=[
+        "capital-before-no-break-space",
+        "capital-before-curly-quote",
+        "capital-before-degree",
+        "eszett-before-ellipsis",
+    ],
+)
+def test_latin1_text_that_happens_to_be_valid_utf8_stays_latin1(text):
+    raw = raw_text_mail(text.encode("cp1252"), "text/plain; charset=iso-8859-1")
+    assert parse_email(raw).text.strip() == text
+
+
+def test_a_text_labelled_windows_1252_is_read_as_labelled():
+    looks_cyrillic = "Çäðàâñòâóéòå, ìàñòåð íå ïðèøåë, âåðíèòå äåíüãè."
+    raw = raw_text_mail(looks_cyrillic.encode("cp1252"), "text/plain; charset=windows-1252")
+    assert parse_email(raw).text.strip() == looks_cyrillic
+
+
+def test_an_encoded_word_of_accented_letters_stays_latin1():
+    subject = "=?iso-8859-1?Q?Umlaute_=C4=D6=DC=E4=F6=FC=DF_=C4=D6=DC=E4=F6=FC=DF?="
+    assert parse_email(raw_text_mail(b"hi", "text/plain", subject=subject)).subject == "Umlaute ÄÖÜäöüß ÄÖÜäöüß"
 
 
 def test_an_unknown_charset_name_does_not_lose_the_text():
