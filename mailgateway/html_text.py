@@ -3,9 +3,11 @@
 Pure. Blocks become paragraphs, line breaks and list items survive, scripts and styles are
 dropped, links keep their address. The quoted history that clients wrap in known elements
 (Gmail's `gmail_quote`, Apple's and Thunderbird's `blockquote type=cite`, Outlook's
-`divRplyFwdMsg`, Lotus Notes' `domino-section`, and the `<hr id="stopSpelling">` of the older
-Outlook.com and Hotmail, after which everything is history) is left out here; plain-text rules
-in `quoting` catch the rest.
+`divRplyFwdMsg`, Lotus Notes' `domino-section`, BlackBerry's `_persistentHeader`, and the
+`<hr id="stopSpelling">` of the older Outlook.com and Hotmail, after which everything is history)
+is left out here, as are the signatures clients mark (`gmail_signature`, Thunderbird's
+`moz-signature`, Outlook on the web's `Signature`) and text the mail hides from its reader
+(`display:none`: a newsletter's preheader, tracking text); plain-text rules in `quoting` catch the rest.
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ _SKIPPED = {"script", "style", "head", "title", "template", "noscript", "svg", "
 _VOID = {"br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "param", "source", "wbr"}
 _QUOTE_CLASSES = {"gmail_quote", "gmail_extra", "moz-cite-prefix", "yahoo_quoted", "protonmail_quote"}
 _QUOTE_CLASSES |= {"domino-section"}  # Lotus Notes: the mail answered, under a "--- Sender --- Subject ---" head
+_SIGNATURE_CLASSES = {"gmail_signature", "moz-signature"}
+_SIGNATURE_IDS = {"signature"}  # Outlook on the web
 _HISTORY_IDS = {
     "divrplyfwdmsg", "appendonsend", "olk_src_body_section", "mail-editor-reference-message-container", "stopspelling",
+    "_persistentheader",  # BlackBerry: the answered mail's From / Sent / To / Subject, then the mail
 }  # fmt: skip
+_HIDDEN = re.compile(r"display\s*:\s*none|mso-hide\s*:\s*all", re.IGNORECASE)
 
 
 class _TextCollector(HTMLParser):
@@ -50,7 +56,13 @@ class _TextCollector(HTMLParser):
             elif tag == "hr" and not self.skip_depth:
                 self.out.append("\n\n")
             return
-        skipped = tag in _SKIPPED or tag == "blockquote" or bool(classes & _QUOTE_CLASSES)
+        skipped = (
+            tag in _SKIPPED
+            or tag == "blockquote"
+            or bool(classes & (_QUOTE_CLASSES | _SIGNATURE_CLASSES))
+            or values.get("id", "").lower() in _SIGNATURE_IDS
+            or bool(_HIDDEN.search(values.get("style", "")))
+        )
         self.stack.append((tag, skipped))
         if skipped:
             self.skip_depth += 1

@@ -66,6 +66,39 @@ def test_an_html_only_lotus_notes_reply_leaves_out_the_answered_mail_in_its_domi
     assert deliver(build_mail(text=None, html=html)).message.message_text == "Thursday is fine.\n\nRam"
 
 
+def test_an_html_only_blackberry_reply_leaves_out_the_answered_mail_under_its_persistent_header():
+    # Each field is a block of its own, so the text has an empty line between them.
+    html = (
+        '<div>Friday morning suits me.</div><div id="_persistentHeader"><div><b>From: </b>Support via SewaBazaar</div>'
+        "<div><b>Sent: </b>Tuesday, 3 March 2026 10:02</div><div><b>To: </b>asha@example.com</div>"
+        "<div><b>Reply To: </b>Support via SewaBazaar</div><div><b>Subject: </b>[SB-1042] re: Plumber did not<br>"
+        ' arrive</div></div><br><div id="_originalContent">When can he come back?</div>'
+    )
+    assert deliver(build_mail(text=None, html=html)).message.message_text == "Friday morning suits me."
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        '<div class="gmail_signature">Asha Rai<br>+977 980 000 0000</div>',
+        '<div class="moz-signature">-- <br>Asha Rai<br>+977 980 000 0000</div>',
+        '<div id="Signature"><p>Asha Rai</p><p>+977 980 000 0000</p></div>',
+    ],
+    ids=["gmail", "thunderbird", "outlook-web"],
+)
+def test_an_html_only_mail_leaves_out_the_signature_its_client_marked(signature):
+    html = f"<div>The tap still leaks.</div>{signature}"
+    assert deliver(build_mail(text=None, html=html)).message.message_text == "The tap still leaks."
+
+
+def test_an_html_only_mail_leaves_out_the_text_it_hides_from_its_reader():
+    html = (
+        '<div style="display: none; max-height: 0">Big savings this week on cleaning!</div>'
+        '<span style="mso-hide:all;DISPLAY:NONE">tracking 8c1f</span><p>My booking SB-1042 was charged twice.</p>'
+    )
+    assert deliver(build_mail(text=None, html=html)).message.message_text == "My booking SB-1042 was charged twice."
+
+
 def test_an_html_only_mail_keeps_the_line_breaks_of_its_preformatted_text():
     html = "<p>Hello,</p><pre>Order 77\nDelivered: no\n\nPlease call me.</pre>"
     message = deliver(build_mail(text=None, html=html)).message
