@@ -12,6 +12,10 @@ from email.utils import getaddresses
 
 _TOKEN = re.compile(r"^[a-z2-7]{26}$")
 _SANE_ADDRESS = re.compile(r"^[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9.-]{1,253}$")
+# An unquoted display name that holds an "@" before an angle address: `a@x.org <b@y.org>`.
+_ADDRESS_LIKE_NAME = re.compile(
+    r"(?P<lead>^|,)(?P<space>\s*)(?P<name>[^,\"<>()]*@[^,\"<>()]*?)\s*<(?P<address>[^<>,]*)>"
+)
 
 
 def normalize_address(address: str) -> str:
@@ -35,7 +39,7 @@ def parse_address_list(values: Iterable[str], *, decode: Callable[[str], str] | 
     """
     found: list[tuple[str, str]] = []
     seen: set[str] = set()
-    flat = [" ".join(str(v).split()) for v in values if v]
+    flat = [_quote_address_like_names(" ".join(str(v).split())) for v in values if v]
     for name, address in getaddresses(flat):
         address = normalize_address(address)
         if address and address not in seen:
@@ -43,6 +47,20 @@ def parse_address_list(values: Iterable[str], *, decode: Callable[[str], str] | 
             name = decode(name) if decode else name
             found.append((" ".join(name.split())[:150], address))
     return found
+
+
+def _quote_address_like_names(value: str) -> str:
+    """`alice@example.com <bob@example.com>` -> `"alice@example.com" <bob@example.com>`.
+
+    Some clients and forms write the sender's address as an unquoted display name (RFC 5322
+    wants a phrase there, and "@" is not allowed in one). Python's `getaddresses()` then reads
+    two people, and the first, the name, became the sender: the mail was posted, and answered,
+    as someone who never wrote it. Quoted, the name stays a name and the mailbox in the angle
+    brackets is the person.
+    """
+    if "@" not in value or "<" not in value:
+        return value
+    return _ADDRESS_LIKE_NAME.sub(lambda m: f'{m["lead"]}{m["space"]}"{m["name"]}" <{m["address"]}>', value)
 
 
 def split_address(address: str) -> tuple[str, str, str]:

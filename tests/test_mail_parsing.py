@@ -329,6 +329,12 @@ def test_a_sender_written_as_name_and_address_without_brackets_is_read():
     assert (mail.from_name, mail.from_address) == ("Fax Service", "fax@example.com")
 
 
+def test_a_display_name_written_as_an_address_is_a_name_and_the_bracketed_mailbox_the_sender():
+    # Some forms and clients write `From: rita@example.org <desk@shop.example>`: an unquoted name with an "@".
+    mail = parse_email(build_mail(sender="rita@example.org <desk@shop.example>"))
+    assert (mail.from_name, mail.from_address) == ("rita@example.org", "desk@shop.example")
+
+
 def test_an_unencoded_utf8_display_name_is_read():
     raw = "From: Jürgen Müller <j@example.de>\r\nTo: support@example.com\r\nSubject: Hi\r\n\r\nHallo\r\n".encode()
     assert parse_email(raw).from_name == "Jürgen Müller"
