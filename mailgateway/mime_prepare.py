@@ -33,6 +33,7 @@ __all__ = [
     "file_named_text_parts",
     "name_misplaced_filenames",
     "read_boundaryless_multiparts",
+    "read_multiparts_labelled_as_one_part",
     "text_twins_for_lone_html",
 ]
 
@@ -41,6 +42,7 @@ _UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
 _PART_START = re.compile(
     r"^--([^\s]{1,200})[ \t]*\r?\n(?:Content-[A-Za-z-]+|MIME-Version)[ \t]*:", re.MULTILINE | re.IGNORECASE
 )
+_HEADER_LINE = re.compile(r"^[!-9;-~]{1,76}[ \t]*:")
 _MAIL_TYPES = {"message/rfc822", "message/global"}
 _BODY_TYPES = {"text/plain", "text/html"}
 
@@ -286,4 +288,29 @@ def read_boundaryless_multiparts(message: Message) -> None:
         if isinstance(rebuilt.get_payload(), list):
             del part["Content-Transfer-Encoding"]
             part.set_param("boundary", boundary)
+            part.set_payload(rebuilt.get_payload())
+
+
+def read_multiparts_labelled_as_one_part(message: Message) -> None:
+    """A part labelled `text/html; boundary="..."` (one part, with a multipart's parameter) whose
+    body opens with that boundary and a part's headers: read as the multipart/mixed it is.
+
+    Some PHP mail scripts and bulk mailers write a multipart body under a one-part type. Read as
+    its label says, the message began with the boundary line and the part's own headers
+    (`Content-Type: text/html;`, `Content-Transfer-Encoding: 7bit`), shown as the sender's words.
+    Only a body that starts with its own declared boundary is relabelled: a text that merely
+    mentions a boundary stays text.
+    """
+    for part in list(message.walk()):
+        boundary = part.get_boundary()
+        payload = part.get_payload()
+        if part.get_content_maintype() in ("multipart", "message") or not boundary or not isinstance(payload, str):
+            continue
+        lines = payload.lstrip("\r\n").split("\n", 2)
+        if len(lines) < 2 or lines[0].rstrip() != f"--{boundary}" or not _HEADER_LINE.match(lines[1]):
+            continue
+        rebuilt = message_from_string(f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n' + payload)
+        if isinstance(rebuilt.get_payload(), list):
+            del part["Content-Transfer-Encoding"]
+            part.set_type("multipart/mixed")  # its boundary parameter kept
             part.set_payload(rebuilt.get_payload())

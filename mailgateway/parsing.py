@@ -42,6 +42,7 @@ from .mime_prepare import (
     file_named_text_parts,
     name_misplaced_filenames,
     read_boundaryless_multiparts,
+    read_multiparts_labelled_as_one_part,
     text_twins_for_lone_html,
 )
 from .uuencode import uuencoded_files
@@ -113,6 +114,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline needs from a raw message. Raises only on input that is not mail."""
     message = _message_from(raw)
     decode_encoded_attached_mails(message)
+    read_multiparts_labelled_as_one_part(message)
     read_boundaryless_multiparts(message)
     file_named_text_parts(message)  # before repair_charsets(), which leaves files as they are
     declared = body_charset(message)  # before repair_charsets() relabels the body
