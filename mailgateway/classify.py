@@ -111,6 +111,10 @@ def _mailing_list(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any,
         return Ignore("mailing_list", "Mailing-list mail (List-* headers).")
     if mail.header("precedence").strip().lower() == "list":
         return Ignore("mailing_list", "Precedence: list.")
+    # Mailman marks every mail it sends so; its 2.0 digests and older posts carry no List-* header.
+    for name in ("x-mailman-version", "x-beenthere"):
+        if mail.header(name):
+            return Ignore("mailing_list", f"Mailing-list mail (Mailman's {name}).")
     # Majordomo and LISTSERV add no List-* header: their mail comes back to `owner-<list>@`.
     for path in (mail.header("return-path"), mail.header("sender"), envelope_sender or ""):
         local = path.strip().strip("<>").partition("@")[0].lower()

@@ -59,6 +59,12 @@ def test_precedence_list_is_mailing_list_mail():
     assert verdict_for(build_mail(headers={"Precedence": "list"})) == "mailing_list"
 
 
+@pytest.mark.parametrize("headers", [{"X-Mailman-Version": "2.0.4"}, {"X-BeenThere": "tenants@lists.example.org"}])
+def test_mailman_mail_without_list_headers_is_mailing_list_mail(headers):
+    # Mailman 2.0 digests (From: tenants-request@...) carry its marks but no List-* header.
+    assert verdict_for(build_mail(sender="tenants-request@lists.example.org", headers=headers)) == "mailing_list"
+
+
 @pytest.mark.parametrize("header", ["Return-Path", "Sender"])
 def test_mail_of_a_list_that_returns_to_its_owner_address_is_mailing_list_mail(header):
     assert verdict_for(build_mail(headers={header: "<owner-tenants@lists.example.org>"})) == "mailing_list"
