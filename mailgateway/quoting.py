@@ -15,9 +15,10 @@ It reads the body line by line, top to bottom:
 - in any other language, a line (or two, wrapped) that ends in a colon and names a time and an
   address is an attribution too, when a ">" quote or nothing at all follows it;
 - so is Gmail's older bare date and sender ("2026/3/3 Asha <asha@example.com>"), over a ">" quote;
-- a header block (From / Sent / Subject in any order, in the languages below), with the rule
-  Outlook draws above it, and the "-----Original Message-----" and forward markers start the history:
-  everything from there on is dropped;
+- a header block (adjacent From / Sent / To / Cc / Subject lines in any order, in the languages
+  below, under some text of the person's), with the rule Outlook draws above it, and the
+  "-----Original Message-----" and forward markers start the history: everything from there on is
+  dropped;
 - the RFC 3676 signature separator "-- " ends the person's text;
 - "Sent from my iPhone" and the other mobile footers are dropped;
 - Outlook's placeholder for an inline picture in the plain text, "[cid:image001.png@01D9...]",
@@ -36,7 +37,7 @@ _MAX_MARKER_LINE = 400
 # Clients put a rule and a blank line or two between the reply and the header block.
 _RULE_TO_HEADER_GAP = 3
 # Outlook writes From, Sent, To, Cc, Subject; long To and Cc lists wrap onto extra lines.
-_HEADER_BLOCK_LINES = 8
+_HEADER_BLOCK_LINES = 10
 
 # The verb that ends an attribution line, from the start of the line.
 # Gmail: "On Tue, 3 Mar 2026 at 10:02, Asha <asha@example.com> wrote:"; Apple Mail:
@@ -85,6 +86,15 @@ _HEADER_DATE = re.compile(_LABEL.format(_DATE_LABELS), re.IGNORECASE)
 _SUBJECT_LABELS = "Subject|Betreff|Objet|Asunto|Onderwerp|Oggetto|Assunto|Тема|Temat|Ämne|Emne|Konu|विषय|主题|主旨|件名"
 _HEADER_SUBJECT = re.compile(_LABEL.format(_SUBJECT_LABELS), re.IGNORECASE)
 _HEADER_LABELS = (_HEADER_FROM, _HEADER_DATE, _HEADER_SUBJECT)
+# The recipients' lines between them; only inside a block, so short words such as "A:" are safe here.
+_HEADER_RECIPIENTS = re.compile(
+    _LABEL.format(
+        "To|An|À|A|Para|Aan|Кому|Do|Till|Til|Kime|प्रति|收件人|宛先|Cc|Bcc|Kopie|Копия|DW|Kopia|Kopi|抄送|副本"
+    ),
+    re.IGNORECASE,
+)
+# The Date line of Windows Live Hotmail and the webmailers names the time: "Tue, 3 Mar 2026 10:02:00 +0545".
+_CLOCK = re.compile(r"\d{1,2}:\d\d")
 
 # One whole line, as the phone or app writes it under the reply. The words of "Sent from my ..."
 # hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; the
@@ -229,19 +239,59 @@ def _starts_history(lines: list[str], i: int) -> bool:
     if _RULE.fullmatch(line):
         following = [j for j in range(i + 1, min(i + 1 + _RULE_TO_HEADER_GAP, len(lines))) if lines[j].strip()]
         return bool(following) and _is_header_block(lines, following[0])
-    return _is_header_block(lines, i)
+    return _has_text_above(lines, i) and _is_header_block(lines, i)
+
+
+def _has_text_above(lines: list[str], i: int) -> bool:
+    """Whether a line with text stands above line i (_without_long_gaps leaves at most two empty ones first).
+
+    A header block at the top is the person's own (a subject they typed, a mail they pasted): cut
+    there, nothing would be left and the whole mail, history and all, would be kept.
+    """
+    return i > 2 or any(lines[:i])
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:
-    """From, a date and a subject, starting at line i: the block over the message answered or forwarded.
+    """From, a date and a subject in adjacent lines from line i: the block over the message answered or forwarded.
 
     Outlook starts it with From; Windows Live Hotmail and some webmailers start it with the Date or
-    the Subject. Asking for all three keeps prose such as "From: Kathmandu / To: Pokhara" in the reply.
+    the Subject. Asking for all three keeps prose such as "From: Kathmandu / To: Pokhara" in the
+    reply. A block that does not start with From is believed only as those clients write it, the
+    From naming an address and the Date a time, and not when a line of the person's ending in a
+    colon introduces it ("The mail you sent me looks wrong:"): then it is pasted into the reply.
     """
-    block = [line.lstrip() for line in lines[i : i + _HEADER_BLOCK_LINES]]
-    if not any(label.match(block[0]) for label in _HEADER_LABELS):
+    run = _header_run(lines, i)
+    if not run or not any(label.match(run[0]) for label in _HEADER_LABELS):
         return False
-    return all(any(label.match(line) for line in block) for label in _HEADER_LABELS)
+    from_line, date_line, subject_line = (
+        next((line for line in run if label.match(line)), "") for label in _HEADER_LABELS
+    )
+    if not (from_line and date_line and subject_line):
+        return False
+    if _HEADER_FROM.match(run[0]):
+        return True
+    return "@" in from_line and _CLOCK.search(date_line) is not None and not _introduced_by_colon(lines, i)
+
+
+def _header_run(lines: list[str], i: int) -> list[str]:
+    """The adjacent lines from line i that a header block may hold: labels, and a To or Cc list wrapped."""
+    run: list[str] = []
+    in_recipients = False
+    for line in lines[i : i + _HEADER_BLOCK_LINES]:
+        line = line.strip()
+        if any(label.match(line) for label in _HEADER_LABELS):
+            in_recipients = False
+        elif _HEADER_RECIPIENTS.match(line):
+            in_recipients = True
+        elif not (in_recipients and ("@" in line or ";" in line)):
+            break
+        run.append(line)
+    return run
+
+
+def _introduced_by_colon(lines: list[str], i: int) -> bool:
+    above = [line for line in lines[max(0, i - _RULE_TO_HEADER_GAP) : i] if line]
+    return bool(above) and above[-1].endswith(_COLONS)
 
 
 def _attribution_span(lines: list[str], i: int) -> int:

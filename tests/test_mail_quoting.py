@@ -202,6 +202,114 @@ def test_prose_that_starts_with_a_date_label_but_names_no_subject_is_kept() -> N
     assert visible_text(text) == text
 
 
+def test_labelled_lines_of_the_reply_above_a_header_block_are_kept() -> None:
+    text = body("""
+        Tuesday works. Here are the details:
+        Date: Tuesday 3 March, 9:00
+        Address: 12 Lake Road
+
+        ________________________________
+        From: Support <support@example.com>
+        Sent: Monday, 2 March 2026 10:00
+        To: Asha
+        Subject: Re: Booking
+
+        Old text
+    """)
+    assert (
+        visible_text(text) == "Tuesday works. Here are the details:\nDate: Tuesday 3 March, 9:00\nAddress: 12 Lake Road"
+    )
+
+
+def test_a_pasted_header_block_with_an_undated_date_line_keeps_the_text_under_it() -> None:
+    text = body("""
+        The mail you sent me looks wrong:
+
+        Subject: Your invoice
+        From: billing@example.com
+        Date: 3 March 2026
+
+        I never ordered anything, please cancel the charge of 200 EUR.
+    """)
+    assert visible_text(text) == text.rstrip("\n")
+
+
+def test_a_header_block_introduced_by_a_line_ending_in_a_colon_is_pasted_not_history() -> None:
+    text = body("""
+        The mail you sent me looks wrong:
+
+        Subject: Your invoice
+        From: billing@example.com
+        Date: Tue, 3 Mar 2026 10:02:00 +0545
+
+        I never ordered anything, please cancel the charge of 200 EUR.
+    """)
+    assert visible_text(text) == text.rstrip("\n")
+
+
+def test_a_booking_in_header_like_lines_without_an_address_is_kept() -> None:
+    text = body("""
+        Booking request
+        Date: 3 March
+        From: Kathmandu
+        To: Pokhara
+        Subject: family of four
+        Please confirm by Friday.
+    """).rstrip("\n")
+    assert visible_text(text) == text
+
+
+def test_a_subject_line_at_the_top_of_the_reply_is_kept_and_the_history_below_dropped() -> None:
+    text = body("""
+        Subject: new booking please
+        I need a plumber on Friday.
+
+        From: Support <support@example.com>
+        Sent: Monday, 2 March 2026 10:00
+        To: Asha
+        Subject: Re: Booking
+
+        Old text
+    """)
+    assert visible_text(text) == "Subject: new booking please\nI need a plumber on Friday."
+
+
+def test_a_header_block_at_the_top_of_the_mail_does_not_hide_the_text_under_it() -> None:
+    text = body("""
+        Subject: new booking please
+        From: Asha <asha@example.com>
+        Date: Tue, 3 Mar 2026 10:02
+        I need a plumber on Friday.
+
+        From: Support <support@example.com>
+        Sent: Monday, 2 March 2026 10:00
+        To: Asha
+        Subject: Re: Booking
+
+        Old text
+    """)
+    assert visible_text(text) == (
+        "Subject: new booking please\nFrom: Asha <asha@example.com>\nDate: Tue, 3 Mar 2026 10:02\n"
+        "I need a plumber on Friday."
+    )
+
+
+def test_a_header_block_whose_to_list_wraps_onto_more_lines_starts_the_history() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        Date: Tue, 3 Mar 2026 10:02:00 +0545
+        From: support@example.com
+        To: Asha Gurung <asha@example.com>; Bikash Thapa <bikash@example.com>; Sita
+        Shrestha <sita@example.com>
+        Cc: Ram <ram@example.com>
+        Subject: Re: [SB-1001] Plumber did not arrive
+
+        When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
 def test_prose_that_mentions_from_and_to_is_not_a_header_block() -> None:
     text = body("""
         I need a mover.
