@@ -96,11 +96,26 @@ _HEADER_RECIPIENTS = re.compile(
 # The Date line of Windows Live Hotmail and the webmailers names the time: "Tue, 3 Mar 2026 10:02:00 +0545".
 _CLOCK = re.compile(r"\d{1,2}:\d\d")
 
+# What phones and K-9 Mail ask to excuse after "Sent from my ...": "please excuse my brevity and any typos".
+_EXCUSED = (
+    r"(?:brevity|briefness|terseness|typos?|misspellings|auto-?correct(?:ions?)?"
+    r"|(?:spelling|typing|typographical)(?:\s+(?:errors|mistakes))?|errors|mistakes)"
+)
+_EXCUSED_PHRASE = rf"(?:(?:my|the|any|all)\s+)?{_EXCUSED}"
+_APOLOGY = rf"\s?[,.;-]?\s+please\s+excuse\s+{_EXCUSED_PHRASE}(?:\s+and\s+{_EXCUSED_PHRASE})?"
+# A device named in a longer "Sent from my ..." ("Samsung Galaxy A52 5G phone", "Android device with K-9 Mail").
+_DEVICE = (
+    r"(?:i?phone|smartphone|mobile|cell(?:phone)?|device|tablet|handset|iPad|iPod|Android|BlackBerry|Galaxy"
+    r"|Samsung|Huawei|Honor|Xiaomi|Redmi|Pixel|Nokia|Motorola|HTC|LG|Sony|Xperia|OnePlus|OPPO|vivo|Watch|Mail)"
+)
 # One whole line, as the phone or app writes it under the reply. The words of "Sent from my ..."
-# hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; the
-# apology that phones and K-9 Mail add ("..., please excuse my brevity.") is part of the footer.
+# hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; five of
+# them only when one names a device ("Sent from my PayPal account on 3 March." stays). The apology
+# that phones and K-9 Mail add ("..., please excuse my brevity.") is part of the footer when it
+# excuses brevity or typing, and nothing more.
 _MOBILE_FOOTER = re.compile(
-    r"(?:Sent from my(?:\s+[^\s,;]+){1,5}(?:[,.]?\s+please\s+excuse\s.{1,60})?"
+    r"(?:Sent from my(?:(?:\s+[^\s,;]+){1,4}|(?=(?:\s+[^\s,;]+){0,4}?\s+" + _DEVICE + r"\b)(?:\s+[^\s,;]+){5})"
+    r"(?:" + _APOLOGY + r")?"
     r"|Sent from (?:Yahoo Mail|Mail|Outlook|Windows Mail|Mailbox)\b.{0,80}"
     r"|Sent with (?:Airmail|Spark)\b.{0,80}"
     r"|Get Outlook for\s.{1,80}"

@@ -502,6 +502,33 @@ def test_a_sentence_from_a_phone_that_asks_for_something_else_is_kept() -> None:
     assert visible_text(text) == text
 
 
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "Sent from my iPhone. Please excuse typos.",
+        "Sent from my phone, please excuse any spelling mistakes.",
+        "Sent from my Android phone - please excuse my brevity and any typos.",
+    ],
+)
+def test_a_mobile_footer_with_a_short_apology_in_other_words_is_dropped(footer: str) -> None:
+    assert visible_text(f"Tuesday at 9 works for me.\n\n{footer}\n") == "Tuesday at 9 works for me."
+
+
+def test_a_sentence_after_please_excuse_in_a_footer_line_is_kept() -> None:
+    text = "Refund please.\n\nSent from my phone. Please excuse me for writing late, the plumber broke the sink."
+    assert visible_text(text) == text
+
+
+def test_a_footer_line_that_asks_to_excuse_something_besides_brevity_is_kept() -> None:
+    text = "Refund please.\n\nSent from my phone, please excuse the delay, the plumber never came and we need a refund."
+    assert visible_text(text) == text
+
+
+def test_a_five_word_sentence_from_my_account_that_names_no_device_is_kept() -> None:
+    text = "I paid the deposit.\nSent from my PayPal account on 3 March."
+    assert visible_text(text) == text
+
+
 def test_a_sentence_that_starts_like_a_footer_is_kept() -> None:
     text = "Sent from my office because the phone line at home is down since the storm."
     assert visible_text(text) == text
