@@ -108,6 +108,13 @@ _DEVICE = (
     r"(?:i?phone|smartphone|mobile|cell(?:phone)?|device|tablet|handset|iPad|iPod|Android|BlackBerry|Galaxy"
     r"|Samsung|Huawei|Honor|Xiaomi|Redmi|Pixel|Nokia|Motorola|HTC|LG|Sony|Xperia|OnePlus|OPPO|vivo|Watch|Mail)"
 )
+# The device of the Chinese footers ("从我的 iPhone 发送", "发自我的华为手机", "发自我的三星Galaxy智能手机"): a
+# brand, a model of Latin letters and digits, then "phone"; "发自我的内心..." ("from my heart") is prose.
+_DEVICE_ZH = (
+    r"(?:iPhone|iPad|iPod|Android|Galaxy|Samsung|HUAWEI|Honor|Xiaomi|Redmi|OPPO|vivo|OnePlus|Pixel"
+    r"|华为|華為|小米|红米|紅米|荣耀|榮耀|三星|魅族|一加|手机|手機|平板|安卓)"
+    r"(?:\s?[A-Za-z0-9+-]{1,15}){0,4}(?:\s?(?:智能手机|智慧型手機|手机|手機|平板电脑|平板))?"
+)
 # One whole line, as the phone or app writes it under the reply. The words of "Sent from my ..."
 # hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; five of
 # them only when one names a device ("Sent from my PayPal account on 3 March." stays). The apology
@@ -125,8 +132,12 @@ _MOBILE_FOOTER = re.compile(
     r"|Envoyé (?:de|depuis) mon(?:\s+\S+){1,3}"
     r"|Enviado desde mi(?:\s+\S+){1,3}"
     r"|मेरे(?:\s+\S+){1,3}\s+से\s+भेजा\s+गया"
-    # iOS and Android in Chinese (traditional, simplified) and Japanese
-    r"|[從从]我的\s?\S{1,20}\s?(?:傳送|发送)|发自我的\s?\S{1,20}|(?:iPhone|iPad|Android)\s?から送信)"
+    # iOS and Android in Chinese (traditional, simplified) and Japanese, naming the device
+    r"|[從从]我的\s?"
+    + _DEVICE_ZH
+    + r"\s?(?:傳送|发送)|发自我的\s?"
+    + _DEVICE_ZH
+    + r"|(?:iPhone|iPad|Android)\s?から送信)"
     r"[.!]?",
     re.IGNORECASE,
 )

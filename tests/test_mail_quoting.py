@@ -529,6 +529,20 @@ def test_a_five_word_sentence_from_my_account_that_names_no_device_is_kept() -> 
     assert visible_text(text) == text
 
 
+@pytest.mark.parametrize(
+    "footer",
+    ["发自我的华为手机", "发自我的 iPad", "发自我的小米手机", "从我的 iPhone 发送"],
+)
+def test_a_chinese_mobile_footer_naming_the_device_is_dropped(footer: str) -> None:
+    assert visible_text(f"星期二上午九点可以。\n\n{footer}\n") == "星期二上午九点可以。"
+
+
+@pytest.mark.parametrize("sentence", ["发自我的内心感谢你们每一位", "从我的银行账户发送"])
+def test_a_chinese_sentence_that_starts_like_a_footer_is_kept(sentence: str) -> None:
+    text = f"请退款。\n{sentence}"
+    assert visible_text(text) == text
+
+
 def test_a_sentence_that_starts_like_a_footer_is_kept() -> None:
     text = "Sent from my office because the phone line at home is down since the storm."
     assert visible_text(text) == text
