@@ -14,7 +14,8 @@ It reads the body line by line, top to bottom:
   dated one, that text is the history (Outlook for Mac and Yahoo do not quote);
 - in any other language, a line (or two, wrapped) that ends in a colon and names a time and an
   address is an attribution too, when a ">" quote or nothing at all follows it;
-- so is Gmail's older bare date and sender ("2026/3/3 Asha <asha@example.com>"), over a ">" quote;
+- so is Gmail's older bare date and sender ("2026/3/3 Asha <asha@example.com>"), over a ">" quote
+  that runs to the end of the mail;
 - a header block (adjacent From / Sent / To / Cc / Subject lines in any order, in the languages
   below, under some text of the person's), with the rule Outlook draws above it, and the
   "-----Original Message-----" and forward markers start the history: everything from there on is
@@ -52,7 +53,8 @@ _ATTRIBUTION = re.compile(r".*\s(?:wrote|schrieb(?:\s.*)?|a\sécrit|escribió|�
 _TIME = re.compile(r"\d{1,2}[:.]\d\d")
 _DATED = re.compile(r"\d{1,2}[:.]\d\d|@")
 # Gmail until about 2014, and its apps in East Asian locales, wrote a bare date and the sender with
-# no verb and no colon: "2026/3/3 Asha <asha@example.com>". Dropped only over a ">" quote.
+# no verb and no colon: "2026/3/3 Asha <asha@example.com>". Dropped only over a ">" quote that ends
+# the mail: with the person's answers under the quote, the line may be one of theirs.
 _BARE_ATTRIBUTION = re.compile(r"\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\s.{0,200}<[^<>\s@]{1,64}@[^<>\s]{1,255}>")
 # Chinese and Japanese clients end the attribution with a full-width colon.
 _COLONS = (":", "\uff1a")
@@ -192,9 +194,10 @@ _HISTORY = -1  # what _lines_to_drop answers at the first line of history
 def _person_lines(lines: list[str]) -> list[str]:
     kept: list[str] = []
     dropped = False  # a line was dropped since the last kept text: do not double the blank lines round it
+    quoted_tail = _quoted_tail(lines)
     i = 0
     while i < len(lines):
-        drop = _lines_to_drop(lines, i)
+        drop = _lines_to_drop(lines, i, quoted_tail=quoted_tail)
         if drop == _HISTORY:
             break
         if drop:
@@ -210,8 +213,19 @@ def _person_lines(lines: list[str]) -> list[str]:
     return kept
 
 
-def _lines_to_drop(lines: list[str], i: int) -> int:
-    """0 if line i is the person's; n to drop n lines (quote, footer, attribution over a quote); or _HISTORY."""
+def _quoted_tail(lines: list[str]) -> int:
+    """The first of the quoted and empty lines that end the body (len(lines) when its last line is text)."""
+    i = len(lines)
+    while i > 0 and (not lines[i - 1] or _is_quoted(lines[i - 1])):
+        i -= 1
+    return i
+
+
+def _lines_to_drop(lines: list[str], i: int, *, quoted_tail: int) -> int:
+    """0 if line i is the person's; n to drop n lines (quote, footer, attribution over a quote); or _HISTORY.
+
+    quoted_tail is where the quoted lines that end the body start (see _quoted_tail).
+    """
     line = lines[i]
     if not line or not _may_be_marker(lines, i):
         return 0
@@ -219,7 +233,7 @@ def _lines_to_drop(lines: list[str], i: int) -> int:
         return 1
     if line.strip() == "--" or _starts_history(lines, i):
         return _HISTORY
-    if _is_bare_attribution(line) and _quote_follows(lines, i + 1):
+    if _is_bare_attribution(line) and i + 1 >= quoted_tail and _quote_follows(lines, i + 1):
         return 1
     span = _attribution_span(lines, i)
     if span and _quote_follows(lines, i + span):

@@ -754,6 +754,15 @@ def test_a_line_of_a_date_and_an_address_with_no_quote_under_it_is_kept() -> Non
     assert visible_text(text) == text
 
 
+def test_a_line_of_a_date_and_an_address_over_a_quote_answered_under_it_is_kept() -> None:
+    text = (
+        "See my answers below.\n2026-03-03 Booked with Bikash <bikash@example.com>\n> Who is coming?\nBikash is coming."
+    )
+    assert visible_text(text) == (
+        "See my answers below.\n2026-03-03 Booked with Bikash <bikash@example.com>\nBikash is coming."
+    )
+
+
 def test_an_undated_line_naming_an_address_over_a_quote_is_kept() -> None:
     text = "Please write to asha@example.com:\n> the old address bounced\n"
     assert visible_text(text) == "Please write to asha@example.com:"
