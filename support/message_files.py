@@ -1,5 +1,8 @@
 """The files of messages: an upload checked (size, real type) and kept, then linked to the message
-it was sent with; a mail's files and inline images linked after its message was written."""
+it was sent with; a mail's files and inline images linked after its message was written.
+
+Writes `Attachment` rows and their files in storage, a message's display HTML, and the ticket's
+conversation version (so that a cached conversation is not served without its files)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from .models import Attachment, Message, Ticket, User
 from .rules import require_conversation
 
 
-def chosen_uploads(ticket: Ticket, author: User, attachment_ids: Sequence[Any]) -> list[Attachment]:
+def find_chosen_uploads(ticket: Ticket, author: User, attachment_ids: Sequence[Any]) -> list[Attachment]:
     """The files a message is sent with: the author's own uploads to this ticket, not yet sent."""
     if not attachment_ids:
         return []
@@ -81,7 +84,7 @@ def attach_to_message(*, message: Message, attachments: Sequence[Attachment], ht
         if html is not None and html_changed:
             message.html = html
             Message.objects.filter(pk=message.pk).update(html=html)
-        conversation_changed(message.ticket_id)
+        bump_conversation_version(message.ticket_id)
 
 
 def set_message_html(*, message: Message, html: str) -> None:
@@ -89,10 +92,10 @@ def set_message_html(*, message: Message, html: str) -> None:
     message.html = html
     with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(html=html)
-        conversation_changed(message.ticket_id)
+        bump_conversation_version(message.ticket_id)
 
 
-def conversation_changed(ticket_id: Any) -> None:
+def bump_conversation_version(ticket_id: Any) -> None:
     """A message's files or HTML changed after the message was counted: a conversation kept in
     the cache under the ticket's current version is no longer the conversation."""
     Ticket.objects.filter(pk=ticket_id).update(conversation_version=F("conversation_version") + 1)

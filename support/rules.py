@@ -82,7 +82,7 @@ def clean_tags(tags: Iterable[Any]) -> list[str]:
     return cleaned
 
 
-def choice(value: Any, choices: type, field: str) -> str:
+def clean_choice(value: Any, choices: type, field: str) -> str:
     if value not in choices.values:  # type: ignore[attr-defined]
         raise InvalidInput(
             f"{value!r} is not a valid {field}.",

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from . import events
 from .errors import InvalidInput, NotAllowed
-from .message_files import chosen_uploads, link_attachments
+from .message_files import find_chosen_uploads, link_attachments
 from .models import (
     Attachment,
     CannedReply,
@@ -36,7 +36,7 @@ from .models import (
 )
 from .references import next_ticket_reference
 from .rules import (
-    choice,
+    clean_choice,
     clean_message_text,
     clean_tags,
     clean_title,
@@ -101,9 +101,9 @@ def open_ticket(
         require_staff(author, "open a ticket for someone else")
     title = clean_title(title)
     text = clean_message_text(message_text, channel=channel)
-    category = choice(category, Category, "category")
-    priority = choice(priority, Priority, "priority")
-    source = choice(source, Source, "source")
+    category = clean_choice(category, Category, "category")
+    priority = clean_choice(priority, Priority, "priority")
+    source = clean_choice(source, Source, "source")
     now = timezone.now()
     # No savepoint: nothing in here raises but the database, and then the caller's transaction
     # (or its own savepoint, as the mail gateway's) must roll back anyway.
@@ -173,7 +173,7 @@ def add_message(
                 "This ticket is closed; open a new ticket to follow up.",
                 {"ticket": ["A closed ticket takes no new messages."]},
             )
-        chosen = list(attachments) + chosen_uploads(ticket, author, attachment_ids)
+        chosen = list(attachments) + find_chosen_uploads(ticket, author, attachment_ids)
         message = _new_message(
             ticket=ticket,
             author=author,
@@ -297,11 +297,11 @@ def change_ticket(
     require_view(actor, ticket)
     wanted: dict[str, Any] = {}
     if status is not UNSET:
-        wanted["status"] = choice(status, Status, "status")
+        wanted["status"] = clean_choice(status, Status, "status")
     if priority is not UNSET:
-        wanted["priority"] = choice(priority, Priority, "priority")
+        wanted["priority"] = clean_choice(priority, Priority, "priority")
     if category is not UNSET:
-        wanted["category"] = choice(category, Category, "category")
+        wanted["category"] = clean_choice(category, Category, "category")
     if tags is not UNSET:
         wanted["tags"] = clean_tags(tags)
     with transaction.atomic():
@@ -377,7 +377,7 @@ def escalate(
         raise InvalidInput(
             "The reason is too long.", {"reason": ["Ensure this field has no more than 1000 characters."]}
         )
-    priority = choice(priority, Priority, "priority")
+    priority = clean_choice(priority, Priority, "priority")
     now = timezone.now()
     with transaction.atomic():
         ticket = _locked(ticket)
