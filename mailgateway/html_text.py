@@ -1,6 +1,6 @@
 """HTML mail -> readable plain text, for mail that has no text part.
 
-Pure. Blocks become paragraphs, line breaks and list items survive, scripts and styles are
+Pure. Blocks become paragraphs and a <div> a line; line breaks and list items survive, scripts and styles are
 dropped, links keep their address. The quoted history that clients wrap in known elements
 (Gmail's `gmail_quote`, Apple's and Thunderbird's `blockquote type=cite`, Outlook's
 `divRplyFwdMsg`, Lotus Notes' `domino-section`, BlackBerry's `_persistentHeader`, and the
@@ -16,9 +16,12 @@ import re
 from html.parser import HTMLParser
 
 _BLOCKS = {
-    "p", "div", "section", "article", "header", "footer", "table", "tr", "ul", "ol", "dl", "h1", "h2", "h3",
+    "p", "section", "article", "header", "footer", "table", "tr", "ul", "ol", "dl", "h1", "h2", "h3",
     "h4", "h5", "h6", "pre", "hr", "center", "address", "form", "fieldset", "dd", "dt",
 }  # fmt: skip
+# A <div> is a line: Gmail, Apple Mail and Outlook on the web write each line of a message as one,
+# and an empty line as <div><br></div>.
+_LINES = {"div"}
 _SKIPPED = {"script", "style", "head", "title", "template", "noscript", "svg", "object", "iframe"}
 _VOID = {"br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "param", "source", "wbr"}
 _QUOTE_CLASSES = {"gmail_quote", "gmail_extra", "moz-cite-prefix", "yahoo_quoted", "protonmail_quote"}
@@ -71,6 +74,8 @@ class _TextCollector(HTMLParser):
             return
         if tag in _BLOCKS:
             self.out.append("\n\n")
+        elif tag in _LINES:
+            self._end_line()
         elif tag == "li":
             self.out.append("\n- ")
         elif tag in ("td", "th"):
@@ -96,12 +101,20 @@ class _TextCollector(HTMLParser):
             return
         if tag in _BLOCKS:
             self.out.append("\n\n")
+        elif tag in _LINES:
+            self._end_line()
         elif tag == "a" and self.href is not None:
             label = "".join(self.link_text).strip()
             href = self.href.strip()
             if href.startswith(("http://", "https://")) and href != label and href.rstrip("/") != label.rstrip("/"):
                 self.out.append(f" ({href})")
             self.href = None
+
+    def _end_line(self) -> None:
+        """A line break unless the text already ends one (a <div> right after another)."""
+        last = next((chunk for chunk in reversed(self.out) if chunk.strip(" ")), "")
+        if last and not last.endswith("\n"):
+            self.out.append("\n")
 
     def handle_data(self, data: str) -> None:
         if self.history_started or self.skip_depth:

@@ -99,6 +99,21 @@ def test_an_html_only_mail_leaves_out_the_text_it_hides_from_its_reader():
     assert deliver(build_mail(text=None, html=html)).message.message_text == "My booking SB-1042 was charged twice."
 
 
+def test_an_html_only_mail_written_in_divs_keeps_its_lines_as_lines():
+    # Gmail and Apple Mail write each line as a <div>, and an empty line as <div><br></div>.
+    html = '<div dir="ltr">Hi team,<div><br></div><div>the tap still leaks.</div><div>Asha</div></div>'
+    assert deliver(build_mail(text=None, html=html)).message.message_text == "Hi team,\n\nthe tap still leaks.\nAsha"
+
+
+def test_an_html_only_reply_leaves_out_the_header_block_of_the_answered_mail_written_in_divs():
+    html = (
+        "<div>Thanks, Friday works.</div><div><br></div><div><b>From:</b> Support &lt;support@example.com&gt;</div>"
+        "<div><b>Sent:</b> Monday, 2 March 2026 10:00</div><div><b>To:</b> Asha</div>"
+        "<div><b>Subject:</b> Re: Booking</div><div><br></div><div>Can the plumber come on Friday?</div>"
+    )
+    assert deliver(build_mail(text=None, html=html)).message.message_text == "Thanks, Friday works."
+
+
 def test_an_html_only_mail_keeps_the_line_breaks_of_its_preformatted_text():
     html = "<p>Hello,</p><pre>Order 77\nDelivered: no\n\nPlease call me.</pre>"
     message = deliver(build_mail(text=None, html=html)).message
