@@ -36,7 +36,7 @@ from .html_text import html_to_text
 from .inbound_queries import find_sender, lock_inbound
 from .models import InboundEmail, InboundStatus, OutboundEmail, UndeliverableAddress
 from .parsing import MailAttachment, ParsedEmail, parse_email
-from .quoting import visible_text
+from .quoting import is_forward, visible_text
 from .routing import Envelope, NewTicket, Quarantine, Reply, route_email
 from .sanitize import link_inline_images, sanitize_html
 from .store import SMALL_RAW_BYTES, read_raw_mail
@@ -246,7 +246,7 @@ def set_outcome(inbound: InboundEmail, status: str, reason: str, detail: str) ->
 def extract(mail: ParsedEmail) -> Extracted:
     """The person's own words, the HTML safe to show, and which files may be kept."""
     source = mail.text if mail.text.strip() else html_to_text(mail.html)
-    text = visible_text(source) or ""
+    text = visible_text(source, forwarded=is_forward(mail.subject)) or ""
     html = sanitize_html(mail.html) if mail.html else ""
     files: list[MailAttachment] = []
     refused: list[str] = []

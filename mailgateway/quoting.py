@@ -18,8 +18,10 @@ It reads the body line by line, top to bottom:
   that runs to the end of the mail;
 - a header block (adjacent From / Sent / To / Cc / Subject lines in any order, in the languages
   below, under some text of the person's), with the rule Outlook draws above it, and the
-  "-----Original Message-----" and forward markers start the history: everything from there on is
-  dropped;
+  "-----Original Message-----" start the history: everything from there on is dropped;
+- a forwarded mail is kept under the person's text, from its marker ("---------- Forwarded
+  message ---------", "Begin forwarded message:"), or from the first line of history when the
+  subject says the mail is a forward (`is_forward()`: Outlook forwards under a header block);
 - the RFC 3676 signature separator "-- " ends the person's text;
 - "Sent from my iPhone" and the other mobile footers are dropped;
 - Outlook's placeholder for an inline picture in the plain text, "[cid:image001.png@01D9...]",
@@ -65,6 +67,13 @@ _SEPARATOR = re.compile(
     r"|Oryginalna wiadomość|Ursprungligt meddelande|Oprindelig meddelelse|Opprinnelig melding"
     r"|Forwarded message|Weitergeleitete Nachricht|Message transféré|Mensaje reenviado"
     r"|Original|原始邮件)\s*-{2,}"  # Foxmail and QQ Mail: "------------------ 原始邮件 ------------------"
+    r"|(?:Begin forwarded message|Anfang der weitergeleiteten Nachricht|Début du message réexpédié"
+    r"|Inicio del mensaje reenviado)\s?:",
+    re.IGNORECASE,
+)
+# The markers of a forwarded mail (Gmail, Thunderbird, Apple Mail): what follows was sent to be read.
+_FORWARD = re.compile(
+    r"-{2,}\s*(?:Forwarded message|Weitergeleitete Nachricht|Message transféré|Mensaje reenviado)\s*-{2,}"
     r"|(?:Begin forwarded message|Anfang der weitergeleiteten Nachricht|Début du message réexpédié"
     r"|Inicio del mensaje reenviado)\s?:",
     re.IGNORECASE,
@@ -161,17 +170,30 @@ _INVISIBLE = " \t\u00a0\u200b\u200c\u200d\u2060\ufeff"
 _CID_PLACEHOLDER = re.compile(r"\[cid:([^\]@\s]{1,200})@[^\]\s]{0,200}\]")
 
 
-def visible_text(text: str) -> str:
+def visible_text(text: str, *, forwarded: bool = False) -> str:
     """Return what the person wrote in this plain-text body, or the whole body if that is all quote.
 
     The stored message text is what staff read, so quoted history and signatures go; the raw
-    mail keeps everything else.
+    mail keeps everything else. A forwarded mail is not history but what the person sent to be
+    read: it is kept under their text, from its marker ("---------- Forwarded message ---------",
+    "Begin forwarded message:") or, when the mail says it is a forward (`forwarded`: its subject
+    starts "Fwd:", "FW:", ...), from the first line of history, as Outlook forwards under a header
+    block.
     """
     if "[cid:" in text:
         text = _CID_PLACEHOLDER.sub(r"[image: \1]", text)
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = _without_long_gaps(lines)
-    return _joined(_person_lines(lines)) or _joined(lines)
+    return _joined(_person_lines(lines, forwarded=forwarded)) or _joined(lines)
+
+
+_FORWARD_SUBJECT = re.compile(r"\s*(?:Fwd?|WG|TR|RV|Enc|Doorst)\s?:", re.IGNORECASE)
+
+
+def is_forward(subject: str) -> bool:
+    """Whether the subject says the mail forwards another: "Fwd:", "FW:", German "WG:", French
+    "TR:", Spanish "RV:", Portuguese "Enc:", Dutch "Doorst:" (a reply starts "Re:" instead)."""
+    return _FORWARD_SUBJECT.match(subject) is not None
 
 
 def _without_long_gaps(lines: list[str]) -> list[str]:
@@ -191,7 +213,7 @@ def _without_long_gaps(lines: list[str]) -> list[str]:
 _HISTORY = -1  # what _lines_to_drop answers at the first line of history
 
 
-def _person_lines(lines: list[str]) -> list[str]:
+def _person_lines(lines: list[str], *, forwarded: bool = False) -> list[str]:
     kept: list[str] = []
     dropped = False  # a line was dropped since the last kept text: do not double the blank lines round it
     quoted_tail = _quoted_tail(lines)
@@ -199,6 +221,9 @@ def _person_lines(lines: list[str]) -> list[str]:
     while i < len(lines):
         drop = _lines_to_drop(lines, i, quoted_tail=quoted_tail)
         if drop == _HISTORY:
+            start = _forward_start(lines, i, forwarded=forwarded)
+            if start is not None:
+                kept += ([""] if kept and kept[-1] else []) + lines[start:]
             break
         if drop:
             dropped, i = True, i + drop
@@ -211,6 +236,20 @@ def _person_lines(lines: list[str]) -> list[str]:
             kept.append(line)
         i += 1
     return kept
+
+
+def _forward_start(lines: list[str], i: int, *, forwarded: bool) -> int | None:
+    """Where a forwarded mail starts, when the history that starts at line i is one: its marker at
+    i, or, after the person's signature at i, at the next line that starts history. A mail that
+    says it is a forward counts any start of history (Outlook's rule and header block)."""
+    if lines[i].strip() == "--":
+        i = next((j for j in range(i + 1, len(lines)) if lines[j] and _starts_history(lines, j)), len(lines))
+        if i == len(lines):
+            return None
+    line = lines[i].strip()
+    if _FORWARD.fullmatch(line) or (forwarded and _starts_history(lines, i)):
+        return i
+    return None
 
 
 def _quoted_tail(lines: list[str]) -> int:

@@ -30,6 +30,23 @@ def test_the_stored_text_is_what_the_person_wrote_without_the_quote():
     assert inbound.message.message_text == "Thanks, the plumber came."
 
 
+OUTLOOK_FORWARD = (
+    "Please check this invoice, I never booked this visit.\n\n________________________________\n"
+    "From: Provider <billing@provider.example>\nSent: Monday, 2 March 2026 10:00\nTo: Asha Gurung\n"
+    "Subject: Invoice 77\n\nYou owe 200 for the visit of 2 March."
+)
+
+
+def test_a_forwarded_mail_keeps_the_mail_it_forwards_for_staff_to_read():
+    inbound = deliver(build_mail(subject="FW: Invoice 77", text=OUTLOOK_FORWARD))
+    assert inbound.message.message_text == OUTLOOK_FORWARD
+
+
+def test_a_reply_drops_the_same_history_it_quotes():
+    inbound = deliver(build_mail(subject="RE: Invoice 77", text=OUTLOOK_FORWARD))
+    assert inbound.message.message_text == "Please check this invoice, I never booked this visit."
+
+
 def test_the_raw_mail_stays_with_the_message_for_staff():
     raw = build_mail(text=GMAIL_REPLY)
     inbound = deliver(raw)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailgateway.quoting import visible_text
+from mailgateway.quoting import is_forward, visible_text
 
 MAIL_DIR = Path(__file__).parent / "mail"
 
@@ -75,7 +75,8 @@ def test_a_gmail_forward_without_own_text_returns_the_whole_forward() -> None:
     assert visible_text(text) == text.rstrip("\n")
 
 
-def test_text_above_a_forward_is_kept_and_the_forward_dropped() -> None:
+def test_a_forwarded_mail_is_kept_under_the_text_above_it() -> None:
+    # The person sent it to be read: it is not the history of this conversation.
     text = body("""
         Please see what my neighbour wrote.
 
@@ -83,8 +84,77 @@ def test_text_above_a_forward_is_kept_and_the_forward_dropped() -> None:
         From: Bikash <bikash@example.com>
         Date: Tue, 3 Mar 2026 at 10:02
         Subject: Leak
+
+        The pipe under my sink leaks into your flat.
     """)
-    assert visible_text(text) == "Please see what my neighbour wrote."
+    assert visible_text(text) == text.strip()
+
+
+def test_a_forwarded_mail_under_the_persons_signature_is_kept_and_the_signature_dropped() -> None:
+    text = body("""
+        Could you look at this invoice?
+        --\x20
+        Asha Rai, Lalitpur
+
+        Begin forwarded message:
+
+        From: Provider <billing@provider.example>
+        Subject: Invoice 77
+
+        You owe 200 for the visit of 2 March.
+    """)
+    assert visible_text(text) == body("""
+        Could you look at this invoice?
+
+        Begin forwarded message:
+
+        From: Provider <billing@provider.example>
+        Subject: Invoice 77
+
+        You owe 200 for the visit of 2 March.
+    """).strip()
+
+
+OUTLOOK_FORWARD = body("""
+    Please check this invoice.
+
+    ________________________________
+    From: Provider <billing@provider.example>
+    Sent: Monday, 2 March 2026 10:00
+    To: Asha Rai
+    Subject: Invoice 77
+
+    You owe 200 for the visit of 2 March.
+""")
+
+
+def test_outlook_history_is_kept_when_the_mail_is_a_forward() -> None:
+    assert visible_text(OUTLOOK_FORWARD, forwarded=True) == OUTLOOK_FORWARD.strip()
+
+
+def test_outlook_history_is_dropped_when_the_mail_is_no_forward() -> None:
+    assert visible_text(OUTLOOK_FORWARD) == "Please check this invoice."
+
+
+def test_a_forward_marker_deep_in_replied_history_does_not_bring_the_history_back() -> None:
+    text = body("""
+        Thanks, that helps.
+
+        > On Tue, 3 Mar 2026 at 10:02, Support <support@example.com> wrote:
+        > ---------- Forwarded message ---------
+        > From: Provider <billing@provider.example>
+    """)
+    assert visible_text(text) == "Thanks, that helps."
+
+
+@pytest.mark.parametrize("subject", ["Fwd: Invoice", "FW: Invoice", "WG: Rechnung", "TR: Facture", "RV: Factura"])
+def test_forward_subjects_are_known(subject: str) -> None:
+    assert is_forward(subject)
+
+
+@pytest.mark.parametrize("subject", ["Re: Fwd: Invoice", "[SB-1042] Fwd: Invoice", "Forward planning", "Invoice"])
+def test_replies_and_other_subjects_are_no_forwards(subject: str) -> None:
+    assert not is_forward(subject)
 
 
 # Outlook
