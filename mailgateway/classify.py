@@ -129,4 +129,10 @@ def _spam(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any, support
         return Ignore("spam", f"The provider marked it as spam{f' (score {score})' if score is not None else ''}.")
     if mail.header("x-spam-flag").strip().lower() == "yes" or mail.header("x-spam-status").lower().startswith("yes"):
         return Ignore("spam", "The receiving server marked it as spam (X-Spam-Flag/X-Spam-Status).")
+    # Amazon SES receiving writes its scans into the mail it stores in S3 or hands to a mailbox
+    # (the raw door, IMAP and the MTA pipe see only these headers): PASS, FAIL, GRAY or
+    # PROCESSING_FAILED. Only FAIL is a verdict; the others leave the mail to a person.
+    for name, what in (("X-SES-Spam-Verdict", "spam"), ("X-SES-Virus-Verdict", "a virus")):
+        if mail.header(name).strip().upper() == "FAIL":
+            return Ignore("spam", f"Amazon SES found {what} in it ({name}: FAIL).")
     return None

@@ -121,6 +121,19 @@ def test_the_receiving_server_s_spam_flag_is_respected():
     assert verdict_for(build_mail(headers={"X-Spam-Flag": "YES"})) == "spam"
 
 
+def test_amazon_ses_s_spam_verdict_in_the_headers_is_respected():
+    assert verdict_for(build_mail(headers={"X-SES-Spam-Verdict": "FAIL"})) == "spam"
+
+
+def test_amazon_ses_s_virus_verdict_in_the_headers_is_respected():
+    assert verdict_for(build_mail(headers={"X-SES-Virus-Verdict": "FAIL"})) == "spam"
+
+
+@pytest.mark.parametrize("value", ["PASS", "GRAY", "PROCESSING_FAILED"])
+def test_amazon_ses_s_other_verdicts_leave_the_mail_to_a_person(value):
+    assert verdict_for(build_mail(headers={"X-SES-Spam-Verdict": value, "X-SES-Virus-Verdict": value})) is None
+
+
 def test_mail_from_our_own_address_is_a_loop():
     assert verdict_for(build_mail(sender="SewaBazaar <support+abc@example.com>")) == "own_address"
 
