@@ -85,9 +85,8 @@ def _cp1252_bytes(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error(MIXED_UTF8, _cp1252_bytes)
 
 
-# Latin-1 and its kin, and the labels that name Windows-1252 itself (a choice, not a default).
+# Latin-1 and its kin.
 _WESTERN = frozenset({"cp1252", "iso8859-1", "latin-1", "iso8859-15"})
-_WINDOWS_1252 = frozenset({"windows-1252", "cp1252", "x-cp1252"})
 # Legacy single-byte charsets of the scripts whose letters Windows-1252 reads as accented Latin
 # ones: mail in them arrives labelled "us-ascii", "iso-8859-1", or not at all, from old mailers,
 # web forms and gateways.
@@ -96,7 +95,6 @@ _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u00ff]")
 _MIN_ACCENTED_LETTERS = 12
 _MIN_ACCENTED_WORDS = 3
 _SAMPLE_BYTES = 32 * 1024
-_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
@@ -109,8 +107,11 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
         label = "iso-2022-jp"
     utf8_failed = False
     for codec in _codecs_for(label):
-        if codec == "cp1252" and utf8_failed and _mostly_utf8(data):
-            return data.decode("utf-8", errors=MIXED_UTF8), MIXED_UTF8
+        if codec == "cp1252" and utf8_failed and _UTF8_CHARACTER.search(data):
+            # UTF-8 with some bytes of Latin-1 pasted in (a disclaimer, a signature), unless the
+            # text is a legacy charset whose byte pairs now and then happen to be valid UTF-8.
+            legacy = _non_latin_reading(data, data.decode("cp1252", errors="replace"))
+            return legacy or (data.decode("utf-8", errors=MIXED_UTF8), MIXED_UTF8)
         if codec in _WESTERN and _UTF8_CHARACTER.search(data):
             utf8 = _utf8_under_latin_label(data, codec)
             if utf8 is not None:
@@ -120,30 +121,25 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
         except (UnicodeDecodeError, LookupError):
             utf8_failed = utf8_failed or codec == "utf-8"
             continue
-        if codec == "cp1252" and label not in _WINDOWS_1252:
+        if codec == "cp1252":
             return _non_latin_reading(data, text) or (text, codec)
         return text, codec
     text = data.decode("cp1252", errors="replace")
     return _non_latin_reading(data, text) or (text, "cp1252")
 
 
-def _mostly_utf8(data: bytes) -> bool:
-    """Whether most 8-bit bytes are UTF-8 characters: UTF-8 text with a few bytes of Latin-1 pasted
-    in, not a legacy charset whose byte pairs now and then happen to be valid UTF-8."""
-    high = len(data) - len(data.translate(None, _HIGH_BYTES))
-    in_utf8 = sum(len(character) for character in _UTF8_CHARACTER.findall(data))
-    return in_utf8 * 2 > high
-
-
 def _utf8_under_latin_label(data: bytes, codec: str) -> str | None:
     """The UTF-8 reading of a text labelled Latin-1 (a PHP form, a gateway's default), when it is
     valid UTF-8 and reads no worse than the label: Latin-1 capitals before a no-break space or a
-    curly quote ("PRIORITÉ !", "JOSÉ\u2019S") are valid UTF-8 too, for characters no such word holds."""
+    curly quote ("PRIORITÉ !", "JOSÉ\u2019S") are valid UTF-8 too, for characters no such word holds
+    (IPA, Arabic, NKo). Greek letters, sub- and superscripts and ligatures do stand in Latin words
+    ("5μg", "H₂O", "reﬂect"). Judged on the first 32 KB."""
     try:
         utf8 = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return utf8 if _misreadings(utf8) <= _misreadings(data.decode(codec, errors="replace")) else None
+    western = data[:_SAMPLE_BYTES].decode(codec, errors="replace")
+    return utf8 if _misreadings(utf8[:_SAMPLE_BYTES], in_latin=_IN_LATIN_WORDS) <= _misreadings(western) else None
 
 
 def _non_latin_reading(data: bytes, western: str) -> tuple[str, str] | None:
@@ -273,15 +269,21 @@ def unescape_raw_header(value: str, fallback: str | None = None) -> str:
 
 
 _WORD = re.compile(r"[^\W_]+")
+# Beyond the Latin blocks, yet written inside Latin words: Greek (units, formulas), sub- and
+# superscripts, letterlike symbols, the Latin ligatures.
+_IN_LATIN_WORDS = re.compile("[\u0370-\u03ff\u2070-\u209f\u2100-\u214f\ufb00-\ufb06]")
+_NOTHING = re.compile("(?!)")
 
 
-def _misreadings(text: str) -> int:
+def _misreadings(text: str, *, in_latin: re.Pattern[str] = _NOTHING) -> int:
     """Signs of a wrong codec: words that mix ASCII letters with letters or digits beyond the Latin
-    blocks, and characters no text holds (private use, unassigned, the replacement character)."""
+    blocks (except those `in_latin` matches), and characters no text holds (private use,
+    unassigned, the replacement character)."""
     mixed = sum(
         1
         for word in _WORD.findall(text)
-        if any(c.isascii() and c.isalpha() for c in word) and any(ord(c) > 0x24F for c in word)
+        if any(c.isascii() and c.isalpha() for c in word)
+        and any(ord(c) > 0x24F and not in_latin.match(c) for c in word)
     )
     return mixed + sum(1 for c in text if c == "\ufffd" or unicodedata.category(c) in ("Co", "Cn"))
 

@@ -150,10 +150,24 @@ def test_latin1_text_that_happens_to_be_valid_utf8_stays_latin1(text):
     assert parse_email(raw).text.strip() == text
 
 
-def test_a_text_labelled_windows_1252_is_read_as_labelled():
-    looks_cyrillic = "Çäðàâñòâóéòå, ìàñòåð íå ïðèøåë, âåðíèòå äåíüãè."
-    raw = raw_text_mail(looks_cyrillic.encode("cp1252"), "text/plain; charset=windows-1252")
-    assert parse_email(raw).text.strip() == looks_cyrillic
+def test_cyrillic_labelled_windows_1252_is_read_in_its_own_charset():
+    raw = raw_text_mail(RUSSIAN.encode("cp1251"), "text/plain; charset=windows-1252")
+    assert parse_email(raw).text.strip() == RUSSIAN
+
+
+@pytest.mark.parametrize("text", ["Dosis: 5μg täglich, 10kΩ Widerstand", "Please reﬂect on the H₂O bill"])
+def test_utf8_under_a_latin1_label_with_greek_letters_or_ligatures_in_its_words_is_utf8(text):
+    raw = raw_text_mail(text.encode(), "text/plain; charset=iso-8859-1")
+    assert parse_email(raw).text.strip() == text
+
+
+def test_a_utf8_reply_under_a_longer_latin1_disclaimer_keeps_both_readable():
+    reply = "Danke schön, es geht wieder.\n"
+    disclaimer = (
+        "Diese Nachricht ist vertraulich. Wenn Sie nicht der Empfänger sind, löschen Sie sie. Grüße aus Köln.\n"
+    )
+    raw = raw_text_mail(reply.encode() + disclaimer.encode("latin-1"), "text/plain")
+    assert parse_email(raw).text == reply + disclaimer
 
 
 def test_an_encoded_word_of_accented_letters_stays_latin1():
