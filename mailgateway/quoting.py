@@ -88,10 +88,11 @@ _LABEL = r"\*?(?:{})\s?\*?\s?[:\uff1a]"
 # Swedish, Danish and Norwegian, Turkish, Chinese, Japanese).
 _FROM_LABELS = "From|Von|De|Van|Da|От|Od|Från|Fra|Kimden|प्रेषक|发件人|寄件者|差出人"
 _HEADER_FROM = re.compile(_LABEL.format(_FROM_LABELS), re.IGNORECASE)
-# Spanish Outlook 2003 to 2010 writes "Enviado el:", Brazilian Outlook "Enviada em:".
+# Spanish Outlook 2003 to 2010 writes "Enviado el:", Brazilian Outlook "Enviada em:"; Outlook in
+# Traditional Chinese "傳送時間:" or "寄件日期:".
 _DATE_LABELS = (
     r"Sent|Date|Gesendet|Datum|Envoyé|Enviad[oa](?:\s(?:el|em))?|Fecha|Verzonden|Inviato|Data|Отправлено"
-    r"|Дата|Wysłano|Skickat|Sendt|Gönderildi|Tarih|भेजा गया|दिनांक|发送时间|日期|傳送時間|送信日時"
+    r"|Дата|Wysłano|Skickat|Sendt|Gönderildi|Tarih|भेजा गया|दिनांक|发送时间|日期|傳送時間|寄件日期|送信日時"
 )
 _HEADER_DATE = re.compile(_LABEL.format(_DATE_LABELS), re.IGNORECASE)
 _SUBJECT_LABELS = "Subject|Betreff|Objet|Asunto|Onderwerp|Oggetto|Assunto|Тема|Temat|Ämne|Emne|Konu|विषय|主题|主旨|件名"
@@ -100,7 +101,8 @@ _HEADER_LABELS = (_HEADER_FROM, _HEADER_DATE, _HEADER_SUBJECT)
 # The recipients' lines between them; only inside a block, so short words such as "A:" are safe here.
 _HEADER_RECIPIENTS = re.compile(
     _LABEL.format(
-        "To|An|À|A|Para|Aan|Кому|Do|Till|Til|Kime|प्रति|收件人|宛先|Cc|Bcc|Kopie|Копия|DW|Kopia|Kopi|抄送|副本"
+        "To|An|À|A|Para|Aan|Кому|Do|Till|Til|Kime|प्रति|收件人|收件者|宛先"
+        "|Cc|Bcc|Kopie|Копия|DW|Kopia|Kopi|Bilgi|抄送|副本|密件副本"
     ),
     re.IGNORECASE,
 )
@@ -353,16 +355,22 @@ def _is_header_block(lines: list[str], i: int) -> bool:
 
 
 def _header_run(lines: list[str], i: int) -> list[str]:
-    """The adjacent lines from line i that a header block may hold: labels, and a To or Cc list wrapped."""
+    """The adjacent lines from line i that a header block may hold: labels, and a To or Cc list wrapped.
+
+    A wrapped line of the list names an address or holds a "; ". Outlook's block, which starts
+    with From, may list display names only (Exchange: "To: Ana Lopez; Bikash Rai;" / "Ekta
+    Thapa"), so there any line up to the next label continues the list.
+    """
     run: list[str] = []
     in_recipients = False
+    from_first = _HEADER_FROM.match(lines[i].strip()) is not None
     for line in lines[i : i + _HEADER_BLOCK_LINES]:
         line = line.strip()
         if any(label.match(line) for label in _HEADER_LABELS):
             in_recipients = False
         elif _HEADER_RECIPIENTS.match(line):
             in_recipients = True
-        elif not (in_recipients and ("@" in line or ";" in line)):
+        elif not (in_recipients and line and (from_first or "@" in line or ";" in line)):
             break
         run.append(line)
     return run

@@ -1042,6 +1042,62 @@ def test_a_brazilian_outlook_header_block_with_enviada_em_starts_the_history() -
     assert visible_text(text) == "Terça às 9 está ótimo."
 
 
+def test_a_traditional_chinese_outlook_header_block_starts_the_history() -> None:
+    text = body("""
+        星期二上午九點可以。
+
+        寄件者: SewaBazaar Support <support@example.com>
+        傳送時間: 2026年3月3日 上午 10:02
+        收件者: Asha
+        主旨: 回覆: [SB-1001] 水管工
+
+        水管工什麼時候可以再來？
+    """)  # noqa: RUF001 (Chinese punctuation)
+    assert visible_text(text) == "星期二上午九點可以。"
+
+
+def test_a_traditional_chinese_header_block_dated_by_its_sent_date_label_starts_the_history() -> None:
+    # Outlook in zh-TW labels the date 寄件日期 ("date sent") as well as 傳送時間 ("time sent").
+    text = body("""
+        星期二上午九點可以。
+
+        寄件者: SewaBazaar Support <support@example.com>
+        寄件日期: 2026年3月3日 上午 10:02
+        收件者: Asha
+        主旨: 回覆: [SB-1001] 水管工
+    """)
+    assert visible_text(text) == "星期二上午九點可以。"
+
+
+def test_a_turkish_outlook_header_block_with_a_cc_line_starts_the_history() -> None:
+    text = body("""
+        Salı saat 9 uygun.
+
+        Kimden: SewaBazaar Support <support@example.com>
+        Gönderildi: 3 Mart 2026 Salı 10:02
+        Kime: Asha
+        Bilgi: Bikash
+        Konu: YNT: [SB-1001] Tesisatçı
+    """)  # noqa: RUF001 (Turkish dotless i)
+    assert visible_text(text) == "Salı saat 9 uygun."  # noqa: RUF001
+
+
+def test_a_names_only_to_list_whose_last_line_has_no_separator_stays_in_the_header_block() -> None:
+    # Exchange writes display names only, joined by "; ", and wraps the list: its last line is a bare name.
+    text = body("""
+        Tuesday at 9 works for me.
+
+        From: Sita Gurung
+        Sent: Tuesday, March 3, 2026 10:02 AM
+        To: Ana Lopez; Bikash Rai; Dipesh Shrestha;
+        Ekta Thapa
+        Subject: Plumber visit
+
+        When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
 def test_italian_prose_that_starts_with_da_is_kept() -> None:
     text = "Da: Kathmandu\nA: Pokhara\nData: domani\nIl volo è in ritardo."
     assert visible_text(text) == text
