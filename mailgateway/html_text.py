@@ -32,12 +32,21 @@ _HISTORY_IDS = {
     "divrplyfwdmsg", "appendonsend", "olk_src_body_section", "mail-editor-reference-message-container", "stopspelling",
     "_persistentheader",  # BlackBerry: the answered mail's From / Sent / To / Subject, then the mail
 }  # fmt: skip
-_HIDDEN = re.compile(r"display\s*:\s*none|mso-hide\s*:\s*all", re.IGNORECASE)
+_HIDDEN = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+# Elements whose end tag HTML lets a writer leave out, and the start tags that close them. Without
+# this, a hidden <p> with no </p> hid the rest of the mail.
+_CLOSES_P = {
+    "address", "article", "aside", "blockquote", "details", "div", "dl", "fieldset", "figure", "footer", "form",
+    "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "main", "nav", "ol", "p", "pre", "section", "table", "ul",
+}  # fmt: skip
+_IMPLIED_END = {"li": {"li"}, "dt": {"dt", "dd"}, "dd": {"dt", "dd"}, "td": {"td", "th"}, "th": {"td", "th"}}
+_IMPLIED_END["tr"] = {"td", "th", "tr"}
 
 
 class _TextCollector(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, *, leave_out: bool = True) -> None:
         super().__init__(convert_charrefs=True)
+        self.leave_out = leave_out  # False: every word, history, signatures and hidden text too
         self.out: list[str] = []
         self.skip_depth = 0  # > 0 while inside an element whose text is left out
         self.stack: list[tuple[str, bool]] = []
@@ -48,9 +57,11 @@ class _TextCollector(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self.history_started:
             return
+        self._close_implied(tag)
         values = {k.lower(): (v or "") for k, v in attrs}
         classes = set(values.get("class", "").lower().split())
-        if values.get("id", "").lower() in _HISTORY_IDS or "outlookmessageheader" in classes:
+        element_id = values.get("id", "").lower()
+        if self.leave_out and (element_id in _HISTORY_IDS or "outlookmessageheader" in classes):
             self.history_started = True
             return
         if tag in _VOID:
@@ -59,12 +70,15 @@ class _TextCollector(HTMLParser):
             elif tag == "hr" and not self.skip_depth:
                 self.out.append("\n\n")
             return
-        skipped = (
-            tag in _SKIPPED
-            or tag == "blockquote"
-            or bool(classes & (_QUOTE_CLASSES | _SIGNATURE_CLASSES))
-            or values.get("id", "").lower() in _SIGNATURE_IDS
-            or bool(_HIDDEN.search(values.get("style", "")))
+        signature = bool(classes & _SIGNATURE_CLASSES) or element_id in _SIGNATURE_IDS
+        skipped = tag in _SKIPPED or (
+            self.leave_out
+            and (
+                tag == "blockquote"
+                or bool(classes & _QUOTE_CLASSES)
+                or (signature and self._has_text())  # a signature under the person's words, not instead of them
+                or bool(_HIDDEN.search(values.get("style", "")))
+            )
         )
         self.stack.append((tag, skipped))
         if skipped:
@@ -110,6 +124,18 @@ class _TextCollector(HTMLParser):
                 self.out.append(f" ({href})")
             self.href = None
 
+    def _close_implied(self, tag: str) -> None:
+        """Close the open elements that this start tag ends although their end tag was left out."""
+        while self.stack:
+            top = self.stack[-1][0]
+            if not ((top == "p" and tag in _CLOSES_P) or top in _IMPLIED_END.get(tag, ())):
+                return
+            if self.stack.pop()[1]:
+                self.skip_depth -= 1
+
+    def _has_text(self) -> bool:
+        return any(chunk.strip() for chunk in self.out)
+
     def _end_line(self) -> None:
         """A line break unless the text already ends one (a <div> right after another)."""
         last = next((chunk for chunk in reversed(self.out) if chunk.strip(" ")), "")
@@ -127,7 +153,13 @@ class _TextCollector(HTMLParser):
 
 
 def html_to_text(html: str) -> str:
-    collector = _TextCollector()
+    """The text of the mail without what `_TextCollector` leaves out, or every word of it when that
+    leaves nothing (a mail that is all quote, or all in a hidden or signature element)."""
+    return _text(html, leave_out=True) or _text(html, leave_out=False)
+
+
+def _text(html: str, *, leave_out: bool) -> str:
+    collector = _TextCollector(leave_out=leave_out)
     try:
         collector.feed(html or "")
         collector.close()

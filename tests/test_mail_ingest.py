@@ -131,6 +131,40 @@ def test_an_html_only_reply_leaves_out_the_header_block_of_the_answered_mail_wri
     assert deliver(build_mail(text=None, html=html)).message.message_text == "Thanks, Friday works."
 
 
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ('<p style="display:none">Big savings!<p>My order 1234 is late.</p>', "My order 1234 is late."),
+        ('<ul><li style="display:none">Big savings!<li>My order 1234 is late.</ul>', "- My order 1234 is late."),
+        (
+            '<table><tr><td style="display:none">Big savings!<td>My order 1234 is late.</table>',
+            "My order 1234 is late.",
+        ),
+    ],
+    ids=["paragraph", "list-item", "table-cell"],
+)
+def test_a_hidden_element_whose_end_tag_is_left_out_hides_only_itself(html, text):
+    assert deliver(build_mail(text=None, html=html)).message.message_text == text
+
+
+def test_text_hidden_only_from_outlook_desktop_is_kept():
+    # mso-hide:all hides a bulletproof button's copy from Outlook; every other client shows it.
+    html = '<p>Please try <a href="https://example.com/reset" style="mso-hide:all">Reset password</a>.</p>'
+    text = deliver(build_mail(text=None, html=html)).message.message_text
+    assert text == "Please try Reset password (https://example.com/reset)."
+
+
+def test_an_html_only_mail_written_all_in_its_signature_element_keeps_its_words():
+    html = '<div id="Signature"><div>I still cannot log in, error 502 since Monday.</div></div>'
+    message = deliver(build_mail(text=None, html=html)).message
+    assert message.message_text == "I still cannot log in, error 502 since Monday."
+
+
+def test_an_html_only_mail_that_is_all_quote_keeps_its_words():
+    html = '<div class="gmail_quote">On Monday, Support wrote:<blockquote>Is the leak fixed?</blockquote></div>'
+    assert "Is the leak fixed?" in deliver(build_mail(text=None, html=html)).message.message_text
+
+
 def test_an_html_only_mail_keeps_the_line_breaks_of_its_preformatted_text():
     html = "<p>Hello,</p><pre>Order 77\nDelivered: no\n\nPlease call me.</pre>"
     message = deliver(build_mail(text=None, html=html)).message
