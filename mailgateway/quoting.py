@@ -108,6 +108,11 @@ _HEADER_RECIPIENTS = re.compile(
 )
 # The Date line of Windows Live Hotmail and the webmailers names the time: "Tue, 3 Mar 2026 10:02:00 +0545".
 _CLOCK = re.compile(r"\d{1,2}:\d\d")
+# Outlook dates its Sent line with the year ("Tuesday, March 3, 2026 10:02 AM", "2026年3月3日 10:02"),
+# or a numeric date ("3/3/26 10:02"); prose such as "Date: 3 March 10:00" names none.
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|\d{1,2}[/.-]\d{1,2}[/.-]\d\d")
+# An address as clients write it on the From line: "Asha <asha@example.com>", "[mailto:asha@example.com]".
+_ADDRESS = re.compile(r"[^\s@<>]@[^\s@<>]")
 
 # What phones and K-9 Mail ask to excuse after "Sent from my ...": "please excuse my brevity and any typos".
 _EXCUSED = (
@@ -337,9 +342,12 @@ def _is_header_block(lines: list[str], i: int) -> bool:
 
     Outlook starts it with From; Windows Live Hotmail and some webmailers start it with the Date or
     the Subject. Asking for all three keeps prose such as "From: Kathmandu / To: Pokhara" in the
-    reply. A block that does not start with From is believed only as those clients write it, the
-    From naming an address and the Date a time, and not when a line of the person's ending in a
-    colon introduces it ("The mail you sent me looks wrong:"): then it is pasted into the reply.
+    reply. A block that starts with From is believed when its From line names an address or its
+    Sent line a date with the year and a time, as Outlook writes one or the other even for names
+    only (Exchange); "From: Kathmandu / ... / Date: 3 March 10:00" stays. A block that does not
+    start with From is believed only as those clients write it, the From naming an address and the
+    Date a time, and not when a line of the person's ending in a colon introduces it ("The mail you
+    sent me looks wrong:"): then it is pasted into the reply.
     """
     run = _header_run(lines, i)
     if not run or not any(label.match(run[0]) for label in _HEADER_LABELS):
@@ -350,8 +358,12 @@ def _is_header_block(lines: list[str], i: int) -> bool:
     if not (from_line and date_line and subject_line):
         return False
     if _HEADER_FROM.match(run[0]):
-        return True
+        return _ADDRESS.search(from_line) is not None or _is_dated_time(date_line)
     return "@" in from_line and _CLOCK.search(date_line) is not None and not _introduced_by_colon(lines, i)
+
+
+def _is_dated_time(line: str) -> bool:
+    return _CLOCK.search(line) is not None and _YEAR.search(line) is not None
 
 
 def _header_run(lines: list[str], i: int) -> list[str]:

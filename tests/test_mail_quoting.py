@@ -392,6 +392,35 @@ def test_prose_that_mentions_from_and_to_is_not_a_header_block() -> None:
     assert visible_text(text) == text.rstrip("\n")
 
 
+def test_prose_in_from_to_date_subject_lines_naming_no_address_and_no_dated_time_is_kept() -> None:
+    # Outlook names an address on its From line or dates the Sent line with the year and the time.
+    text = body("""
+        Hi, details below
+
+        From: Kathmandu
+        To: Pokhara
+        Date: 3 March 10:00
+        Subject: group booking for 5
+
+        Please confirm.
+    """)
+    assert visible_text(text) == text.rstrip("\n")
+
+
+def test_a_header_block_with_a_bare_name_on_its_from_line_and_a_dated_time_starts_the_history() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+
+        From: SewaBazaar Support
+        Sent: 03 March 2026 10:02
+        To: Asha Gurung
+        Subject: RE: [SB-1001] Plumber did not arrive
+
+        When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
 # Apple Mail and Thunderbird
 
 
