@@ -20,7 +20,15 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from .imap_oauth import OAuthClient, TokenError, access_token, forget_token, xoauth2_response
+from .imap_oauth import (
+    OAuthClient,
+    TokenError,
+    access_token,
+    default_scope,
+    forget_token,
+    token_url_problem,
+    xoauth2_response,
+)
 from .models import Door
 from .store import store_inbound
 
@@ -62,6 +70,8 @@ class ImapConfig:
         missing = [name for name in needed if not getattr(settings, name, "")]
         if missing:
             raise ImproperlyConfigured(f"The IMAP door needs {', '.join(missing)} in the environment.")
+        if auth == "oauth2" and token_url_problem(settings.IMAP_OAUTH_TOKEN_URL):
+            raise ImproperlyConfigured(token_url_problem(settings.IMAP_OAUTH_TOKEN_URL))
         security = settings.IMAP_SECURITY.strip().lower()
         if security not in ("ssl", "starttls"):
             raise ImproperlyConfigured(f"IMAP_SECURITY must be 'ssl' or 'starttls', not {settings.IMAP_SECURITY!r}.")
@@ -88,7 +98,7 @@ def _oauth_client() -> OAuthClient:
         client_id=settings.IMAP_OAUTH_CLIENT_ID,
         client_secret=settings.IMAP_OAUTH_CLIENT_SECRET,
         refresh_token=settings.IMAP_OAUTH_REFRESH_TOKEN,
-        scope=settings.IMAP_OAUTH_SCOPE,
+        scope=settings.IMAP_OAUTH_SCOPE or default_scope(settings.IMAP_OAUTH_TOKEN_URL),
     )
 
 

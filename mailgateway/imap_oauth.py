@@ -3,7 +3,7 @@
 Microsoft 365 turned off passwords for IMAP, and Google Workspace prefers tokens: the poller asks
 the tenant's token endpoint for an access token with the app's client credentials (Microsoft's
 app-only access), or with a refresh token when one is configured (Google, or a delegated
-Microsoft sign-in), and keeps it until a minute before it expires. A token the IMAP server refuses
+Microsoft sign-in), and keeps it until ten minutes before it expires. A token the IMAP server refuses
 is forgotten, so the next poll asks for a new one. Secrets and tokens never appear in errors.
 """
 
@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TIMEOUT_SECONDS = 15
-EARLY_SECONDS = 60  # a token is asked for again this long before it expires
+# A token is asked for again this long before it expires, so that it outlives a poll: Exchange
+# Online ends the session when the token it logged in with expires.
+EARLY_SECONDS = 600
+MICROSOFT_SCOPE = "https://outlook.office365.com/.default"
 
 
 class TokenError(Exception):
@@ -49,24 +52,48 @@ class OAuthClient:
 
     @property
     def endpoint(self) -> str:
-        """The token URL without its query, for messages."""
+        """The token URL without credentials or query, for messages."""
         parts = urllib.parse.urlsplit(self.token_url)
-        return f"{parts.scheme}://{parts.hostname}{parts.path}"
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def token_url_problem(url: str) -> str:
+    """Why the token URL cannot be used, or "": the secret goes to it, so only over TLS (plain
+    http only to this machine, as a local test server)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return ""
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        return ""
+    return f"IMAP_OAUTH_TOKEN_URL must be an https:// URL, not {url[:200]!r}."
+
+
+def default_scope(token_url: str) -> str:
+    """Microsoft's token endpoint refuses a client-credentials request without a scope; IMAP's is known."""
+    host = urllib.parse.urlsplit(token_url).hostname or ""
+    return MICROSOFT_SCOPE if host == "login.microsoftonline.com" else ""
 
 
 _tokens: dict[OAuthClient, tuple[str, float]] = {}
+# The refresh token the endpoint last handed back, per client: Microsoft returns a new one with
+# every access token, and the configured one expires (90 days) while its successors live on.
+_refresh_tokens: dict[OAuthClient, str] = {}
 _lock = threading.Lock()
 
 
 def access_token(client: OAuthClient) -> str:
-    """A token that is valid for at least another minute: the kept one, or a new one."""
+    """A token valid for at least another EARLY_SECONDS: the kept one, or a new one."""
     with _lock:
         kept = _tokens.get(client)
         if kept is not None and kept[1] > time.monotonic():
             return kept[0]
-    token, lifetime = _request_token(client)
+    with _lock:
+        refresh_token = _refresh_tokens.get(client, client.refresh_token)
+    token, lifetime, new_refresh_token = _request_token(client, refresh_token)
     with _lock:
         _tokens[client] = (token, time.monotonic() + max(0, lifetime - EARLY_SECONDS))
+        if new_refresh_token and client.refresh_token:
+            _refresh_tokens[client] = new_refresh_token
     return token
 
 
@@ -81,10 +108,14 @@ def xoauth2_response(user: str, token: str) -> bytes:
     return f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
 
 
-def _request_token(client: OAuthClient) -> tuple[str, int]:
+def _request_token(client: OAuthClient, refresh_token: str) -> tuple[str, int, str]:
+    """(access token, its lifetime in seconds, the refresh token handed back or "")."""
+    form = client.grant()
+    if refresh_token:
+        form["refresh_token"] = refresh_token
     request = urllib.request.Request(
         client.token_url,
-        data=urllib.parse.urlencode(client.grant()).encode(),
+        data=urllib.parse.urlencode(form).encode(),
         headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
         method="POST",
     )
@@ -98,13 +129,16 @@ def _request_token(client: OAuthClient) -> tuple[str, int]:
         raise TokenError(f"cannot reach the token endpoint {client.endpoint}: {reason}") from exc
     token = body.get("access_token")
     if status != 200 or not isinstance(token, str) or not token:
-        said = body.get("error_description") or body.get("error") or "no access_token in the answer"
-        raise TokenError(f"the token endpoint {client.endpoint} refused ({status}): {str(said)[:300]}")
+        said = str(body.get("error_description") or body.get("error") or "no access_token in the answer")[:300]
+        if body.get("error") == "invalid_grant" and client.refresh_token:
+            said += " (IMAP_OAUTH_REFRESH_TOKEN has expired or was revoked: sign in again for a new one)"
+        raise TokenError(f"the token endpoint {client.endpoint} refused ({status}): {said}")
     try:
         lifetime = int(body.get("expires_in", 3600))
     except (TypeError, ValueError):
         lifetime = 3600
-    return token, lifetime
+    handed_back = body.get("refresh_token")
+    return token, lifetime, handed_back if isinstance(handed_back, str) else ""
 
 
 def _json(data: bytes) -> dict[str, Any]:

@@ -225,6 +225,7 @@ class TokenServer:
     def __init__(self) -> None:
         self.forms: list[dict[str, str]] = []  # the token requests, as sent
         self.active: set[str] = set()
+        self.refresh_tokens = {self.REFRESH_TOKEN}  # each use hands back a new one, as Microsoft does
         self.refusal: tuple[int, dict[str, str]] | None = None
         self.lifetime = 3600
         self._issued = 0
@@ -238,6 +239,7 @@ class TokenServer:
     def reset(self) -> None:
         self.forms.clear()
         self.active.clear()
+        self.refresh_tokens = {self.REFRESH_TOKEN}
         self.refusal, self.lifetime = None, 3600
 
     def close(self) -> None:
@@ -250,17 +252,18 @@ class TokenServer:
             return self.refusal
         if form.get("client_id") != self.CLIENT_ID:
             return 401, {"error": "invalid_client", "error_description": "Unknown client."}
-        proofs = {
-            "client_credentials": ("client_secret", self.CLIENT_SECRET),
-            "refresh_token": ("refresh_token", self.REFRESH_TOKEN),
-        }
-        proof, expected = proofs.get(form.get("grant_type", ""), ("", None))
-        if form.get(proof) != expected:
+        grant = form.get("grant_type")
+        if grant == "client_credentials" and form.get("client_secret") == self.CLIENT_SECRET:
+            answer: dict[str, Any] = {}
+        elif grant == "refresh_token" and form.get("refresh_token") in self.refresh_tokens:
+            answer = {"refresh_token": f"refresh-token-{self._issued + 1}"}
+            self.refresh_tokens.add(answer["refresh_token"])
+        else:
             return 400, {"error": "invalid_grant", "error_description": "The credentials are not valid."}
         self._issued += 1
         token = f"access-token-{self._issued}"
         self.active.add(token)
-        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.lifetime}
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.lifetime, **answer}
 
     def _introspect(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if form.get("token") in self.active:

@@ -23,7 +23,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
-from mailgateway.imap import ImapError, poll_mailbox
+from mailgateway.imap import ImapConfig, ImapError, poll_mailbox
 from mailgateway.models import Door, InboundEmail
 from mailgateway.tasks import poll_imap
 from tests.imap_server import DOVECOT, PASSWORD, USER, Dovecot, Mailbox, TokenServer, free_port, start_dovecot, stop
@@ -301,6 +301,7 @@ def imap_oauth(imap: Any, token_server: TokenServer, monkeypatch: pytest.MonkeyP
     """The door logging in with tokens for the app's client credentials, as for Microsoft 365."""
     token_server.reset()
     monkeypatch.setattr("mailgateway.imap_oauth._tokens", {})  # no token kept from another test
+    monkeypatch.setattr("mailgateway.imap_oauth._refresh_tokens", {})
     imap.IMAP_AUTH = "oauth2"
     imap.IMAP_PASSWORD = ""
     imap.IMAP_OAUTH_TOKEN_URL = f"{token_server.url}/token"
@@ -370,6 +371,28 @@ def test_a_token_the_server_refuses_is_replaced_on_the_next_poll(imap_oauth, mai
     assert len(token_server.forms) == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_refresh_token_handed_back_is_used_for_the_next_token(imap_oauth, mailbox, token_server):
+    imap_oauth.IMAP_OAUTH_CLIENT_SECRET = ""
+    imap_oauth.IMAP_OAUTH_REFRESH_TOKEN = TokenServer.REFRESH_TOKEN
+    token_server.lifetime = 30  # asked for again at every poll
+
+    poll_mailbox()
+    token_server.refresh_tokens.discard(TokenServer.REFRESH_TOKEN)  # the configured one has expired
+    poll_mailbox()
+
+    first, second = (form["refresh_token"] for form in token_server.forms)
+    assert first == TokenServer.REFRESH_TOKEN
+    assert second != first and second in token_server.refresh_tokens  # the one handed back
+
+
+def test_an_expired_refresh_token_is_an_error_that_names_its_setting(imap_oauth, token_server):
+    imap_oauth.IMAP_OAUTH_REFRESH_TOKEN = "refresh-token-long-gone"
+
+    with pytest.raises(ImapError, match=r"invalid_grant|not valid.*IMAP_OAUTH_REFRESH_TOKEN has expired"):
+        poll_mailbox()
+
+
 def test_a_token_endpoint_that_refuses_is_a_clear_error_without_the_secret(imap_oauth, token_server, caplog):
     token_server.refusal = (401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid secret."})
 
@@ -380,9 +403,10 @@ def test_a_token_endpoint_that_refuses_is_a_clear_error_without_the_secret(imap_
 
 
 def test_an_unreachable_token_endpoint_is_a_clear_error(imap_oauth):
-    imap_oauth.IMAP_OAUTH_TOKEN_URL = f"http://127.0.0.1:{free_port()}/token"
+    port = free_port()
+    imap_oauth.IMAP_OAUTH_TOKEN_URL = f"http://127.0.0.1:{port}/token"
 
-    with pytest.raises(ImapError, match=r"cannot reach the token endpoint http://127\.0\.0\.1/token"):
+    with pytest.raises(ImapError, match=rf"cannot reach the token endpoint http://127\.0\.0\.1:{port}/token"):
         poll_mailbox()
 
 
@@ -396,6 +420,26 @@ def test_missing_oauth2_settings_are_named_and_no_password_is_needed(settings):
         ImproperlyConfigured, match="needs IMAP_OAUTH_TOKEN_URL, IMAP_OAUTH_CLIENT_ID, IMAP_OAUTH_CLIENT"
     ):
         poll_mailbox()
+
+
+def test_a_token_url_in_clear_text_to_another_machine_is_refused(settings):
+    settings.IMAP_HOST, settings.IMAP_USER, settings.IMAP_AUTH = "outlook.office365.com", USER, "oauth2"
+    settings.IMAP_OAUTH_TOKEN_URL = "http://login.example.com/token"
+    settings.IMAP_OAUTH_CLIENT_ID, settings.IMAP_OAUTH_CLIENT_SECRET = "app", "secret"
+
+    with pytest.raises(ImproperlyConfigured, match="IMAP_OAUTH_TOKEN_URL must be an https:// URL"):
+        poll_mailbox()
+
+
+def test_microsofts_token_endpoint_is_asked_for_the_imap_scope_when_none_is_set(settings):
+    settings.IMAP_HOST, settings.IMAP_USER, settings.IMAP_AUTH = "outlook.office365.com", USER, "oauth2"
+    settings.IMAP_OAUTH_TOKEN_URL = "https://login.microsoftonline.com/tenant-id/oauth2/v2.0/token"
+    settings.IMAP_OAUTH_CLIENT_ID, settings.IMAP_OAUTH_CLIENT_SECRET = "app", "secret"
+    settings.IMAP_OAUTH_SCOPE = ""
+
+    oauth = ImapConfig.from_settings().oauth
+
+    assert oauth is not None and oauth.scope == "https://outlook.office365.com/.default"
 
 
 def test_an_unknown_imap_auth_is_refused(settings):
