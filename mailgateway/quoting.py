@@ -121,11 +121,19 @@ _EXCUSED = (
 )
 _EXCUSED_PHRASE = rf"(?:(?:my|the|any|all)\s+)?{_EXCUSED}"
 _APOLOGY = rf"\s?[,.;-]?\s+please\s+excuse\s+{_EXCUSED_PHRASE}(?:\s+and\s+{_EXCUSED_PHRASE})?"
-# A device named in a longer "Sent from my ..." ("Samsung Galaxy A52 5G phone", "Android device with K-9 Mail").
+# The device that "Sent from my ..." names ("iPhone", "Samsung Galaxy A52 5G phone", "Android device with
+# K-9 Mail", "Windows Phone"); "Sent from my bank account." names none and is the person's.
 _DEVICE = (
     r"(?:i?phone|smartphone|mobile|cell(?:phone)?|device|tablet|handset|iPad|iPod|Android|BlackBerry|Galaxy"
-    r"|Samsung|Huawei|Honor|Xiaomi|Redmi|Pixel|Nokia|Motorola|HTC|LG|Sony|Xperia|OnePlus|OPPO|vivo|Watch|Mail)"
+    r"|Samsung|Huawei|Honor|Xiaomi|Redmi|Pixel|Nexus|Nokia|Lumia|Motorola|Moto|Droid|HTC|LG|Sony|Xperia"
+    r"|OnePlus|OPPO|vivo|ZTE|Lenovo|ASUS|Kindle|Surface|Watch|Mail|Outlook)"
 )
+# The platform an app's footer may name, and the link Outlook and Windows Mail put in the plain text:
+# "Sent from Mail<https://go.microsoft.com/fwlink/?LinkId=550986> for Windows 10", "Sent from Yahoo
+# Mail on Android", "Sent from Outlook for iOS". Nothing else follows the app's name.
+_LINK = r"(?:\s?<https?://[^\s<>]{1,200}>)?"
+_PLATFORM = r"(?:iOS|Android|iPhone|iPad|Mac|Windows(?:\s(?:10|11|Phone))?)"
+_APP_FOOTER = rf"Sent from (?:Yahoo Mail|Mail|Outlook|Windows Mail|Mailbox){_LINK}(?:\s(?:for|on)\s{_PLATFORM}{_LINK})?"
 # The device of the Chinese footers ("从我的 iPhone 发送", "发自我的华为手机", "发自我的三星Galaxy智能手机"): a
 # brand, a model of Latin letters and digits, then "phone"; "发自我的内心..." ("from my heart") is prose.
 _DEVICE_ZH = (
@@ -134,15 +142,13 @@ _DEVICE_ZH = (
     r"(?:\s?[A-Za-z0-9+-]{1,15}){0,4}(?:\s?(?:智能手机|智慧型手機|手机|手機|平板电脑|平板))?"
 )
 # One whole line, as the phone or app writes it under the reply. The words of "Sent from my ..."
-# hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; five of
-# them only when one names a device ("Sent from my PayPal account on 3 March." stays). The apology
+# hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; one to
+# five of them, one naming a device ("Sent from my PayPal account." stays). The apology
 # that phones and K-9 Mail add ("..., please excuse my brevity.") is part of the footer when it
 # excuses brevity or typing, and nothing more.
 _MOBILE_FOOTER = re.compile(
-    r"(?:Sent from my(?:(?:\s+[^\s,;]+){1,4}|(?=(?:\s+[^\s,;]+){0,4}?\s+" + _DEVICE + r"\b)(?:\s+[^\s,;]+){5})"
-    r"(?:" + _APOLOGY + r")?"
-    r"|Sent from (?:Yahoo Mail|Mail|Outlook|Windows Mail|Mailbox)\b.{0,80}"
-    r"|Sent with (?:Airmail|Spark)\b.{0,80}"
+    r"(?:Sent from my(?=(?:\s+[^\s,;]+){0,4}?\s+" + _DEVICE + r"\b)(?:\s+[^\s,;]+){1,5}"
+    r"(?:" + _APOLOGY + r")?|" + _APP_FOOTER + r"|Sent with (?:Airmail|Spark)\b.{0,80}"
     r"|Get Outlook for\s.{1,80}"
     r"|Von meinem(?:\s+\S+){1,3}\s+gesendet"
     r"|Gesendet von meinem(?:\s+\S+){1,3}"

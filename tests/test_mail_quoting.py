@@ -567,6 +567,13 @@ def test_a_dash_dash_inside_a_line_is_text() -> None:
         "Sent from Yahoo Mail for iPhone",
         "Sent from Mail for Windows",
         "Sent from Mail<https://go.microsoft.com/fwlink/?LinkId=550986> for Windows",
+        "Sent from Mail<https://go.microsoft.com/fwlink/?LinkId=550986> for Windows 10",
+        "Sent from Yahoo Mail on Android",
+        "Sent from Outlook",
+        "Sent from Outlook for iOS",
+        "Sent from my Surface",
+        "Sent from my Windows Phone",
+        "Sent from my BlackBerry 10 smartphone.",
         "Von meinem iPhone gesendet",
         "Envoyé de mon iPhone",
         "Enviado desde mi iPhone",
@@ -626,6 +633,26 @@ def test_a_footer_line_that_asks_to_excuse_something_besides_brevity_is_kept() -
 
 def test_a_five_word_sentence_from_my_account_that_names_no_device_is_kept() -> None:
     text = "I paid the deposit.\nSent from my PayPal account on 3 March."
+    assert visible_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I paid the invoice yesterday.\nSent from my bank account.\nPlease check.",
+        "I paid the deposit.\nSent from my PayPal account.",
+    ],
+)
+def test_a_short_sentence_from_my_account_that_names_no_device_is_kept(text: str) -> None:
+    assert visible_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Sent from Outlook on my laptop, but it bounced back twice.", "Sent from Mail app but the attachment is missing."],
+)
+def test_a_sentence_that_goes_on_after_sent_from_outlook_or_mail_is_kept(sentence: str) -> None:
+    text = f"I wrote to you on Monday.\n{sentence}"
     assert visible_text(text) == text
 
 
