@@ -34,6 +34,7 @@ __all__ = [
     "name_misplaced_filenames",
     "read_boundaryless_multiparts",
     "read_multiparts_labelled_as_one_part",
+    "read_types_with_a_tail",
     "text_twins_for_lone_html",
 ]
 
@@ -44,6 +45,9 @@ _PART_START = re.compile(
 )
 _HEADER_LINE = re.compile(r"^[!-9;-~]{1,76}[ \t]*:")
 _MAIL_TYPES = {"message/rfc822", "message/global"}
+# A type/subtype, then words where a `;` or the end of the value belongs (RFC 2045 5.1).
+_TYPE_WITH_TAIL = re.compile(r"\s*([\w!#$&^.+-]+/[\w!#$&^.+-]+)[ \t]+([^;]*)(.*)", re.DOTALL)
+_PARAMETER = re.compile(r"[\w.-]+=(?:\"[^\"]*\"|[^\s;\"]+)")
 _BODY_TYPES = {"text/plain", "text/html"}
 
 
@@ -314,3 +318,21 @@ def read_multiparts_labelled_as_one_part(message: Message) -> None:
             del part["Content-Transfer-Encoding"]
             part.set_type("multipart/mixed")  # its boundary parameter kept
             part.set_payload(rebuilt.get_payload())
+
+
+def read_types_with_a_tail(message: Message) -> None:
+    """A one-part Content-Type with words after its type and no `;` before them is read as its type.
+
+    Spam kits and hand-rolled mail scripts write `Content-Type: text/html Content-Transfer-Encoding:
+    8bit` (two headers run into one) or `text/plain charset=us-ascii`. Python's email takes the
+    whole value for the type, "text/html content-transfer-encoding: 8bit", which no reader knows:
+    mail-parser skipped the part, and the mail was stored with no text, its body nowhere but in
+    the raw mail. The leading type/subtype is kept, with any `name=value` parameters of the tail.
+    """
+    for part in message.walk():
+        value = part.get("Content-Type")
+        found = _TYPE_WITH_TAIL.fullmatch(str(value)) if value is not None and not part.is_multipart() else None
+        if found is None or not found.group(2).strip():
+            continue
+        parameters = "".join(f"; {word}" for word in _PARAMETER.findall(found.group(2)))
+        part.replace_header("Content-Type", found.group(1) + parameters + found.group(3))

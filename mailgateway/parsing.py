@@ -43,6 +43,7 @@ from .mime_prepare import (
     name_misplaced_filenames,
     read_boundaryless_multiparts,
     read_multiparts_labelled_as_one_part,
+    read_types_with_a_tail,
     text_twins_for_lone_html,
 )
 from .uuencode import uuencoded_files
@@ -113,6 +114,7 @@ class ParsedEmail:
 def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline needs from a raw message. Raises only on input that is not mail."""
     message = _message_from(raw)
+    read_types_with_a_tail(message)
     decode_encoded_attached_mails(message)
     read_multiparts_labelled_as_one_part(message)
     read_boundaryless_multiparts(message)

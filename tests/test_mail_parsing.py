@@ -728,3 +728,11 @@ def test_empty_lines_before_the_headers_do_not_hide_the_sender():
 def test_a_mail_without_headers_stays_a_mail_without_a_sender():
     mail = parse_email(b"\r\nHello, is anyone there?\r\n")
     assert mail.from_address == "" and "Hello, is anyone there?" in mail.text
+
+
+def test_a_body_whose_content_type_runs_into_the_next_header_is_still_read():
+    raw = build_mail(text=None, html="<p>Please reset my password.</p>")
+    run_together = b"Content-Type: text/html Content-Transfer-Encoding: 8bit"
+    mail = parse_email(raw.replace(b'Content-Type: text/html; charset="utf-8"', run_together))
+    assert mail.content_type == "text/html"
+    assert "Please reset my password." in mail.html
