@@ -31,7 +31,9 @@ __all__ = [
     "decode_uuencoded_parts",
     "detach_attached_mails",
     "file_named_text_parts",
+    "made_up_name",
     "name_misplaced_filenames",
+    "name_unnamed_files",
     "read_boundaryless_multiparts",
     "read_multiparts_labelled_as_one_part",
     "read_types_with_a_tail",
@@ -199,6 +201,30 @@ def name_misplaced_filenames(message: Message) -> None:
         misplaced = part.get_param("filename")
         if isinstance(misplaced, str) and misplaced.strip():
             part.set_param("name", misplaced.strip())
+
+
+def name_unnamed_files(message: Message) -> None:
+    """A file part with no name gets a made-up one that says what it is: `attachment-1.pdf`.
+
+    mail-parser names a part filed only by `Content-Disposition: attachment` (or by being RTF)
+    with ten random letters and `.txt`, whatever it holds: a PDF sent without a name reached the
+    ticket as `qzmkvtrbwa.txt`. Attached mails are left alone; their name comes from the mail.
+    """
+    unnamed = 0
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() == "message" or part.get_filename():
+            continue
+        disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
+        if disposition == "attachment" or part.get_content_subtype() == "rtf":
+            part.set_param("name", made_up_name(part.get_content_type(), unnamed))
+            unnamed += 1
+
+
+def made_up_name(content_type: str, index: int) -> str:
+    """`image/jpeg`, 0 -> `attachment-1.jpg`: a name for the index-th file that came without one."""
+    subtype = content_type.partition("/")[2] or "bin"
+    extension = {"jpeg": "jpg", "svg+xml": "svg", "plain": "txt", "octet-stream": "bin"}.get(subtype, subtype)
+    return f"attachment-{index + 1}.{re.sub(r'[^a-z0-9]', '', extension)[:8] or 'bin'}"
 
 
 def text_twins_for_lone_html(message: Message) -> None:

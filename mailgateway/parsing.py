@@ -40,7 +40,9 @@ from .mime_prepare import (
     decode_uuencoded_parts,
     detach_attached_mails,
     file_named_text_parts,
+    made_up_name,
     name_misplaced_filenames,
+    name_unnamed_files,
     read_boundaryless_multiparts,
     read_multiparts_labelled_as_one_part,
     read_types_with_a_tail,
@@ -125,6 +127,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     attached_mails = detach_attached_mails(message)
     decode_uuencoded_parts(message)
     name_misplaced_filenames(message)
+    name_unnamed_files(message)
     text_twins_for_lone_html(message)
     parser = mailparser.MailParser(message)
     charset = header_charset(declared, body_charset(message))
@@ -265,7 +268,7 @@ def _attachments(found: list[dict], notes: list[str], attached_mails: list[Attac
         inline = bool(content_id) and not disposition.startswith("attachment")
         result.append(
             MailAttachment(
-                filename=filename or _name_for(content_type, index),
+                filename=filename or made_up_name(content_type, index),
                 content_type=content_type,
                 data=data,
                 content_id=content_id[:255],
@@ -348,7 +351,7 @@ def _unnamed_parts(message: Message, *, start: int) -> list[MailAttachment]:
             continue
         data = part.get_payload(decode=True)
         if isinstance(data, bytes) and data:
-            files.append(MailAttachment(_name_for(content_type, start + len(files)), content_type, data))
+            files.append(MailAttachment(made_up_name(content_type, start + len(files)), content_type, data))
     return files
 
 
@@ -363,12 +366,6 @@ def _leaves(part: Message) -> Iterator[Message]:
     for child in payload:
         if isinstance(child, Message):
             yield from _leaves(child)
-
-
-def _name_for(content_type: str, index: int) -> str:
-    subtype = content_type.partition("/")[2] or "bin"
-    extension = {"jpeg": "jpg", "svg+xml": "svg", "plain": "txt", "octet-stream": "bin"}.get(subtype, subtype)
-    return f"attachment-{index + 1}.{re.sub(r'[^a-z0-9]', '', extension)[:8] or 'bin'}"
 
 
 def _unpack_tnef(data: bytes, notes: list[str]) -> list[MailAttachment] | None:

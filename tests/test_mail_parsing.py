@@ -736,3 +736,10 @@ def test_a_body_whose_content_type_runs_into_the_next_header_is_still_read():
     mail = parse_email(raw.replace(b'Content-Type: text/html; charset="utf-8"', run_together))
     assert mail.content_type == "text/html"
     assert "Please reset my password." in mail.html
+
+
+def test_a_file_attached_without_a_name_gets_a_made_up_name_of_its_type():
+    raw = build_mail(files=[("plan.pdf", PDF_HEAD, "application/pdf")])
+    raw = raw.replace(b'Content-Disposition: attachment; filename="plan.pdf"', b"Content-Disposition: attachment")
+    (plan,) = parse_email(raw).attachments
+    assert (plan.filename, plan.content_type, plan.data) == ("attachment-1.pdf", "application/pdf", PDF_HEAD)
