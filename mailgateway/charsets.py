@@ -273,19 +273,26 @@ _WORD = re.compile(r"[^\W_]+")
 # superscripts, letterlike symbols, the Latin ligatures.
 _IN_LATIN_WORDS = re.compile("[\u0370-\u03ff\u2070-\u209f\u2100-\u214f\ufb00-\ufb06]")
 _NOTHING = re.compile("(?!)")
+# A Latin-1 sign (¤ ± ½ ª ...) with a letter on each side: what CJK double bytes read as Latin-1
+# look like ("§ÚªºGmail±b"); no Western word holds one. The degree sign ("Ø°C") and the Catalan
+# middle dot ("col·legi") do stand between letters, and are not counted.
+_SIGN_IN_A_WORD = re.compile(r"(?<=[^\W\d_])[\u00a1-\u00af\u00b1-\u00b6\u00b8-\u00bf](?=[^\W\d_])")
 
 
 def _misreadings(text: str, *, in_latin: re.Pattern[str] = _NOTHING) -> int:
     """Signs of a wrong codec: words that mix ASCII letters with letters or digits beyond the Latin
-    blocks (except those `in_latin` matches), and characters no text holds (private use,
-    unassigned, the replacement character)."""
+    blocks (except those `in_latin` matches), Latin-1 signs in the middle of a word, and characters
+    no text holds (private use, unassigned, the replacement character). A Chinese or Japanese line
+    mixes ASCII letters into its words as a matter of course ("聽MP3"), so the signs weigh against
+    its Latin-1 reading."""
     mixed = sum(
         1
         for word in _WORD.findall(text)
         if any(c.isascii() and c.isalpha() for c in word)
         and any(ord(c) > 0x24F and not in_latin.match(c) for c in word)
     )
-    return mixed + sum(1 for c in text if c == "\ufffd" or unicodedata.category(c) in ("Co", "Cn"))
+    signs = len(_SIGN_IN_A_WORD.findall(text))
+    return mixed + signs + sum(1 for c in text if c == "\ufffd" or unicodedata.category(c) in ("Co", "Cn"))
 
 
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))

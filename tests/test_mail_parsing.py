@@ -743,3 +743,10 @@ def test_a_file_attached_without_a_name_gets_a_made_up_name_of_its_type():
     raw = raw.replace(b'Content-Disposition: attachment; filename="plan.pdf"', b"Content-Disposition: attachment")
     (plan,) = parse_email(raw).attachments
     assert (plan.filename, plan.content_type, plan.data) == ("attachment-1.pdf", "application/pdf", PDF_HEAD)
+
+
+def test_an_8bit_big5_subject_with_latin_letters_inside_a_word_is_read_as_big5():
+    head = "From: 陳小明 <chen@example.tw>\r\nTo: support@example.com\r\nSubject: 我的Gmail帳號無法登入\r\n"
+    body = "Content-Type: text/plain; charset=big5\r\nContent-Transfer-Encoding: 8bit\r\n\r\n請幫忙"
+    mail = parse_email((head + body).encode("big5"))
+    assert (mail.from_name, mail.subject) == ("陳小明", "我的Gmail帳號無法登入")
