@@ -15,7 +15,7 @@ It reads the body line by line, top to bottom:
 - in any other language, a line (or two, wrapped) that ends in a colon and names a time and an
   address is an attribution too, when a ">" quote or nothing at all follows it;
 - so is Gmail's older bare date and sender ("2026/3/3 Asha <asha@example.com>"), over a ">" quote
-  that runs to the end of the mail;
+  that runs to the end of the mail (or to a signature or phone footer that ends it);
 - a header block (adjacent From / Sent / To / Cc / Subject lines in any order, in the languages
   below, under some text of the person's), with the rule Outlook draws above it, and the
   "-----Original Message-----" start the history: everything from there on is dropped;
@@ -266,11 +266,25 @@ def _forward_start(lines: list[str], i: int, *, forwarded: bool) -> int | None:
 
 
 def _quoted_tail(lines: list[str]) -> int:
-    """The first of the quoted and empty lines that end the body (len(lines) when its last line is text)."""
-    i = len(lines)
-    while i > 0 and (not lines[i - 1] or _is_quoted(lines[i - 1])):
+    """The first of the quoted and empty lines that end the body (len(lines) when its last line is text).
+
+    A "-- " signature and mobile footers under the quote do not end it: Gmail's older bare date
+    line over "> Who is coming?" / "-- " / "Ana" is still the attribution of the quote below it.
+    """
+    i = _signature_start(lines)
+    while i > 0 and (not lines[i - 1] or _is_quoted(lines[i - 1]) or _is_mobile_footer(lines[i - 1])):
         i -= 1
     return i
+
+
+def _signature_start(lines: list[str]) -> int:
+    """The "-- " line of a signature that ends the body, with no quoted line under it (len(lines) if none)."""
+    for i in range(len(lines) - 1, -1, -1):
+        if _is_quoted(lines[i]):
+            break
+        if lines[i].strip() == "--":
+            return i
+    return len(lines)
 
 
 def _lines_to_drop(lines: list[str], i: int, *, quoted_tail: int) -> int:

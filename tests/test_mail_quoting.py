@@ -890,6 +890,16 @@ def test_a_line_of_a_date_and_an_address_over_a_quote_answered_under_it_is_kept(
     )
 
 
+def test_an_older_gmail_date_line_over_a_quote_is_dropped_when_a_signature_ends_the_mail() -> None:
+    text = "Fine.\n\n2012/3/3 Bikash <bikash@example.com>\n\n> Who is coming?\n\n-- \nAna"
+    assert visible_text(text) == "Fine."
+
+
+def test_an_older_gmail_date_line_over_a_quote_is_dropped_when_a_mobile_footer_ends_the_mail() -> None:
+    text = "Fine.\n\n2012/3/3 Bikash <bikash@example.com>\n\n> Who is coming?\n\nSent from my iPhone"
+    assert visible_text(text) == "Fine."
+
+
 def test_an_undated_line_naming_an_address_over_a_quote_is_kept() -> None:
     text = "Please write to asha@example.com:\n> the old address bounced\n"
     assert visible_text(text) == "Please write to asha@example.com:"
