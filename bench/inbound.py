@@ -565,11 +565,12 @@ def empty_tables(media_root: Path) -> None:
 class StageClock:
     """Seconds per (kind of mail, stage), from wrappers around the stages `ingest` calls."""
 
+    # (module, name) where processing looks the stage up -> the stage
     WRAPPED = {
-        "parse_email": "parse",
-        "visible_text": "quoting",
-        "html_to_text": "quoting",
-        "sanitize_html": "sanitize",
+        ("mailgateway.ingest", "parse_email"): "parse",
+        ("mailgateway.extraction", "visible_text"): "quoting",
+        ("mailgateway.extraction", "html_to_text"): "quoting",
+        ("mailgateway.extraction", "sanitize_html"): "sanitize",
     }
 
     def __init__(self) -> None:
@@ -578,20 +579,20 @@ class StageClock:
 
     @contextmanager
     def installed(self) -> Iterator[None]:
+        import importlib
+
         from django.db import connection
 
-        import mailgateway.ingest as ingest
-
-        originals = {name: getattr(ingest, name) for name in self.WRAPPED}
-        for name, function in originals.items():
-            setattr(ingest, name, self._timed(self.WRAPPED[name], function))
+        originals = {(module, name): getattr(importlib.import_module(module), name) for module, name in self.WRAPPED}
+        for (module, name), function in originals.items():
+            setattr(importlib.import_module(module), name, self._timed(self.WRAPPED[module, name], function))
         connection._commit = self._timed("commit", connection._commit)  # type: ignore[method-assign]
         try:
             with connection.execute_wrapper(self._sql):
                 yield
         finally:
-            for name, function in originals.items():
-                setattr(ingest, name, function)
+            for (module, name), function in originals.items():
+                setattr(importlib.import_module(module), name, function)
             del connection._commit
 
     def _timed(self, stage: str, function: Callable[..., Any]) -> Callable[..., Any]:

@@ -121,7 +121,7 @@ def apply_staff_mail(
 
 
 def text_is_empty(text: str) -> bool:
-    from .ingest import NO_TEXT
+    from .extraction import NO_TEXT
 
     return not text.strip() or text.strip() == NO_TEXT
 

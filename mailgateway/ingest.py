@@ -5,15 +5,14 @@ either the ticket or message and the row's new status are written together, or n
 (a crash leaves the row `received`, and the retry starts from scratch). A row that is no longer
 `received` is not processed again, so a task delivered twice does nothing the second time.
 
-The middle steps are pure functions in `parsing`, `classify`, `routing` (reads only),
-`quoting`, `html_text` and `sanitize`; this module holds the side effects.
+The middle steps are pure functions in `parsing`, `classify`, `routing` (reads only) and
+`extraction` (with `quoting`, `html_text` and `sanitize`); this module holds the side effects.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
@@ -25,20 +24,18 @@ from django.utils import timezone
 from helpdesk import metrics
 from support import message_files, services
 from support.errors import DomainError
-from support.files import safe_filename, sniff_content_type
 from support.models import Attachment, Channel, Message, Source, Ticket, User
 
 from .addresses import is_support_address
 from .authentication import fails_dmarc, sender_verdicts
 from .classify import Ignore, classify
+from .extraction import Extracted, extract
 from .form_mail import FORM, as_written_by_form_user, form_route, is_form_mail
-from .html_text import html_to_text
 from .inbound_queries import find_sender, lock_inbound
 from .models import InboundEmail, InboundStatus, OutboundEmail, UndeliverableAddress
-from .parsing import MailAttachment, ParsedEmail, parse_email
-from .quoting import is_forward, visible_text
+from .parsing import ParsedEmail, parse_email
 from .routing import Envelope, NewTicket, Quarantine, Reply, route_email
-from .sanitize import link_inline_images, sanitize_html
+from .sanitize import link_inline_images
 from .store import SMALL_RAW_BYTES, read_raw_mail
 
 logger = logging.getLogger("mailgateway")
@@ -49,18 +46,7 @@ _PROCESSED_FIELDS = (
     *("message_id_header", "from_address", "subject", "auth_results", "status", "reason", "detail", "error"),
     *("attempts", "routed_by", "ticket", "message", "processed_at"),
 )
-NO_TEXT = "(The mail had no text.)"
 NO_SUBJECT = "(no subject)"
-
-
-@dataclass
-class Extracted:
-    """What goes onto the ticket: the text the person wrote, safe HTML, files to keep or refuse."""
-
-    text: str
-    html: str
-    files: list[MailAttachment] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
 
 
 # -- the task's work ------------------------------------------------------------------------
@@ -238,40 +224,6 @@ def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None
 
 def set_outcome(inbound: InboundEmail, status: str, reason: str, detail: str) -> None:
     inbound.status, inbound.reason, inbound.detail = status, reason, detail[:2000]
-
-
-# -- extraction (pure) ----------------------------------------------------------------------
-
-
-def extract(mail: ParsedEmail) -> Extracted:
-    """The person's own words, the HTML safe to show, and which files may be kept."""
-    source = mail.text if mail.text.strip() else html_to_text(mail.html)
-    text = visible_text(source, forwarded=is_forward(mail.subject)) or ""
-    html = sanitize_html(mail.html) if mail.html else ""
-    files: list[MailAttachment] = []
-    refused: list[str] = []
-    for item in mail.attachments:
-        problem = file_problem(item)
-        if problem:
-            refused.append(f"{safe_filename(item.filename)}: {problem}")
-        else:
-            files.append(item)
-    if refused:
-        text = (text + "\n\n" if text else "") + "\n".join(f"[Attachment left out - {line}]" for line in refused)
-    return Extracted(text=text.strip() or NO_TEXT, html=html, files=files, refused=refused)
-
-
-def file_problem(item: MailAttachment) -> str:
-    """Why a mailed file may not be kept (the upload rules), or "" when it may."""
-    limit = settings.ATTACHMENT_MAX_BYTES
-    if len(item.data) > limit:
-        return f"larger than the limit of {limit // (1024 * 1024)} MB"
-    if not item.data:
-        return "empty"
-    sniffed = sniff_content_type(item.data[:8192], safe_filename(item.filename))
-    if sniffed is None or sniffed.content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
-        return f"{sniffed.content_type if sniffed else 'unknown binary data'} is not an accepted type"
-    return ""
 
 
 # -- applying through the domain services ---------------------------------------------------

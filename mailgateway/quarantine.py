@@ -16,7 +16,8 @@ from support import rules, services
 from support.errors import InvalidInput, NotAllowed
 from support.models import Channel, Message, Ticket, User
 
-from .ingest import apply_route, extract, parse_mail, person_for, process_stored_mail, set_outcome
+from .extraction import extract
+from .ingest import apply_route, parse_mail, person_for, process_stored_mail, set_outcome
 from .models import InboundEmail, InboundStatus
 from .routing import NewTicket, Reply
 from .store import read_raw_mail

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from mailgateway.ingest import extract, process_stored_mail, record_failure
+from mailgateway.extraction import extract
+from mailgateway.ingest import process_stored_mail, record_failure
 from mailgateway.models import InboundEmail, OutboundEmail, UndeliverableAddress
 from mailgateway.quarantine import reprocess
 from mailgateway.store import store_inbound

@@ -1,0 +1,58 @@
+"""What goes onto the ticket from a parsed mail: the text the person wrote, the HTML safe to show,
+and which of its files may be kept (the upload rules) or are refused, with why. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from support.files import safe_filename, sniff_content_type
+
+from .html_text import html_to_text
+from .parsing import MailAttachment, ParsedEmail
+from .quoting import is_forward, visible_text
+from .sanitize import sanitize_html
+
+NO_TEXT = "(The mail had no text.)"
+
+
+@dataclass
+class Extracted:
+    """What goes onto the ticket: the text the person wrote, safe HTML, files to keep or refuse."""
+
+    text: str
+    html: str
+    files: list[MailAttachment] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def extract(mail: ParsedEmail) -> Extracted:
+    """The person's own words, the HTML safe to show, and which files may be kept."""
+    source = mail.text if mail.text.strip() else html_to_text(mail.html)
+    text = visible_text(source, forwarded=is_forward(mail.subject)) or ""
+    html = sanitize_html(mail.html) if mail.html else ""
+    files: list[MailAttachment] = []
+    refused: list[str] = []
+    for item in mail.attachments:
+        problem = file_problem(item)
+        if problem:
+            refused.append(f"{safe_filename(item.filename)}: {problem}")
+        else:
+            files.append(item)
+    if refused:
+        text = (text + "\n\n" if text else "") + "\n".join(f"[Attachment left out - {line}]" for line in refused)
+    return Extracted(text=text.strip() or NO_TEXT, html=html, files=files, refused=refused)
+
+
+def file_problem(item: MailAttachment) -> str:
+    """Why a mailed file may not be kept (the upload rules), or "" when it may."""
+    limit = settings.ATTACHMENT_MAX_BYTES
+    if len(item.data) > limit:
+        return f"larger than the limit of {limit // (1024 * 1024)} MB"
+    if not item.data:
+        return "empty"
+    sniffed = sniff_content_type(item.data[:8192], safe_filename(item.filename))
+    if sniffed is None or sniffed.content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
+        return f"{sniffed.content_type if sniffed else 'unknown binary data'} is not an accepted type"
+    return ""
