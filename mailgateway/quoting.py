@@ -146,25 +146,23 @@ _DEVICE_ZH = (
 # five of them, one naming a device ("Sent from my PayPal account." stays). The apology
 # that phones and K-9 Mail add ("..., please excuse my brevity.") is part of the footer when it
 # excuses brevity or typing, and nothing more.
-_MOBILE_FOOTER = re.compile(
-    r"(?:Sent from my(?=(?:\s+[^\s,;]+){0,4}?\s+" + _DEVICE + r"\b)(?:\s+[^\s,;]+){1,5}"
-    r"(?:" + _APOLOGY + r")?|" + _APP_FOOTER + r"|Sent with (?:Airmail|Spark)\b.{0,80}"
-    r"|Get Outlook for\s.{1,80}"
-    r"|Von meinem(?:\s+\S+){1,3}\s+gesendet"
-    r"|Gesendet von meinem(?:\s+\S+){1,3}"
-    r"|Diese Nachricht wurde von meinem(?:\s+\S+){1,4}\s+gesendet"  # K-9 Mail in German
-    r"|Envoyé (?:de|depuis) mon(?:\s+\S+){1,3}"
-    r"|Enviado desde mi(?:\s+\S+){1,3}"
-    r"|मेरे(?:\s+\S+){1,3}\s+से\s+भेजा\s+गया"
+_FOOTERS = (
+    rf"Sent from my(?=(?:\s+[^\s,;]+){{0,4}}?\s+{_DEVICE}\b)(?:\s+[^\s,;]+){{1,5}}(?:{_APOLOGY})?",
+    _APP_FOOTER,
+    rf"Sent with (?:Airmail|Spark){_LINK}",
+    rf"Get Outlook for\s{_PLATFORM}{_LINK}",
+    r"Von meinem(?:\s+\S+){1,3}\s+gesendet",
+    r"Gesendet von meinem(?:\s+\S+){1,3}",
+    r"Diese Nachricht wurde von meinem(?:\s+\S+){1,4}\s+gesendet",  # K-9 Mail in German
+    r"Envoyé (?:de|depuis) mon(?:\s+\S+){1,3}",
+    r"Enviado desde mi(?:\s+\S+){1,3}",
+    r"मेरे(?:\s+\S+){1,3}\s+से\s+भेजा\s+गया",
     # iOS and Android in Chinese (traditional, simplified) and Japanese, naming the device
-    r"|[從从]我的\s?"
-    + _DEVICE_ZH
-    + r"\s?(?:傳送|发送)|发自我的\s?"
-    + _DEVICE_ZH
-    + r"|(?:iPhone|iPad|Android)\s?から送信)"
-    r"[.!]?",
-    re.IGNORECASE,
+    rf"[從从]我的\s?{_DEVICE_ZH}\s?(?:傳送|发送)",
+    rf"发自我的\s?{_DEVICE_ZH}",
+    r"(?:iPhone|iPad|Android)\s?から送信",
 )
+_MOBILE_FOOTER = re.compile(rf"(?:{'|'.join(_FOOTERS)})[.!]?", re.IGNORECASE)
 
 
 # The first sign or word of every marker below except the attributions that end in a colon: quote,

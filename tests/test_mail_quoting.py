@@ -649,7 +649,12 @@ def test_a_short_sentence_from_my_account_that_names_no_device_is_kept(text: str
 
 @pytest.mark.parametrize(
     "sentence",
-    ["Sent from Outlook on my laptop, but it bounced back twice.", "Sent from Mail app but the attachment is missing."],
+    [
+        "Sent from Outlook on my laptop, but it bounced back twice.",
+        "Sent from Mail app but the attachment is missing.",
+        "Get Outlook for my team, we need five licences.",
+        "Sent with Spark but the PDF did not attach.",
+    ],
 )
 def test_a_sentence_that_goes_on_after_sent_from_outlook_or_mail_is_kept(sentence: str) -> None:
     text = f"I wrote to you on Monday.\n{sentence}"
