@@ -17,13 +17,13 @@ It reads the body line by line, top to bottom:
 - so is Gmail's older bare date and sender ("2026/3/3 Asha <asha@example.com>"), over a ">" quote
   that runs to the end of the mail (or to a signature or phone footer that ends it);
 - a header block (adjacent From / Sent / To / Cc / Subject lines in any order, in the languages
-  below, under some text of the person's), with the rule Outlook draws above it, and the
-  "-----Original Message-----" start the history: everything from there on is dropped;
+  of `header_blocks`, under some text of the person's), with the rule Outlook draws above it, and
+  the "-----Original Message-----" separators start the history: everything from there on is dropped;
 - a forwarded mail is kept under the person's text, from its marker ("---------- Forwarded
   message ---------", "Begin forwarded message:"), or from the first line of history when the
   subject says the mail is a forward (`is_forward()`: Outlook forwards under a header block);
 - the RFC 3676 signature separator "-- " ends the person's text;
-- "Sent from my iPhone" and the other mobile footers are dropped;
+- "Sent from my iPhone" and the other footers of phones and mail apps (`mobile_footers`) are dropped;
 - Outlook's placeholder for an inline picture in the plain text, "[cid:image001.png@01D9...]",
   becomes "[image: image001.png]" (the picture itself is an attachment of the message).
 
@@ -35,13 +35,11 @@ from __future__ import annotations
 
 import re
 
+from .header_blocks import COLONS, LABEL_WORDS, RULE_TO_HEADER_GAP, is_header_block
+from .mobile_footers import is_mobile_footer
+
 # No marker line is longer than this; longer lines are the person's text and are not matched.
 _MAX_MARKER_LINE = 400
-# Clients put a rule and a blank line or two between the reply and the header block.
-_RULE_TO_HEADER_GAP = 3
-# Outlook writes From, Sent, To, Cc, Subject; long To and Cc lists wrap onto extra lines.
-_HEADER_BLOCK_LINES = 10
-
 # The verb that ends an attribution line, from the start of the line.
 # Gmail: "On Tue, 3 Mar 2026 at 10:02, Asha <asha@example.com> wrote:"; Apple Mail:
 # "On 3 Mar 2026, at 10:02, Asha <asha@example.com> wrote:"; Thunderbird: "On 03/03/2026 10:02,
@@ -58,8 +56,6 @@ _DATED = re.compile(r"\d{1,2}[:.]\d\d|@")
 # no verb and no colon: "2026/3/3 Asha <asha@example.com>". Dropped only over a ">" quote that ends
 # the mail: with the person's answers under the quote, the line may be one of theirs.
 _BARE_ATTRIBUTION = re.compile(r"\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\s.{0,200}<[^<>\s@]{1,64}@[^<>\s]{1,255}>")
-# Chinese and Japanese clients end the attribution with a full-width colon.
-_COLONS = (":", "\uff1a")
 
 _SEPARATOR = re.compile(
     r"-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Original Nachricht|Message d'origine|Mensaje original"
@@ -80,96 +76,11 @@ _FORWARD = re.compile(
 )
 # Outlook desktop and Outlook on the web draw 32 underscores above the header block.
 _RULE = re.compile(r"_{10,}")
-# Gmail renders Outlook's bold labels as "*From:*"; French puts a (no-break) space before the colon;
-# Chinese and Japanese Outlook write a full-width colon.
-_LABEL = r"\*?(?:{})\s?\*?\s?[:\uff1a]"
-# Outlook's header block in English, German, French, Spanish, Hindi, and the languages of the
-# staff and customers a marketplace meets besides (Dutch, Italian, Portuguese, Russian, Polish,
-# Swedish, Danish and Norwegian, Turkish, Chinese, Japanese).
-_FROM_LABELS = "From|Von|De|Van|Da|От|Od|Från|Fra|Kimden|प्रेषक|发件人|寄件者|差出人"
-_HEADER_FROM = re.compile(_LABEL.format(_FROM_LABELS), re.IGNORECASE)
-# Spanish Outlook 2003 to 2010 writes "Enviado el:", Brazilian Outlook "Enviada em:"; Outlook in
-# Traditional Chinese "傳送時間:" or "寄件日期:".
-_DATE_LABELS = (
-    r"Sent|Date|Gesendet|Datum|Envoyé|Enviad[oa](?:\s(?:el|em))?|Fecha|Verzonden|Inviato|Data|Отправлено"
-    r"|Дата|Wysłano|Skickat|Sendt|Gönderildi|Tarih|भेजा गया|दिनांक|发送时间|日期|傳送時間|寄件日期|送信日時"
-)
-_HEADER_DATE = re.compile(_LABEL.format(_DATE_LABELS), re.IGNORECASE)
-_SUBJECT_LABELS = "Subject|Betreff|Objet|Asunto|Onderwerp|Oggetto|Assunto|Тема|Temat|Ämne|Emne|Konu|विषय|主题|主旨|件名"
-_HEADER_SUBJECT = re.compile(_LABEL.format(_SUBJECT_LABELS), re.IGNORECASE)
-_HEADER_LABELS = (_HEADER_FROM, _HEADER_DATE, _HEADER_SUBJECT)
-# The recipients' lines between them; only inside a block, so short words such as "A:" are safe here.
-_HEADER_RECIPIENTS = re.compile(
-    _LABEL.format(
-        "To|An|À|A|Para|Aan|Кому|Do|Till|Til|Kime|प्रति|收件人|收件者|宛先"
-        "|Cc|Bcc|Kopie|Копия|DW|Kopia|Kopi|Bilgi|抄送|副本|密件副本"
-    ),
-    re.IGNORECASE,
-)
-# The Date line of Windows Live Hotmail and the webmailers names the time: "Tue, 3 Mar 2026 10:02:00 +0545".
-_CLOCK = re.compile(r"\d{1,2}:\d\d")
-# Outlook dates its Sent line with the year ("Tuesday, March 3, 2026 10:02 AM", "2026年3月3日 10:02"),
-# or a numeric date ("3/3/26 10:02"); prose such as "Date: 3 March 10:00" names none.
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|\d{1,2}[/.-]\d{1,2}[/.-]\d\d")
-# An address as clients write it on the From line: "Asha <asha@example.com>", "[mailto:asha@example.com]".
-_ADDRESS = re.compile(r"[^\s@<>]@[^\s@<>]")
-
-# What phones and K-9 Mail ask to excuse after "Sent from my ...": "please excuse my brevity and any typos".
-_EXCUSED = (
-    r"(?:brevity|briefness|terseness|typos?|misspellings|auto-?correct(?:ions?)?"
-    r"|(?:spelling|typing|typographical)(?:\s+(?:errors|mistakes))?|errors|mistakes)"
-)
-_EXCUSED_PHRASE = rf"(?:(?:my|the|any|all)\s+)?{_EXCUSED}"
-_APOLOGY = rf"\s?[,.;-]?\s+please\s+excuse\s+{_EXCUSED_PHRASE}(?:\s+and\s+{_EXCUSED_PHRASE})?"
-# The device that "Sent from my ..." names ("iPhone", "Samsung Galaxy A52 5G phone", "Android device with
-# K-9 Mail", "Windows Phone"); "Sent from my bank account." names none and is the person's.
-_DEVICE = (
-    r"(?:i?phone|smartphone|mobile|cell(?:phone)?|device|tablet|handset|iPad|iPod|Android|BlackBerry|Galaxy"
-    r"|Samsung|Huawei|Honor|Xiaomi|Redmi|Pixel|Nexus|Nokia|Lumia|Motorola|Moto|Droid|HTC|LG|Sony|Xperia"
-    r"|OnePlus|OPPO|vivo|ZTE|Lenovo|ASUS|Kindle|Surface|Watch|Mail|Outlook)"
-)
-# The platform an app's footer may name, and the link Outlook and Windows Mail put in the plain text:
-# "Sent from Mail<https://go.microsoft.com/fwlink/?LinkId=550986> for Windows 10", "Sent from Yahoo
-# Mail on Android", "Sent from Outlook for iOS". Nothing else follows the app's name.
-_LINK = r"(?:\s?<https?://[^\s<>]{1,200}>)?"
-_PLATFORM = r"(?:iOS|Android|iPhone|iPad|Mac|Windows(?:\s(?:10|11|Phone))?)"
-_APP_FOOTER = rf"Sent from (?:Yahoo Mail|Mail|Outlook|Windows Mail|Mailbox){_LINK}(?:\s(?:for|on)\s{_PLATFORM}{_LINK})?"
-# The device of the Chinese footers ("从我的 iPhone 发送", "发自我的华为手机", "发自我的三星Galaxy智能手机"): a
-# brand, a model of Latin letters and digits, then "phone"; "发自我的内心..." ("from my heart") is prose.
-_DEVICE_ZH = (
-    r"(?:iPhone|iPad|iPod|Android|Galaxy|Samsung|HUAWEI|Honor|Xiaomi|Redmi|OPPO|vivo|OnePlus|Pixel"
-    r"|华为|華為|小米|红米|紅米|荣耀|榮耀|三星|魅族|一加|手机|手機|平板|安卓)"
-    r"(?:\s?[A-Za-z0-9+-]{1,15}){0,4}(?:\s?(?:智能手机|智慧型手機|手机|手機|平板电脑|平板))?"
-)
-# One whole line, as the phone or app writes it under the reply. The words of "Sent from my ..."
-# hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; one to
-# five of them, one naming a device ("Sent from my PayPal account." stays). The apology
-# that phones and K-9 Mail add ("..., please excuse my brevity.") is part of the footer when it
-# excuses brevity or typing, and nothing more.
-_FOOTERS = (
-    rf"Sent from my(?=(?:\s+[^\s,;]+){{0,4}}?\s+{_DEVICE}\b)(?:\s+[^\s,;]+){{1,5}}(?:{_APOLOGY})?",
-    _APP_FOOTER,
-    rf"Sent with (?:Airmail|Spark){_LINK}",
-    rf"Get Outlook for\s{_PLATFORM}{_LINK}",
-    r"Von meinem(?:\s+\S+){1,3}\s+gesendet",
-    r"Gesendet von meinem(?:\s+\S+){1,3}",
-    r"Diese Nachricht wurde von meinem(?:\s+\S+){1,4}\s+gesendet",  # K-9 Mail in German
-    r"Envoyé (?:de|depuis) mon(?:\s+\S+){1,3}",
-    r"Enviado desde mi(?:\s+\S+){1,3}",
-    r"मेरे(?:\s+\S+){1,3}\s+से\s+भेजा\s+गया",
-    # iOS and Android in Chinese (traditional, simplified) and Japanese, naming the device
-    rf"[從从]我的\s?{_DEVICE_ZH}\s?(?:傳送|发送)",
-    rf"发自我的\s?{_DEVICE_ZH}",
-    r"(?:iPhone|iPad|Android)\s?から送信",
-)
-_MOBILE_FOOTER = re.compile(rf"(?:{'|'.join(_FOOTERS)})[.!]?", re.IGNORECASE)
-
-
 # The first sign or word of every marker below except the attributions that end in a colon: quote,
 # signature, separators, rule, header labels, bare-date attributions, mobile footers. Keep it in step with them.
 _MARKER_START = re.compile(
     r"[ \t]*(?:[->_*]|\d{4}[/.-]|Sent|Get|Gesendet|Diese|Envoy|Enviado|Begin|Anfang|Début|Inicio|मेरे"
-    r"|[從从]我的|发自我的|iPhone|iPad|Android|" + "|".join((_FROM_LABELS, _DATE_LABELS, _SUBJECT_LABELS)) + ")",
+    r"|[從从]我的|发自我的|iPhone|iPad|Android|" + LABEL_WORDS + ")",
     re.IGNORECASE,
 )
 
@@ -270,7 +181,7 @@ def _quoted_tail(lines: list[str]) -> int:
     line over "> Who is coming?" / "-- " / "Ana" is still the attribution of the quote below it.
     """
     i = _signature_start(lines)
-    while i > 0 and (not lines[i - 1] or _is_quoted(lines[i - 1]) or _is_mobile_footer(lines[i - 1])):
+    while i > 0 and (not lines[i - 1] or _is_quoted(lines[i - 1]) or is_mobile_footer(lines[i - 1])):
         i -= 1
     return i
 
@@ -293,7 +204,7 @@ def _lines_to_drop(lines: list[str], i: int, *, quoted_tail: int) -> int:
     line = lines[i]
     if not line or not _may_be_marker(lines, i):
         return 0
-    if _is_quoted(line) or _is_mobile_footer(line):
+    if _is_quoted(line) or is_mobile_footer(line):
         return 1
     if line.strip() == "--" or _starts_history(lines, i):
         return _HISTORY
@@ -316,7 +227,7 @@ def _may_be_marker(lines: list[str], i: int) -> bool:
     Every marker starts with one of _MARKER_START's words or signs, or ends (alone or with the next
     line, when wrapped) in the colon of an attribution.
     """
-    if lines[i].endswith(_COLONS) or (i + 1 < len(lines) and lines[i + 1].endswith(_COLONS)):
+    if lines[i].endswith(COLONS) or (i + 1 < len(lines) and lines[i + 1].endswith(COLONS)):
         return True
     return _MARKER_START.match(lines[i]) is not None
 
@@ -329,10 +240,6 @@ def _is_quoted(line: str) -> bool:
     return line.lstrip(" \t").startswith(">")
 
 
-def _is_mobile_footer(line: str) -> bool:
-    return len(line) <= 160 and _MOBILE_FOOTER.fullmatch(line.strip()) is not None
-
-
 def _starts_history(lines: list[str], i: int) -> bool:
     """True at the first line of unquoted history: a separator, or a header block and its rule."""
     line = lines[i].strip()
@@ -341,9 +248,9 @@ def _starts_history(lines: list[str], i: int) -> bool:
     if _SEPARATOR.fullmatch(line):
         return True
     if _RULE.fullmatch(line):
-        following = [j for j in range(i + 1, min(i + 1 + _RULE_TO_HEADER_GAP, len(lines))) if lines[j].strip()]
-        return bool(following) and _is_header_block(lines, following[0])
-    return _has_text_above(lines, i) and _is_header_block(lines, i)
+        following = [j for j in range(i + 1, min(i + 1 + RULE_TO_HEADER_GAP, len(lines))) if lines[j].strip()]
+        return bool(following) and is_header_block(lines, following[0])
+    return _has_text_above(lines, i) and is_header_block(lines, i)
 
 
 def _has_text_above(lines: list[str], i: int) -> bool:
@@ -353,62 +260,6 @@ def _has_text_above(lines: list[str], i: int) -> bool:
     there, nothing would be left and the whole mail, history and all, would be kept.
     """
     return i > 2 or any(lines[:i])
-
-
-def _is_header_block(lines: list[str], i: int) -> bool:
-    """From, a date and a subject in adjacent lines from line i: the block over the message answered or forwarded.
-
-    Outlook starts it with From; Windows Live Hotmail and some webmailers start it with the Date or
-    the Subject. Asking for all three keeps prose such as "From: Kathmandu / To: Pokhara" in the
-    reply. A block that starts with From is believed when its From line names an address or its
-    Sent line a date with the year and a time, as Outlook writes one or the other even for names
-    only (Exchange); "From: Kathmandu / ... / Date: 3 March 10:00" stays. A block that does not
-    start with From is believed only as those clients write it, the From naming an address and the
-    Date a time, and not when a line of the person's ending in a colon introduces it ("The mail you
-    sent me looks wrong:"): then it is pasted into the reply.
-    """
-    run = _header_run(lines, i)
-    if not run or not any(label.match(run[0]) for label in _HEADER_LABELS):
-        return False
-    from_line, date_line, subject_line = (
-        next((line for line in run if label.match(line)), "") for label in _HEADER_LABELS
-    )
-    if not (from_line and date_line and subject_line):
-        return False
-    if _HEADER_FROM.match(run[0]):
-        return _ADDRESS.search(from_line) is not None or _is_dated_time(date_line)
-    return "@" in from_line and _CLOCK.search(date_line) is not None and not _introduced_by_colon(lines, i)
-
-
-def _is_dated_time(line: str) -> bool:
-    return _CLOCK.search(line) is not None and _YEAR.search(line) is not None
-
-
-def _header_run(lines: list[str], i: int) -> list[str]:
-    """The adjacent lines from line i that a header block may hold: labels, and a To or Cc list wrapped.
-
-    A wrapped line of the list names an address or holds a "; ". Outlook's block, which starts
-    with From, may list display names only (Exchange: "To: Ana Lopez; Bikash Rai;" / "Ekta
-    Thapa"), so there any line up to the next label continues the list.
-    """
-    run: list[str] = []
-    in_recipients = False
-    from_first = _HEADER_FROM.match(lines[i].strip()) is not None
-    for line in lines[i : i + _HEADER_BLOCK_LINES]:
-        line = line.strip()
-        if any(label.match(line) for label in _HEADER_LABELS):
-            in_recipients = False
-        elif _HEADER_RECIPIENTS.match(line):
-            in_recipients = True
-        elif not (in_recipients and line and (from_first or "@" in line or ";" in line)):
-            break
-        run.append(line)
-    return run
-
-
-def _introduced_by_colon(lines: list[str], i: int) -> bool:
-    above = [line for line in lines[max(0, i - _RULE_TO_HEADER_GAP) : i] if line]
-    return bool(above) and above[-1].endswith(_COLONS)
 
 
 def _attribution_span(lines: list[str], i: int) -> int:
@@ -454,7 +305,7 @@ def _dated_address_span(lines: list[str], i: int) -> int:
     first = lines[i].strip()
     if _is_dated_address(first):
         return 1
-    if first.endswith(_COLONS) or i + 1 >= len(lines) or _is_quoted(lines[i + 1]):
+    if first.endswith(COLONS) or i + 1 >= len(lines) or _is_quoted(lines[i + 1]):
         return 0
     second = lines[i + 1].strip()
     # A tail that is an attribution alone leaves the line above it to the person.
@@ -462,7 +313,7 @@ def _dated_address_span(lines: list[str], i: int) -> int:
 
 
 def _is_dated_address(text: str) -> bool:
-    return text.endswith(_COLONS) and len(text) <= _MAX_MARKER_LINE and "@" in text and bool(_TIME.search(text))
+    return text.endswith(COLONS) and len(text) <= _MAX_MARKER_LINE and "@" in text and bool(_TIME.search(text))
 
 
 def _quote_follows(lines: list[str], i: int) -> bool:
