@@ -41,11 +41,11 @@ __all__ = [
 ]
 
 _UU_ENCODINGS = {"x-uuencode", "uuencode", "x-uue", "uue"}
+# A part's own header line: only these open a part; a text's `Note:` or `Thanks:` does not.
+_PART_HEADER = r"(?:Content-[A-Za-z-]+|MIME-Version)[ \t]*:"
 # A boundary line followed by a part's first header: the mark of a multipart's parts.
-_PART_START = re.compile(
-    r"^--([^\s]{1,200})[ \t]*\r?\n(?:Content-[A-Za-z-]+|MIME-Version)[ \t]*:", re.MULTILINE | re.IGNORECASE
-)
-_HEADER_LINE = re.compile(r"^[!-9;-~]{1,76}[ \t]*:")
+_PART_START = re.compile(r"^--([^\s]{1,200})[ \t]*\r?\n" + _PART_HEADER, re.MULTILINE | re.IGNORECASE)
+_PART_HEADER_LINE = re.compile(_PART_HEADER, re.IGNORECASE)
 _MAIL_TYPES = {"message/rfc822", "message/global"}
 # A type/subtype, then words where a `;` or the end of the value belongs (RFC 2045 5.1).
 _TYPE_WITH_TAIL = re.compile(r"\s*([\w!#$&^.+-]+/[\w!#$&^.+-]+)[ \t]+([^;]*)(.*)", re.DOTALL)
@@ -337,11 +337,17 @@ def read_multiparts_labelled_as_one_part(message: Message) -> None:
         if part.get_content_maintype() in ("multipart", "message") or not boundary or not isinstance(payload, str):
             continue
         lines = payload.lstrip("\r\n").split("\n", 2)
-        if len(lines) < 2 or lines[0].rstrip() != f"--{boundary}" or not _HEADER_LINE.match(lines[1]):
+        if len(lines) < 2 or lines[0].rstrip() != f"--{boundary}" or not _PART_HEADER_LINE.match(lines[1]):
             continue
-        rebuilt = message_from_string(f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n' + payload)
+        # A multipart's body is not transfer-encoded (RFC 2045 6.4): without the label's encoding,
+        # get_payload(decode=True) gives the body's bytes as they came. get_payload() does not: it
+        # decodes 8-bit bytes in the label's charset (ASCII when it names none), and each
+        # non-ASCII letter of the parts became U+FFFD.
+        del part["Content-Transfer-Encoding"]
+        body = part.get_payload(decode=True)
+        head = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n'.encode("utf-8", "surrogateescape")
+        rebuilt = message_from_bytes(head + (body if isinstance(body, bytes) else b""), policy=compat32)
         if isinstance(rebuilt.get_payload(), list):
-            del part["Content-Transfer-Encoding"]
             part.set_type("multipart/mixed")  # its boundary parameter kept
             part.set_payload(rebuilt.get_payload())
 

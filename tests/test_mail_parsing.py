@@ -659,6 +659,21 @@ def test_a_multipart_body_under_a_one_part_label_with_a_boundary_is_read_as_its_
     assert [(a.filename, a.data) for a in parsed.attachments] == [("plan.pdf", PDF_HEAD)]
 
 
+def test_a_multipart_body_under_a_one_part_label_keeps_the_non_ascii_letters_of_its_parts():
+    pdf = ("plan.pdf", PDF_HEAD, "application/pdf")
+    raw = build_mail(text=None, html="<p>Grüße, my order failed.</p>", files=[pdf])
+    assert "Content-Transfer-Encoding: 8bit" in raw.decode()  # the letters travel as raw UTF-8 bytes
+    parsed = parse_email(raw.replace(b"Content-Type: multipart/mixed;", b"Content-Type: text/html;", 1))
+    assert parsed.html.strip() == "<p>Grüße, my order failed.</p>"
+    assert [(a.filename, a.data) for a in parsed.attachments] == [("plan.pdf", PDF_HEAD)]
+
+
+def test_a_one_part_text_that_opens_with_its_boundary_and_a_line_that_is_no_part_header_stays_text():
+    body = b"--XYZ\r\nNote: this is my text, not a part.\r\nThanks\r\n"
+    parsed = parse_email(raw_text_mail(body, 'text/plain; boundary="XYZ"'))
+    assert parsed.text.strip() == "--XYZ\nNote: this is my text, not a part.\nThanks"
+
+
 def test_a_base64_encoded_multipart_is_read_as_its_parts():
     head = (
         b'From: asha@example.com\r\nSubject: Leak\r\nContent-Type: multipart/mixed; boundary="b1"\r\n'
