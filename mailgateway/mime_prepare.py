@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import quopri
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, message_from_string
 from email.message import Message
@@ -27,6 +25,7 @@ from .uuencode import decode_uu_payload
 
 __all__ = [
     "AttachedMail",
+    "ParsedMessage",
     "decode_encoded_attached_mails",
     "decode_uuencoded_parts",
     "detach_attached_mails",
@@ -50,6 +49,7 @@ _MAIL_TYPES = {"message/rfc822", "message/global"}
 # A type/subtype, then words where a `;` or the end of the value belongs (RFC 2045 5.1).
 _TYPE_WITH_TAIL = re.compile(r"\s*([\w!#$&^.+-]+/[\w!#$&^.+-]+)[ \t]+([^;]*)(.*)", re.DOTALL)
 _PARAMETER = re.compile(r"[\w.-]+=(?:\"[^\"]*\"|[^\s;\"]+)")
+_MAIL_ENCODINGS = {"base64", "quoted-printable"}  # encodings a mail is attached in, against RFC 2046 5.2.1
 _BODY_TYPES = {"text/plain", "text/html"}
 
 
@@ -61,32 +61,67 @@ class AttachedMail:
     filename: str = ""
 
 
+class ParsedMessage(Message):
+    """compat32's Message, except that the parser keeps an attached mail sent base64- or
+    quoted-printable-encoded as its encoded text, for `decode_encoded_attached_mails()`.
+
+    Python's parser reads the body of any `message/*` part as a mail, whatever its
+    Content-Transfer-Encoding: it read the encoded text's lines as header lines, so the mail could
+    not be had back from what it made of them. Quoted-printable breaks a line longer than 76
+    characters with a soft break (`=` at its end, RFC 2045 6.7); the line after the break ends
+    the header section, and the mail kept had a cut Subject and its other headers in its body.
+    The parser asks a part's main type once, after its headers and before its body (the payload
+    is still None then); only that question is answered `application`, so the body is read as
+    the lines it is. Afterwards the part is the `message/*` part it says it is.
+    """
+
+    def get_content_maintype(self) -> str:
+        maintype = super().get_content_maintype()
+        if maintype == "message" and self.get_payload() is None and _encoding(self) in _MAIL_ENCODINGS:
+            return "application"
+        return maintype
+
+
 def decode_encoded_attached_mails(message: Message) -> None:
     """An attached mail sent base64- or quoted-printable-encoded is read as the mail it encodes.
 
     RFC 2046 5.2.1 allows only 7bit, 8bit or binary for message/rfc822, yet Gmail sends a
-    forwarded .eml base64-encoded. Python then parses the encoded text itself as the attached
-    mail (no headers, the base64 as its body), and the file kept was that text, not the mail.
+    forwarded .eml base64-encoded. The message must be parsed into `ParsedMessage`s, which keep
+    such a part's body as the encoded text; that text decoded is the attached mail, byte for byte.
     """
     for part in message.walk():  # a decoded mail is walked in turn: one attached inside it too
-        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-        if part.get_content_type() not in _MAIL_TYPES or encoding not in _DECODERS or not part.is_multipart():
+        encoding = _encoding(part)
+        if part.get_content_type() not in _MAIL_TYPES or encoding not in _MAIL_ENCODINGS or part.is_multipart():
             continue
-        encoded = "".join(as_string_safe(inner) for inner in part.get_payload())
-        try:
-            decoded = _DECODERS[encoding](encoded.encode("utf-8", errors="surrogateescape"))
-        except (binascii.Error, ValueError):
-            continue  # not what it says it is: left as it came
+        decoded = _decoded_body(part, encoding)
+        if decoded is None:  # not what it says it is: read as the mail Python takes any attached text for
+            part.set_payload([message_from_string(str(part.get_payload()), ParsedMessage, policy=compat32)])
+            continue
         del part["Content-Transfer-Encoding"]
-        part.set_payload([message_from_bytes(decoded, policy=compat32)])
+        part.set_payload([message_from_bytes(decoded, ParsedMessage, policy=compat32)])
+
+
+def _encoding(part: Message) -> str:
+    return str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+
+
+def _decoded_body(part: Message, encoding: str) -> bytes | None:
+    """A part's body decoded by its encoding; None when it is not base64 after all.
+
+    Quoted-printable is decoded from the body's bytes as they came. Base64 is decoded here, not
+    by get_payload(decode=True), which takes any text for base64 and gives bytes for it."""
+    if encoding != "base64":
+        data = part.get_payload(decode=True)
+        return data if isinstance(data, bytes) else None
+    try:
+        return _b64decode(str(part.get_payload()).encode("ascii", "replace"))
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _b64decode(data: bytes) -> bytes:
     data = b"".join(data.split())
     return base64.b64decode(data + b"=" * (-len(data) % 4))
-
-
-_DECODERS: dict[str, Callable[[bytes], bytes]] = {"base64": _b64decode, "quoted-printable": quopri.decodestring}
 
 
 def detach_attached_mails(message: Message) -> list[AttachedMail]:

@@ -36,6 +36,7 @@ from .charsets import (
 )
 from .mime_prepare import (
     AttachedMail,
+    ParsedMessage,
     decode_encoded_attached_mails,
     decode_uuencoded_parts,
     detach_attached_mails,
@@ -175,7 +176,7 @@ def _message_from(raw: bytes) -> Message:
     The same parse, without the decoded copy of the whole mail that `message_from_bytes()` holds
     while it parses: for a 25 MB mail that is 25 MB less at the peak.
     """
-    parser = BytesFeedParser(policy=compat32)
+    parser = BytesFeedParser(ParsedMessage, policy=compat32)  # keeps an encoded attached mail as its text
     start = _header_start(raw)
     while start < len(raw):
         end = raw.find(b"\n", start + _FEED_BYTES)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import quopri
+from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import SMTP
 
@@ -395,6 +397,27 @@ def test_a_forwarded_mail_sent_base64_encoded_is_kept_as_the_mail_it_encodes():
     (forwarded,) = parse_email(raw).attachments
     assert forwarded.filename == "booking.eml"
     assert b"Subject: Your booking" in forwarded.data and b"Booking 123 confirmed." in forwarded.data
+
+
+def test_a_forwarded_mail_sent_quoted_printable_keeps_a_subject_that_the_encoding_broke_across_lines():
+    subject = "Your booking 123 for the flat on Hill Road is confirmed, with the plumber on 3 March at 9am"
+    booking = (
+        f"From: shop@example.net\r\nSubject: {subject}\r\nMessage-ID: <booking-123@example.net>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nBooking 123 confirmed.\r\n"
+    ).encode()
+    encoded = quopri.encodestring(booking)
+    assert b"=\r\n" in encoded.split(b"Message-ID")[0]  # a soft line break inside the Subject
+    raw = (
+        b"From: Asha <asha@example.com>\r\nTo: support@example.com\r\nSubject: Fwd: booking\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain\r\n\r\nSee the mail below.\r\n"
+        b"--b1\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+        b'Content-Disposition: attachment; filename="booking.eml"\r\n\r\n' + encoded + b"\r\n--b1--\r\n"
+    )
+    (forwarded,) = parse_email(raw).attachments
+    kept = message_from_bytes(forwarded.data)
+    assert (kept["Subject"], kept["Message-ID"]) == (subject, "<booking-123@example.net>")
+    assert kept.get_payload().strip() == "Booking 123 confirmed."
 
 
 def test_a_mail_forwarded_without_a_disposition_is_an_eml_file_not_the_senders_text():
