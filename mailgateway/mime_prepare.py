@@ -338,18 +338,18 @@ def read_boundaryless_multiparts(message: Message) -> None:
         payload = part.get_payload()
         if part.get_content_maintype() != "multipart" or not isinstance(payload, str):
             continue
-        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-        text = payload
-        if encoding in ("base64", "quoted-printable"):  # a multipart may not be encoded; some are
-            decoded = part.get_payload(decode=True)
-            text = decoded.decode("utf-8", "surrogateescape") if isinstance(decoded, bytes) else payload
-        found = _PART_START.search(text)
+        # The body's bytes as they came (decoded, when a multipart was encoded against the rules):
+        # get_payload() would decode 8-bit bytes as ASCII and each non-ASCII letter became U+FFFD.
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            continue
+        found = _PART_START.search(data.decode("utf-8", "surrogateescape"))
         if found is None:
             part.set_type("text/plain")  # its parameters kept: mail-parser looks for the boundary
             continue
         boundary = found.group(1)
         head = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\n\n'
-        rebuilt = message_from_string(head + text, policy=compat32)
+        rebuilt = message_from_bytes(head.encode("utf-8", "surrogateescape") + data, policy=compat32)
         if isinstance(rebuilt.get_payload(), list):
             del part["Content-Transfer-Encoding"]
             part.set_param("boundary", boundary)

@@ -685,6 +685,12 @@ def test_a_multipart_whose_boundary_lines_differ_from_its_parameter_is_read_by_i
     assert [(a.filename, a.data) for a in parsed.attachments] == [("plan.pdf", PDF_HEAD)]
 
 
+def test_a_multipart_read_by_its_lines_keeps_the_non_ascii_letters_of_its_parts():
+    head = b'From: asha@example.com\r\nSubject: Leak\r\nContent-Type: multipart/mixed; boundary="Part-Boundary"\r\n\r\n'
+    body = multipart_body("part-boundary").replace(b"The pipe burst.", "Grüße, the pipe burst.".encode())
+    assert parse_email(head + body).text.strip() == "Grüße, the pipe burst."
+
+
 def test_a_multipart_body_under_a_one_part_label_with_a_boundary_is_read_as_its_parts():
     # PHP scripts and bulk mailers write `Content-Type: text/html; boundary=...` over a body of parts.
     raw = build_mail(text=None, html="<p>The boiler is leaking.</p>", files=[("plan.pdf", PDF_HEAD, "application/pdf")])
