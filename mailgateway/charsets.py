@@ -109,9 +109,17 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
     for codec in _codecs_for(label):
         if codec == "cp1252" and utf8_failed and _UTF8_CHARACTER.search(data):
             # UTF-8 with some bytes of Latin-1 pasted in (a disclaimer, a signature), unless the
-            # text is a legacy charset whose byte pairs now and then happen to be valid UTF-8.
-            legacy = _non_latin_reading(data, data.decode("cp1252", errors="replace"))
-            return legacy or (data.decode("utf-8", errors=MIXED_UTF8), MIXED_UTF8)
+            # text is a legacy charset whose byte pairs now and then happen to be valid UTF-8: in
+            # Cyrillic and the like, or in Latin-1 itself ("é" and a no-break space before "»").
+            western = data.decode("cp1252", errors="replace")
+            legacy = _non_latin_reading(data, western)
+            if legacy:
+                return legacy
+            mixed = data.decode("utf-8", errors=MIXED_UTF8)
+            sample = _SAMPLE_BYTES
+            if _misreadings(mixed[:sample], in_latin=_IN_LATIN_WORDS) <= _misreadings(western[:sample]):
+                return mixed, MIXED_UTF8
+            return western, "cp1252"
         if codec in _WESTERN and _UTF8_CHARACTER.search(data):
             utf8 = _utf8_under_latin_label(data, codec)
             if utf8 is not None:

@@ -174,6 +174,12 @@ def test_a_utf8_reply_under_a_longer_latin1_disclaimer_keeps_both_readable():
     assert parse_email(raw).text == reply + disclaimer
 
 
+def test_unlabelled_latin1_whose_letter_and_no_break_space_happen_to_be_utf8_stays_latin1():
+    # French puts a no-break space inside its quotes and before "!": "é" and it are a valid UTF-8 pair.
+    text = "J'ai commandé un «\xa0café\xa0» hier. URGENT\xa0!"
+    assert parse_email(raw_text_mail(text.encode("cp1252"), "text/plain")).text.strip() == text
+
+
 def test_an_encoded_word_of_accented_letters_stays_latin1():
     subject = "=?iso-8859-1?Q?Umlaute_=C4=D6=DC=E4=F6=FC=DF_=C4=D6=DC=E4=F6=FC=DF?="
     assert parse_email(raw_text_mail(b"hi", "text/plain", subject=subject)).subject == "Umlaute ÄÖÜäöüß ÄÖÜäöüß"
