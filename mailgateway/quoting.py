@@ -133,6 +133,8 @@ def _without_long_gaps(lines: list[str]) -> list[str]:
 
 
 _HISTORY = -1  # what _lines_to_drop answers at the first line of history
+# A signature is a few lines: a forward marker further under the "-- " belongs to older history.
+_SIGNATURE_LINES = 12
 
 
 def _person_lines(lines: list[str], *, forwarded: bool = False) -> list[str]:
@@ -165,13 +167,27 @@ def _forward_start(lines: list[str], i: int, *, forwarded: bool) -> int | None:
     i, or, after the person's signature at i, at the next line that starts history. A mail that
     says it is a forward counts any start of history (Outlook's rule and header block)."""
     if lines[i].strip() == "--":
-        i = next((j for j in range(i + 1, len(lines)) if lines[j] and _starts_history(lines, j)), len(lines))
-        if i == len(lines):
+        # Only within the signature: a marker further down is inside the history of a reply.
+        i = next(
+            (
+                j
+                for j in range(i + 1, min(i + 1 + _SIGNATURE_LINES, len(lines)))
+                if lines[j] and _starts_history(lines, j)
+            ),
+            len(lines),
+        )
+        if i == len(lines) or any(_is_quoted(line) or _attribution_span(lines, k) for k, line in _signature(lines, i)):
             return None
     line = lines[i].strip()
     if _FORWARD.fullmatch(line) or (forwarded and _starts_history(lines, i)):
         return i
     return None
+
+
+def _signature(lines: list[str], end: int) -> list[tuple[int, str]]:
+    """The lines between the "-- " above `end` and `end`: where a signature stands."""
+    start = max(k for k in range(end) if lines[k].strip() == "--")
+    return [(k, lines[k]) for k in range(start + 1, end) if lines[k]]
 
 
 def _quoted_tail(lines: list[str]) -> int:

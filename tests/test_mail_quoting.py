@@ -116,6 +116,25 @@ def test_a_forwarded_mail_under_the_persons_signature_is_kept_and_the_signature_
     assert visible_text(text) == kept.strip()
 
 
+def test_a_forward_inside_the_history_of_a_signed_reply_stays_dropped() -> None:
+    # Yahoo and older Outlook for Mac do not quote the history: the forward under it is old.
+    text = body("""
+        Thanks, that works for me.
+        --\x20
+        Ana Lopez
+
+        On Tuesday, March 3, 2026, 10:02:00 AM GMT+5:45, Support <support@example.com> wrote:
+
+        Hello Ana, we checked the invoice below.
+
+        ---------- Forwarded message ---------
+        From: Provider <billing@provider.example>
+
+        Invoice 123: NPR 5,000 due.
+    """)
+    assert visible_text(text) == "Thanks, that works for me."
+
+
 OUTLOOK_FORWARD = body("""
     Please check this invoice.
 
