@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from email import message_from_bytes, message_from_string
+from email import message_from_bytes
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -48,7 +48,7 @@ _PART_HEADER_LINE = re.compile(_PART_HEADER, re.IGNORECASE)
 _MAIL_TYPES = {"message/rfc822", "message/global"}
 # A type/subtype, then words where a `;` or the end of the value belongs (RFC 2045 5.1).
 _TYPE_WITH_TAIL = re.compile(r"\s*([\w!#$&^.+-]+/[\w!#$&^.+-]+)[ \t]+([^;]*)(.*)", re.DOTALL)
-_PARAMETER = re.compile(r"[\w.-]+=(?:\"[^\"]*\"|[^\s;\"]+)")
+_PARAMETER = re.compile(r"(?<![\w.-])[\w.-]+=(?:\"[^\"]*\"|[^\s;\"]+)")  # from a word's start: linear
 _MAIL_ENCODINGS = {"base64", "quoted-printable"}  # encodings a mail is attached in, against RFC 2046 5.2.1
 _BODY_TYPES = {"text/plain", "text/html"}
 
@@ -94,8 +94,12 @@ def decode_encoded_attached_mails(message: Message) -> None:
         if part.get_content_type() not in _MAIL_TYPES or encoding not in _MAIL_ENCODINGS or part.is_multipart():
             continue
         decoded = _decoded_body(part, encoding)
-        if decoded is None:  # not what it says it is: read as the mail Python takes any attached text for
-            part.set_payload([message_from_string(str(part.get_payload()), ParsedMessage, policy=compat32)])
+        if decoded is None:  # not what it says it is: read as the mail its bytes are
+            del part["Content-Transfer-Encoding"]  # so that get_payload() gives the bytes as they came
+            raw = part.get_payload(decode=True)
+            part.set_payload(
+                [message_from_bytes(raw if isinstance(raw, bytes) else b"", ParsedMessage, policy=compat32)]
+            )
             continue
         del part["Content-Transfer-Encoding"]
         part.set_payload([message_from_bytes(decoded, ParsedMessage, policy=compat32)])
@@ -121,7 +125,7 @@ def _decoded_body(part: Message, encoding: str) -> bytes | None:
 
 def _b64decode(data: bytes) -> bytes:
     data = b"".join(data.split())
-    return base64.b64decode(data + b"=" * (-len(data) % 4))
+    return base64.b64decode(data + b"=" * (-len(data) % 4), validate=True)  # no other characters taken for gaps
 
 
 def detach_attached_mails(message: Message) -> list[AttachedMail]:

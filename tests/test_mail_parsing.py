@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email
+import email.policy
 import quopri
 import time
 from email import message_from_bytes
@@ -366,6 +368,31 @@ def test_a_long_header_of_at_signs_before_an_unclosed_bracket_is_read_in_one_pas
     people = parse_address_list([header])
     assert time.perf_counter() - started < 1.0
     assert people[-1] == ("Asha", "asha@example.com")
+
+
+def test_a_content_type_with_a_long_tail_of_letters_is_read_in_one_pass():
+    raw = raw_text_mail(b"The pipe burst.", "text/plain x" + "a" * 80_000)
+    started = time.perf_counter()
+    parsed = parse_email(raw)
+    assert time.perf_counter() - started < 1.0  # 15 s before: each letter was a start to try again
+    assert parsed.text.strip() == "The pipe burst."
+
+
+def test_an_attached_mail_labelled_base64_but_sent_as_8bit_keeps_its_letters():
+    inner = (
+        "From: b@example.com\r\nSubject: Rechnung\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGrüße aus Köln\r\n"
+    )
+    raw = (
+        b"From: asha@example.com\r\nSubject: Fw\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nSee the attached mail.\r\n"
+        b"--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + inner.encode()
+        + b"\r\n--b--\r\n"
+    )
+    (attached,) = parse_email(raw).attachments
+    mail = email.message_from_bytes(attached.data, policy=email.policy.default)
+    assert mail.get_content().strip() == "Grüße aus Köln"
 
 
 def test_an_unencoded_utf8_display_name_is_read():
