@@ -48,6 +48,8 @@ class _TextCollector(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.leave_out = leave_out  # False: every word, history, signatures and hidden text too
         self.out: list[str] = []
+        self.has_text = False  # some words were written out
+        self.last = ""  # the last chunk written out that is not only spaces
         self.skip_depth = 0  # > 0 while inside an element whose text is left out
         self.stack: list[tuple[str, bool]] = []
         self.history_started = False
@@ -66,9 +68,9 @@ class _TextCollector(HTMLParser):
             return
         if tag in _VOID:
             if tag == "br" and not self.skip_depth:
-                self.out.append("\n")
+                self._write("\n")
             elif tag == "hr" and not self.skip_depth:
-                self.out.append("\n\n")
+                self._write("\n\n")
             return
         signature = bool(classes & _SIGNATURE_CLASSES) or element_id in _SIGNATURE_IDS
         skipped = tag in _SKIPPED or (
@@ -76,7 +78,7 @@ class _TextCollector(HTMLParser):
             and (
                 tag == "blockquote"
                 or bool(classes & _QUOTE_CLASSES)
-                or (signature and self._has_text())  # a signature under the person's words, not instead of them
+                or (signature and self.has_text)  # a signature under the person's words, not instead of them
                 or bool(_HIDDEN.search(values.get("style", "")))
             )
         )
@@ -87,13 +89,13 @@ class _TextCollector(HTMLParser):
         if self.skip_depth:
             return
         if tag in _BLOCKS:
-            self.out.append("\n\n")
+            self._write("\n\n")
         elif tag in _LINES:
             self._end_line()
         elif tag == "li":
-            self.out.append("\n- ")
+            self._write("\n- ")
         elif tag in ("td", "th"):
-            self.out.append(" ")
+            self._write(" ")
         elif tag == "a":
             self.href = values.get("href", "")
             self.link_text = []
@@ -114,14 +116,14 @@ class _TextCollector(HTMLParser):
         if self.skip_depth:
             return
         if tag in _BLOCKS:
-            self.out.append("\n\n")
+            self._write("\n\n")
         elif tag in _LINES:
             self._end_line()
         elif tag == "a" and self.href is not None:
             label = "".join(self.link_text).strip()
             href = self.href.strip()
             if href.startswith(("http://", "https://")) and href != label and href.rstrip("/") != label.rstrip("/"):
-                self.out.append(f" ({href})")
+                self._write(f" ({href})")
             self.href = None
 
     def _close_implied(self, tag: str) -> None:
@@ -133,21 +135,23 @@ class _TextCollector(HTMLParser):
             if self.stack.pop()[1]:
                 self.skip_depth -= 1
 
-    def _has_text(self) -> bool:
-        return any(chunk.strip() for chunk in self.out)
+    def _write(self, chunk: str) -> None:
+        self.out.append(chunk)
+        if chunk.strip(" "):
+            self.last = chunk
+            self.has_text = self.has_text or bool(chunk.strip())
 
     def _end_line(self) -> None:
         """A line break unless the text already ends one (a <div> right after another)."""
-        last = next((chunk for chunk in reversed(self.out) if chunk.strip(" ")), "")
-        if last and not last.endswith("\n"):
-            self.out.append("\n")
+        if self.last and not self.last.endswith("\n"):
+            self._write("\n")
 
     def handle_data(self, data: str) -> None:
         if self.history_started or self.skip_depth:
             return
         in_pre = any(tag in ("pre", "textarea") for tag, _ in self.stack)
         text = data.replace("\r\n", "\n") if in_pre else re.sub(r"\s+", " ", data)  # <pre> keeps its lines
-        self.out.append(text)
+        self._write(text)
         if self.href is not None:
             self.link_text.append(text)
 
