@@ -34,13 +34,16 @@ _DEVICE_ZH = (
     r"|华为|華為|小米|红米|紅米|荣耀|榮耀|三星|魅族|一加|手机|手機|平板|安卓)"
     r"(?:\s?[A-Za-z0-9+-]{1,15}){0,4}(?:\s?(?:智能手机|智慧型手機|手机|手機|平板电脑|平板))?"
 )
+# What may follow the device's name: its model, in capitals or digits ("iPhone 15 Pro", "Galaxy A52
+# 5G"); a word in lower case after it ("my mobile banking app", "my phone number") is a sentence.
+_MODEL = r"(?-i:[A-Z0-9][\w+-]*)"
 # One whole line, as the phone or app writes it under the reply. The words of "Sent from my ..."
-# hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; one to
-# five of them, one naming a device ("Sent from my PayPal account." stays). The apology
+# hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; up to
+# four words and a device's name, then only its model ("Sent from my PayPal account." stays). The apology
 # that phones and K-9 Mail add ("..., please excuse my brevity.") is part of the footer when it
 # excuses brevity or typing, and nothing more.
 _FOOTERS = (
-    rf"Sent from my(?=(?:\s+[^\s,;]+){{0,4}}?\s+{_DEVICE}\b)(?:\s+[^\s,;]+){{1,5}}(?:{_APOLOGY})?",
+    rf"Sent from my(?:\s+[^\s,;]+){{0,4}}?\s+{_DEVICE}(?:\s+{_MODEL}){{0,3}}(?:\s+with\s+K-9\s+Mail)?(?:{_APOLOGY})?",
     _APP_FOOTER,
     rf"Sent with (?:Airmail|Spark){_LINK}",
     rf"Get Outlook for\s{_PLATFORM}{_LINK}",

@@ -669,6 +669,20 @@ def test_a_short_sentence_from_my_account_that_names_no_device_is_kept(text: str
 @pytest.mark.parametrize(
     "sentence",
     [
+        "Sent from my mobile banking app.",
+        "Sent from my Outlook account to yours.",
+        "Sent from my phone number 9841234567.",
+        "Sent from my mail account at work.",
+    ],
+)
+def test_a_sentence_that_goes_on_after_naming_a_device_is_kept(sentence: str) -> None:
+    text = f"I paid twice.\n{sentence}\nPlease refund one."
+    assert visible_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
         "Sent from Outlook on my laptop, but it bounced back twice.",
         "Sent from Mail app but the attachment is missing.",
         "Get Outlook for my team, we need five licences.",
