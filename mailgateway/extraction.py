@@ -29,8 +29,9 @@ class Extracted:
 
 def extract(mail: ParsedEmail) -> Extracted:
     """The person's own words, the HTML safe to show, and which files may be kept."""
-    source = mail.text if mail.text.strip() else html_to_text(mail.html)
-    text = visible_text(source, forwarded=is_forward(mail.subject)) or ""
+    forwarded = is_forward(mail.subject)
+    source = mail.text if mail.text.strip() else html_to_text(mail.html, keep_history=forwarded)
+    text = visible_text(source, forwarded=forwarded) or ""
     html = sanitize_html(mail.html) if mail.html else ""
     files: list[MailAttachment] = []
     refused: list[str] = []

@@ -156,10 +156,11 @@ class _TextCollector(HTMLParser):
             self.link_text.append(text)
 
 
-def html_to_text(html: str) -> str:
+def html_to_text(html: str, *, keep_history: bool = False) -> str:
     """The text of the mail without what `_TextCollector` leaves out, or every word of it when that
-    leaves nothing (a mail that is all quote, or all in a hidden or signature element)."""
-    return _text(html, leave_out=True) or _text(html, leave_out=False)
+    leaves nothing (a mail that is all quote, or all in a hidden or signature element), or when
+    `keep_history`: a forward, whose forwarded mail clients wrap as they wrap a quote."""
+    return (not keep_history and _text(html, leave_out=True)) or _text(html, leave_out=False)
 
 
 def _text(html: str, *, leave_out: bool) -> str:

@@ -45,6 +45,23 @@ def test_a_forwarded_mail_keeps_the_mail_it_forwards_for_staff_to_read():
     assert inbound.message.message_text == OUTLOOK_FORWARD
 
 
+@pytest.mark.parametrize(
+    "history",
+    [
+        '<div class="gmail_quote">---------- Forwarded message ---------<br>'
+        "From: Provider &lt;billing@provider.example&gt;<br>Subject: Invoice 77<br><br>"
+        "You owe 200 for the visit of 2 March.</div>",
+        '<div id="divRplyFwdMsg"><b>From:</b> Provider &lt;billing@provider.example&gt;<br><b>Sent:</b> Monday, 2 March'
+        " 2026 10:00<br><b>Subject:</b> Invoice 77</div><div>You owe 200 for the visit of 2 March.</div>",
+    ],
+    ids=["gmail", "outlook-web"],
+)
+def test_an_html_only_forward_keeps_the_mail_it_forwards(history):
+    html = f"<div>Please check this invoice, I never booked this visit.</div>{history}"
+    text = deliver(build_mail(subject="Fwd: Invoice 77", text=None, html=html)).message.message_text
+    assert text.startswith("Please check this invoice") and "You owe 200 for the visit of 2 March." in text
+
+
 def test_a_reply_drops_the_same_history_it_quotes():
     inbound = deliver(build_mail(subject="RE: Invoice 77", text=OUTLOOK_FORWARD))
     assert inbound.message.message_text == "Please check this invoice, I never booked this visit."
