@@ -85,7 +85,8 @@ def _header_run(lines: list[str], i: int) -> list[str]:
 
     A wrapped line of the list names an address or holds a "; ". Outlook's block, which starts
     with From, may list display names only (Exchange: "To: Ana Lopez; Bikash Rai;" / "Ekta
-    Thapa"), so there any line up to the next label continues the list.
+    Thapa"), so there a line after one that ends in ";" continues the list too; after "To:
+    Pokhara" a line of the person's ("Please book 5 seats") ends the run.
     """
     run: list[str] = []
     in_recipients = False
@@ -96,7 +97,7 @@ def _header_run(lines: list[str], i: int) -> list[str]:
             in_recipients = False
         elif _HEADER_RECIPIENTS.match(line):
             in_recipients = True
-        elif not (in_recipients and line and (from_first or "@" in line or ";" in line)):
+        elif not (in_recipients and line and ("@" in line or ";" in line or (from_first and run[-1].endswith(";")))):
             break
         run.append(line)
     return run

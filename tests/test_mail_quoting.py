@@ -680,6 +680,22 @@ def test_a_sentence_that_goes_on_after_naming_a_device_is_kept(sentence: str) ->
     assert visible_text(text) == text
 
 
+def test_a_booking_written_between_header_like_lines_is_kept() -> None:
+    text = body("""
+        Hi, details below
+
+        From: Kathmandu airport
+        To: Pokhara
+        Please book 5 seats
+        for the whole team
+        Date: 3/3/2026 10:00
+        Subject: urgent
+
+        Thanks
+    """)
+    assert visible_text(text) == text.strip()
+
+
 @pytest.mark.parametrize(
     "sentence",
     [
