@@ -49,6 +49,8 @@ _MAIL_TYPES = {"message/rfc822", "message/global"}
 # A type/subtype, then words where a `;` or the end of the value belongs (RFC 2045 5.1).
 _TYPE_WITH_TAIL = re.compile(r"\s*([\w!#$&^.+-]+/[\w!#$&^.+-]+)[ \t]+([^;]*)(.*)", re.DOTALL)
 _PARAMETER = re.compile(r"(?<![\w.-])[\w.-]+=(?:\"[^\"]*\"|[^\s;\"]+)")  # from a word's start: linear
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/]*")
+_HEADER_START = re.compile(rb"[!-9;-~]{1,76}:")  # a header's name and its colon (RFC 5322 2.2)
 _MAIL_ENCODINGS = {"base64", "quoted-printable"}  # encodings a mail is attached in, against RFC 2046 5.2.1
 _BODY_TYPES = {"text/plain", "text/html"}
 
@@ -124,8 +126,22 @@ def _decoded_body(part: Message, encoding: str) -> bytes | None:
 
 
 def _b64decode(data: bytes) -> bytes:
-    data = b"".join(data.split())
-    return base64.b64decode(data + b"=" * (-len(data) % 4), validate=True)  # no other characters taken for gaps
+    """The bytes a base64 text stands for; `binascii.Error` when it is no base64 (an attached mail
+    sent as it is under a base64 label). Line breaks, padding and one dangling last character (a
+    webmailer's slip) are forgiven; so are stray characters (a trailing "--", a no-break space)
+    when what is left decodes to a mail's first header line."""
+    squeezed = b"".join(data.split()).replace(b"=", b"")
+    if not _BASE64_TEXT.fullmatch(squeezed):
+        decoded = _lenient_b64(re.sub(rb"[^A-Za-z0-9+/]", b"", squeezed))
+        if not _HEADER_START.match(decoded):
+            raise binascii.Error("not base64")
+        return decoded
+    return _lenient_b64(squeezed)
+
+
+def _lenient_b64(data: bytes) -> bytes:
+    data = data[: len(data) - 1] if len(data) % 4 == 1 else data
+    return base64.b64decode(data + b"=" * (-len(data) % 4))
 
 
 def detach_attached_mails(message: Message) -> list[AttachedMail]:

@@ -378,6 +378,45 @@ def test_a_content_type_with_a_long_tail_of_letters_is_read_in_one_pass():
     assert parsed.text.strip() == "The pipe burst."
 
 
+@pytest.mark.parametrize(
+    "slip",
+    [
+        lambda text: text.replace(b"=", b""),
+        lambda text: text.replace(b"\n", b"  \r\n"),
+        lambda text: text + b"--\n",
+        lambda text: text.replace(b"\n", b"\xa0\n", 1),
+    ],
+    ids=["no-padding", "spaces-and-crlf", "trailing-dashes", "no-break-space"],
+)
+def test_an_attached_mail_in_sloppy_base64_is_still_the_mail_it_encodes(slip):
+    inner = "From: b@example.com\r\nSubject: Rechnung\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGrüße\r\n"
+    raw = (
+        b"From: asha@example.com\r\nSubject: Fw\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nSee the attached mail.\r\n"
+        b"--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + slip(base64.encodebytes(inner.encode()))
+        + b"\r\n--b--\r\n"
+    )
+    (attached,) = parse_email(raw).attachments
+    mail = email.message_from_bytes(attached.data, policy=email.policy.default)
+    assert (mail["Subject"], mail.get_content().strip()) == ("Rechnung", "Grüße")
+
+
+def test_an_attached_mail_in_base64_with_a_stray_last_character_is_still_the_mail_it_encodes():
+    inner = "From: b@example.com\r\nSubject: Rechnung\r\n\r\nThe invoice.\r\n"
+    inner += " " * (-len(inner) % 3)  # base64 without padding: the stray character makes 4n + 1
+    encoded = base64.encodebytes(inner.encode()).rstrip(b"\n") + b"A\n"
+    raw = (
+        b"From: asha@example.com\r\nSubject: Fw\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nSee the attached mail.\r\n"
+        b"--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" + encoded + b"\r\n--b--\r\n"
+    )
+    (attached,) = parse_email(raw).attachments
+    assert email.message_from_bytes(attached.data)["Subject"] == "Rechnung"
+
+
 def test_an_attached_mail_labelled_base64_but_sent_as_8bit_keeps_its_letters():
     inner = (
         "From: b@example.com\r\nSubject: Rechnung\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGrüße aus Köln\r\n"
