@@ -277,9 +277,10 @@ def unescape_raw_header(value: str, fallback: str | None = None) -> str:
 
 
 _WORD = re.compile(r"[^\W_]+")
-# Beyond the Latin blocks, yet written inside Latin words: Greek (units, formulas), sub- and
-# superscripts, letterlike symbols, the Latin ligatures.
-_IN_LATIN_WORDS = re.compile("[\u0370-\u03ff\u2070-\u209f\u2100-\u214f\ufb00-\ufb06]")
+# Beyond the Latin blocks, yet written inside Latin words: combining accents (decomposed text),
+# Greek (units, formulas), Vietnamese letters, sub- and superscripts, letterlike symbols, the
+# Latin ligatures.
+_IN_LATIN_WORDS = re.compile("[\u0300-\u036f\u0370-\u03ff\u1e00-\u1eff\u2070-\u209f\u2100-\u214f\ufb00-\ufb06]")
 _NOTHING = re.compile("(?!)")
 # A Latin-1 sign (¤ ± ½ ª ...) with a letter on each side: what CJK double bytes read as Latin-1
 # look like ("§ÚªºGmail±b"); no Western word holds one. The degree sign ("Ø°C") and the Catalan

@@ -133,8 +133,9 @@ def _without_long_gaps(lines: list[str]) -> list[str]:
 
 
 _HISTORY = -1  # what _lines_to_drop answers at the first line of history
-# A signature is a few lines: a forward marker further under the "-- " belongs to older history.
-_SIGNATURE_LINES = 12
+# A signature is some lines of text (a company's, with its address and disclaimer, runs long): a
+# forward marker further under the "-- " belongs to older history.
+_SIGNATURE_LINES = 30
 
 
 def _person_lines(lines: list[str], *, forwarded: bool = False) -> list[str]:
@@ -168,20 +169,18 @@ def _forward_start(lines: list[str], i: int, *, forwarded: bool) -> int | None:
     says it is a forward counts any start of history (Outlook's rule and header block)."""
     if lines[i].strip() == "--":
         # Only within the signature: a marker further down is inside the history of a reply.
-        i = next(
-            (
-                j
-                for j in range(i + 1, min(i + 1 + _SIGNATURE_LINES, len(lines)))
-                if lines[j] and _starts_history(lines, j)
-            ),
-            len(lines),
-        )
+        i = next((j for j in _signature_reach(lines, i) if _starts_history(lines, j)), len(lines))
         if i == len(lines) or any(_is_quoted(line) or _attribution_span(lines, k) for k, line in _signature(lines, i)):
             return None
     line = lines[i].strip()
     if _FORWARD.fullmatch(line) or (forwarded and _starts_history(lines, i)):
         return i
     return None
+
+
+def _signature_reach(lines: list[str], dashes: int) -> list[int]:
+    """The lines with text under a "-- " that its signature may run to."""
+    return [j for j in range(dashes + 1, len(lines)) if lines[j]][:_SIGNATURE_LINES]
 
 
 def _signature(lines: list[str], end: int) -> list[tuple[int, str]]:

@@ -182,6 +182,13 @@ def test_unlabelled_latin1_whose_letter_and_no_break_space_happen_to_be_utf8_sta
     assert parse_email(raw_text_mail(text.encode("cp1252"), "text/plain")).text.strip() == text
 
 
+def test_a_vietnamese_utf8_text_with_a_latin1_line_pasted_in_keeps_both_readable():
+    text = "Chào bạn, tôi muốn đổi sản phẩm này được không?\n"
+    footer = "Société Générale, succursale de Hanoï\n"
+    raw = raw_text_mail(text.encode() + footer.encode("latin-1"), "text/plain")
+    assert parse_email(raw).text == text + footer
+
+
 def test_an_encoded_word_of_accented_letters_stays_latin1():
     subject = "=?iso-8859-1?Q?Umlaute_=C4=D6=DC=E4=F6=FC=DF_=C4=D6=DC=E4=F6=FC=DF?="
     assert parse_email(raw_text_mail(b"hi", "text/plain", subject=subject)).subject == "Umlaute ÄÖÜäöüß ÄÖÜäöüß"

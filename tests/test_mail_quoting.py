@@ -135,6 +135,27 @@ def test_a_forward_inside_the_history_of_a_signed_reply_stays_dropped() -> None:
     assert visible_text(text) == "Thanks, that works for me."
 
 
+def test_a_forwarded_mail_under_a_long_company_signature_is_kept() -> None:
+    signature = body("""
+        Ana Lopez
+        Head of Accounts
+        Example Ltd
+
+        12 Lake Road
+        Kathmandu
+
+        Tel +977 1 4000000
+        Mobile +977 9800000000
+        www.example.com
+
+        This mail is confidential.
+        Please think before printing.
+    """)
+    forward = "---------- Forwarded message ---------\nFrom: Bank <noreply@bank.example>\nSubject: Payment failed\n\n"
+    text = f"Please look at the failed payment below.\n-- \n{signature}\n\n{forward}Your payment of NPR 5000 failed."
+    assert visible_text(text).endswith("Your payment of NPR 5000 failed.")
+
+
 OUTLOOK_FORWARD = body("""
     Please check this invoice.
 
