@@ -91,16 +91,23 @@ def _header_run(lines: list[str], i: int) -> list[str]:
     run: list[str] = []
     in_recipients = False
     from_first = _HEADER_FROM.match(lines[i].strip()) is not None
-    for line in lines[i : i + _HEADER_BLOCK_LINES]:
-        line = line.strip()
+    window = [line.strip() for line in lines[i : i + _HEADER_BLOCK_LINES]]
+    for k, line in enumerate(window):
         if any(label.match(line) for label in _HEADER_LABELS):
             in_recipients = False
         elif _HEADER_RECIPIENTS.match(line):
             in_recipients = True
-        elif not (in_recipients and line and ("@" in line or ";" in line or (from_first and run[-1].endswith(";")))):
+        elif not (in_recipients and line and ("@" in line or ";" in line or (from_first and _names_go_on(window, k)))):
             break
         run.append(line)
     return run
+
+
+def _names_go_on(window: list[str], k: int) -> bool:
+    """Whether line k of a From-first block is a names-only list wrapped: after a line that ends in
+    ";", or wrapped inside a name ("...; Fatima" / "Khan") with a label on the next line."""
+    following = window[k + 1] if k + 1 < len(window) else ""
+    return window[k - 1].endswith(";") or any(label.match(following) for label in (*_HEADER_LABELS, _HEADER_RECIPIENTS))
 
 
 def _introduced_by_colon(lines: list[str], i: int) -> bool:

@@ -701,6 +701,22 @@ def test_a_sentence_that_goes_on_after_naming_a_device_is_kept(sentence: str) ->
     assert visible_text(text) == text
 
 
+def test_a_names_only_to_list_wrapped_inside_a_name_stays_in_the_header_block() -> None:
+    # Outlook wraps plain text at 76 characters, in the middle of "Fatima Khan" here.
+    text = body("""
+        Thanks, see below.
+
+        From: Ana Lopez
+        Sent: Tuesday, March 3, 2026 10:02 AM
+        To: Asha Gurung; Bikash Rai; Chandra Shrestha; Dev Gurung; Ekta Thapa; Fatima
+        Khan
+        Subject: Booking
+
+        Book 5 seats please.
+    """)
+    assert visible_text(text) == "Thanks, see below."
+
+
 def test_a_booking_written_between_header_like_lines_is_kept() -> None:
     text = body("""
         Hi, details below
