@@ -36,14 +36,21 @@ _DEVICE_ZH = (
 )
 # What may follow the device's name: its model, in capitals or digits ("iPhone 15 Pro", "Galaxy A52
 # 5G"); a word in lower case after it ("my mobile banking app", "my phone number") is a sentence.
-_MODEL = r"(?-i:[A-Z0-9][\w+-]*)"
+_MODEL = (
+    r"(?:(?-i:[A-Z0-9][\w+()-]*)|mini|lite|plus|pro|max|ultra|neo|nova|note|edge|go|prime|smart|moto(?:\s?g\S*)?)"
+    r"[®™]?"
+)
+# What some apps add after the device: "Sent from my iPhone using Tapatalk", "... using TouchDown
+# (www.nitrodesk.com)".
+_USING_APP = r"(?:\s+using\s+(?-i:[A-Z][\w-]*)(?:\s+\(\S{1,60}\))?)?"
 # One whole line, as the phone or app writes it under the reply. The words of "Sent from my ..."
 # hold no comma, so a sentence such as "Sent from my phone, please call me back." stays; up to
 # four words and a device's name, then only its model ("Sent from my PayPal account." stays). The apology
 # that phones and K-9 Mail add ("..., please excuse my brevity.") is part of the footer when it
 # excuses brevity or typing, and nothing more.
 _FOOTERS = (
-    rf"Sent from my(?:\s+[^\s,;]+){{0,4}}?\s+{_DEVICE}(?:\s+{_MODEL}){{0,3}}(?:\s+with\s+K-9\s+Mail)?(?:{_APOLOGY})?",
+    rf"Sent from my(?:\s+[^\s,;]+){{0,4}}?\s+{_DEVICE}[®™]?(?:\s+{_MODEL}){{0,3}}"
+    rf"(?:\s+with\s+K-9\s+Mail)?{_USING_APP}(?:{_APOLOGY})?",
     _APP_FOOTER,
     rf"Sent with (?:Airmail|Spark){_LINK}",
     rf"Get Outlook for\s{_PLATFORM}{_LINK}",
