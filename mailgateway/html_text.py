@@ -44,9 +44,10 @@ _IMPLIED_END["tr"] = {"td", "th", "tr"}
 
 
 class _TextCollector(HTMLParser):
-    def __init__(self, *, leave_out: bool = True) -> None:
+    def __init__(self, *, leave_out: bool = True, keep_history: bool = False) -> None:
         super().__init__(convert_charrefs=True)
         self.leave_out = leave_out  # False: every word, history, signatures and hidden text too
+        self.keep_history = keep_history  # True: quotes and history too (a forward's forwarded mail)
         self.out: list[str] = []
         self.has_text = False  # some words were written out
         self.last = ""  # the last chunk written out that is not only spaces
@@ -63,7 +64,8 @@ class _TextCollector(HTMLParser):
         values = {k.lower(): (v or "") for k, v in attrs}
         classes = set(values.get("class", "").lower().split())
         element_id = values.get("id", "").lower()
-        if self.leave_out and (element_id in _HISTORY_IDS or "outlookmessageheader" in classes):
+        history = element_id in _HISTORY_IDS or "outlookmessageheader" in classes
+        if self.leave_out and not self.keep_history and history:
             self.history_started = True
             return
         if tag in _VOID:
@@ -76,8 +78,7 @@ class _TextCollector(HTMLParser):
         skipped = tag in _SKIPPED or (
             self.leave_out
             and (
-                tag == "blockquote"
-                or bool(classes & _QUOTE_CLASSES)
+                (not self.keep_history and (tag == "blockquote" or bool(classes & _QUOTE_CLASSES)))
                 or (signature and self.has_text)  # a signature under the person's words, not instead of them
                 or bool(_HIDDEN.search(values.get("style", "")))
             )
@@ -160,11 +161,11 @@ def html_to_text(html: str, *, keep_history: bool = False) -> str:
     """The text of the mail without what `_TextCollector` leaves out, or every word of it when that
     leaves nothing (a mail that is all quote, or all in a hidden or signature element), or when
     `keep_history`: a forward, whose forwarded mail clients wrap as they wrap a quote."""
-    return (not keep_history and _text(html, leave_out=True)) or _text(html, leave_out=False)
+    return _text(html, leave_out=True, keep_history=keep_history) or _text(html, leave_out=False)
 
 
-def _text(html: str, *, leave_out: bool) -> str:
-    collector = _TextCollector(leave_out=leave_out)
+def _text(html: str, *, leave_out: bool, keep_history: bool = False) -> str:
+    collector = _TextCollector(leave_out=leave_out, keep_history=keep_history)
     try:
         collector.feed(html or "")
         collector.close()

@@ -62,6 +62,17 @@ def test_an_html_only_forward_keeps_the_mail_it_forwards(history):
     assert text.startswith("Please check this invoice") and "You owe 200 for the visit of 2 March." in text
 
 
+def test_an_html_only_forward_still_leaves_out_the_text_it_hides():
+    html = (
+        '<div style="display:none">preheader zzqx</div><div>Please handle this refund.</div>'
+        '<div class="gmail_quote">---------- Forwarded message ---------<br>From: Shop &lt;shop@example.com&gt;<br>'
+        '<span style="display:none">hidden preheader of the shop</span>Your order 123 was refunded.</div>'
+    )
+    text = deliver(build_mail(subject="Fwd: Order 123", text=None, html=html)).message.message_text
+    assert "preheader" not in text and text.startswith("Please handle this refund.")
+    assert "Your order 123 was refunded." in text
+
+
 def test_a_reply_drops_the_same_history_it_quotes():
     inbound = deliver(build_mail(subject="RE: Invoice 77", text=OUTLOOK_FORWARD))
     assert inbound.message.message_text == "Please check this invoice, I never booked this visit."
