@@ -130,18 +130,23 @@ def _b64decode(data: bytes) -> bytes:
     sent as it is under a base64 label). Line breaks, padding and one dangling last character (a
     webmailer's slip) are forgiven; so are stray characters (a trailing "--", a no-break space)
     when what is left decodes to a mail's first header line."""
-    squeezed = b"".join(data.split()).replace(b"=", b"")
-    if not _BASE64_TEXT.fullmatch(squeezed):
-        decoded = _lenient_b64(re.sub(rb"[^A-Za-z0-9+/]", b"", squeezed))
-        if not _HEADER_START.match(decoded):
-            raise binascii.Error("not base64")
+    decoded = lenient_b64decode(data)
+    if _BASE64_TEXT.fullmatch(b"".join(data.split()).replace(b"=", b"")) or _HEADER_START.match(decoded):
         return decoded
-    return _lenient_b64(squeezed)
+    raise binascii.Error("not base64")
 
 
-def _lenient_b64(data: bytes) -> bytes:
-    data = data[: len(data) - 1] if len(data) % 4 == 1 else data
-    return base64.b64decode(data + b"=" * (-len(data) % 4))
+def lenient_b64decode(data: str | bytes) -> bytes:
+    """Base64 as a mail client reads it: stray characters skipped, a dangling last one dropped.
+
+    Some webmailers put one character too many into a file's base64 (seen: a stray "A" before
+    a PDF). 4n+1 characters cannot be decoded at all, and the whole mail was quarantined as
+    malformed; the file keeps what its other characters say.
+    """
+    text = data.encode("ascii", "replace") if isinstance(data, str) else data
+    cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", text)
+    cleaned = cleaned[: len(cleaned) - 1] if len(cleaned) % 4 == 1 else cleaned
+    return base64.b64decode(cleaned + b"=" * (-len(cleaned) % 4))
 
 
 def detach_attached_mails(message: Message) -> list[AttachedMail]:

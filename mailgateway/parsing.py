@@ -41,6 +41,7 @@ from .mime_prepare import (
     decode_uuencoded_parts,
     detach_attached_mails,
     file_named_text_parts,
+    lenient_b64decode,
     made_up_name,
     name_misplaced_filenames,
     name_unnamed_files,
@@ -287,18 +288,6 @@ def _payload_bytes(item: Mapping[str, object]) -> bytes:
         except (binascii.Error, ValueError):
             return lenient_b64decode(str(payload))
     return str(payload).encode("utf-8", errors="surrogateescape")
-
-
-def lenient_b64decode(text: str) -> bytes:
-    """Base64 as a mail client reads it: stray characters skipped, a dangling last one dropped.
-
-    Some webmailers put one character too many into a file's base64 (seen: a stray "A" before
-    a PDF). 4n+1 characters cannot be decoded at all, and the whole mail was quarantined as
-    malformed; the file keeps what its other characters say.
-    """
-    cleaned = re.sub(r"[^A-Za-z0-9+/]", "", text)
-    cleaned = cleaned[: len(cleaned) - 1] if len(cleaned) % 4 == 1 else cleaned
-    return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4))
 
 
 def extract_uuencoded(text: str) -> tuple[str, list[MailAttachment]]:
