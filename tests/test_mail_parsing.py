@@ -385,6 +385,16 @@ def test_a_content_type_with_a_long_tail_of_letters_is_read_in_one_pass():
     assert parsed.text.strip() == "The pipe burst."
 
 
+def with_base64_labelled_mail(body: bytes) -> bytes:
+    """A mail forwarding another as `message/rfc822` under `Content-Transfer-Encoding: base64`."""
+    return (
+        b"From: asha@example.com\r\nSubject: Fw\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nSee the attached mail.\r\n"
+        b"--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body + b"\r\n--b--\r\n"
+    )
+
+
 @pytest.mark.parametrize(
     "slip",
     [
@@ -397,14 +407,7 @@ def test_a_content_type_with_a_long_tail_of_letters_is_read_in_one_pass():
 )
 def test_an_attached_mail_in_sloppy_base64_is_still_the_mail_it_encodes(slip):
     inner = "From: b@example.com\r\nSubject: Rechnung\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGrüße\r\n"
-    raw = (
-        b"From: asha@example.com\r\nSubject: Fw\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
-        b"--b\r\nContent-Type: text/plain\r\n\r\nSee the attached mail.\r\n"
-        b"--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-        + slip(base64.encodebytes(inner.encode()))
-        + b"\r\n--b--\r\n"
-    )
+    raw = with_base64_labelled_mail(slip(base64.encodebytes(inner.encode())))
     (attached,) = parse_email(raw).attachments
     mail = email.message_from_bytes(attached.data, policy=email.policy.default)
     assert (mail["Subject"], mail.get_content().strip()) == ("Rechnung", "Grüße")
@@ -414,12 +417,7 @@ def test_an_attached_mail_in_base64_with_a_stray_last_character_is_still_the_mai
     inner = "From: b@example.com\r\nSubject: Rechnung\r\n\r\nThe invoice.\r\n"
     inner += " " * (-len(inner) % 3)  # base64 without padding: the stray character makes 4n + 1
     encoded = base64.encodebytes(inner.encode()).rstrip(b"\n") + b"A\n"
-    raw = (
-        b"From: asha@example.com\r\nSubject: Fw\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
-        b"--b\r\nContent-Type: text/plain\r\n\r\nSee the attached mail.\r\n"
-        b"--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" + encoded + b"\r\n--b--\r\n"
-    )
+    raw = with_base64_labelled_mail(encoded)
     (attached,) = parse_email(raw).attachments
     assert email.message_from_bytes(attached.data)["Subject"] == "Rechnung"
 
@@ -428,14 +426,7 @@ def test_an_attached_mail_labelled_base64_but_sent_as_8bit_keeps_its_letters():
     inner = (
         "From: b@example.com\r\nSubject: Rechnung\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGrüße aus Köln\r\n"
     )
-    raw = (
-        b"From: asha@example.com\r\nSubject: Fw\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
-        b"--b\r\nContent-Type: text/plain\r\n\r\nSee the attached mail.\r\n"
-        b"--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-        + inner.encode()
-        + b"\r\n--b--\r\n"
-    )
+    raw = with_base64_labelled_mail(inner.encode())  # the label says base64; the body is not
     (attached,) = parse_email(raw).attachments
     mail = email.message_from_bytes(attached.data, policy=email.policy.default)
     assert mail.get_content().strip() == "Grüße aus Köln"
