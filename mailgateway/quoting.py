@@ -34,6 +34,7 @@ is returned, since an empty message would lose what the mail said.
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from .header_blocks import COLONS, LABEL_WORDS, RULE_TO_HEADER_GAP, is_header_block
 from .mobile_footers import is_mobile_footer
@@ -180,7 +181,7 @@ def _forward_start(lines: list[str], i: int, *, forwarded: bool) -> int | None:
 
 def _signature_reach(lines: list[str], dashes: int) -> list[int]:
     """The lines with text under a "-- " that its signature may run to."""
-    return [j for j in range(dashes + 1, len(lines)) if lines[j]][:_SIGNATURE_LINES]
+    return list(islice((j for j in range(dashes + 1, len(lines)) if lines[j]), _SIGNATURE_LINES))
 
 
 def _signature(lines: list[str], end: int) -> list[tuple[int, str]]:
