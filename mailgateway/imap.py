@@ -70,8 +70,9 @@ class ImapConfig:
         missing = [name for name in needed if not getattr(settings, name, "")]
         if missing:
             raise ImproperlyConfigured(f"The IMAP door needs {', '.join(missing)} in the environment.")
-        if auth == "oauth2" and token_url_problem(settings.IMAP_OAUTH_TOKEN_URL):
-            raise ImproperlyConfigured(token_url_problem(settings.IMAP_OAUTH_TOKEN_URL))
+        problem = token_url_problem(settings.IMAP_OAUTH_TOKEN_URL) if auth == "oauth2" else ""
+        if problem:
+            raise ImproperlyConfigured(problem)
         security = settings.IMAP_SECURITY.strip().lower()
         if security not in ("ssl", "starttls"):
             raise ImproperlyConfigured(f"IMAP_SECURITY must be 'ssl' or 'starttls', not {settings.IMAP_SECURITY!r}.")
