@@ -85,7 +85,7 @@ def test_a_webhook_delivery_becomes_a_ticket_through_a_real_worker(client, mailg
     # The worker logs one JSON object per line (LOG_FORMAT=json), naming the task it ran (the line
     # is written just after the commit, so it may trail the row by a moment).
     def logged_outcome() -> bool:
-        entries = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+        entries = [json.loads(line) for line in worker.text().splitlines() if line.startswith("{")]
         return any(e.get("task") == "mailgateway.process_inbound" and str(inbound.pk) in e["message"] for e in entries)
 
     wait_for(logged_outcome, timeout=30, what="the worker's JSON log line", log=worker.log)
@@ -140,7 +140,7 @@ def test_a_webhook_while_redis_is_down_gets_200_and_the_sweeper_processes_it_onc
     inbound.refresh_from_db()
     assert inbound.status == "processed" and inbound.attempts == 1
     assert Ticket.objects.get().title == "Sent during an outage" and Message.objects.count() == 1
-    assert "queued 1 stuck inbound mails again" in worker.log()
+    assert "queued 1 stuck inbound mails again" in worker.text()
 
 
 # -- PostgreSQL down while a webhook arrives --------------------------------------------------

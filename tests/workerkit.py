@@ -97,14 +97,19 @@ class Worker:
     process: subprocess.Popen[bytes]
     log_path: Path
 
+    def text(self) -> str:
+        """The whole log, for looking things up: a busy worker pushes a line out of log()'s tail in seconds."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+        """The log's tail, for a failure message."""
+        return self.text()[-6000:]
 
     def wait_ready(self, timeout: float = 30) -> None:
         def ready() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"worker {self.name} exited with {self.process.returncode}\n{self.log()}")
-            return " ready." in self.log()
+            return " ready." in self.text()
 
         wait_for(ready, timeout=timeout, what=f"worker {self.name} to be ready", log=self.log)
 
