@@ -66,8 +66,9 @@ def count_outcome(status: str, reason: str = "") -> None:
     _after_commit(count)
 
 
-def count_sent() -> None:
-    _after_commit(MAILS_SENT.inc)
+def count_sent(number: int = 1) -> None:
+    if number:
+        _after_commit(lambda: MAILS_SENT.inc(number))
 
 
 def count_bounced() -> None:

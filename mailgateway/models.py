@@ -148,11 +148,11 @@ class OutboundEmail(models.Model):
     )
     to_address = models.CharField(max_length=320)
     template = models.CharField(max_length=32)
-    message_id_header = models.CharField(max_length=998, db_index=True)
+    message_id_header = models.CharField(max_length=998)
     context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=OutboundStatus.choices, default=OutboundStatus.QUEUED)
     provider = models.CharField(max_length=32, blank=True)
-    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -166,6 +166,11 @@ class OutboundEmail(models.Model):
             # ticket; the address compares as `__iexact` does (UPPER() on PostgreSQL).
             models.Index(Upper("to_address"), "template", "created_at", name="outbound_to_upper_template"),
             models.Index(fields=["status", "created_at"], name="outbound_status_created"),
+            # Looked up by equality only (a reply's In-Reply-To, a tracking event): plain indexes,
+            # not `db_index`, which on PostgreSQL adds a second, LIKE-only index to every text
+            # column, written at every send (the batch's UPDATE changes provider_message_id).
+            models.Index(fields=["message_id_header"], name="outbound_message_id_header"),
+            models.Index(fields=["provider_message_id"], name="outbound_provider_message_id"),
         ]
 
     def __str__(self) -> str:

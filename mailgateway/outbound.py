@@ -159,7 +159,7 @@ class Renderer:
     def render(self, template: str, values: dict[str, Any]) -> tuple[str, str, str]:
         parts = self._parts(template, [f"emails/{template}/{name}" for name in self.PARTS])
         assert self._context is not None
-        with self._context.push(values), self._context.push(self._thread(values)):
+        with self._context.push(values, **self._thread(values)):
             subject, text, html = (part.render(self._context) for part in parts)
         return " ".join(subject.split()), text.strip() + "\n", html
 
@@ -168,9 +168,12 @@ class Renderer:
         if parts is None:
             # The Django engine's templates (TEMPLATES has only it): their engine and compiled form.
             found = [cast(DjangoBackendTemplate, get_template(name)) for name in names]
+            parts = self._templates[key] = [t.template for t in found]
             if self._context is None:
                 self._context = Context(autoescape=found[0].backend.engine.autoescape)
-            parts = self._templates[key] = [t.template for t in found]
+                # Bound once for good: `Template.render()` binds an unbound context for every part
+                # (a context manager each time); the include tag reads only the engine from it.
+                self._context.template = parts[0]
         return parts
 
     def _thread(self, values: dict[str, Any]) -> dict[str, str]:
@@ -179,12 +182,14 @@ class Renderer:
         if rendered is None:
             text, html = self._parts("_thread", self.THREAD_PARTS)
             assert self._context is not None
-            own = Context(
-                {"message": message, "previous": previous, "quoted_previous": values.get("quoted_previous", "")},
-                autoescape=self._context.autoescape,
-            )
-            # Rendered HTML, escaped by its own template: shown as it is.
-            rendered = {"thread_text": text.render(own), "thread_html": mark_safe(html.render(own))}
+            own = {"message": message, "previous": previous, "quoted_previous": values.get("quoted_previous", "")}
+            # Only these three names: the shared context holds no mail's values between renders.
+            with self._context.push(own):
+                # Rendered HTML, escaped by its own template: shown as it is.
+                rendered = {
+                    "thread_text": text.render(self._context),
+                    "thread_html": mark_safe(html.render(self._context)),
+                }
             self._threads[message, previous] = rendered
         return rendered
 
@@ -193,11 +198,27 @@ def render_email(template: str, context: dict[str, Any], renderer: Renderer | No
     return (renderer or Renderer()).render(template, context)
 
 
+class TemplateTicket(dict[str, Any]):
+    """The ticket as the mail templates see it: its reference at hand, any other name looked up
+    on the ticket. Django's templates try a name as a key before an attribute, and on a model
+    that first try fails with an exception, once per `{{ ticket.reference }}` of every part."""
+
+    def __init__(self, ticket: Any) -> None:
+        super().__init__(reference=ticket.reference)
+        self.ticket = ticket
+
+    def __missing__(self, name: str) -> Any:
+        return getattr(self.ticket, name)
+
+    def __str__(self) -> str:  # `{{ ticket }}` shows the ticket, not this mapping
+        return str(self.ticket)
+
+
 def mail_context(outbound: OutboundEmail, recipient: User, thread: Thread) -> dict[str, Any]:
     carried, previous = carried_and_previous(outbound, thread)
     ticket = outbound.ticket
     return {
-        "ticket": ticket,
+        "ticket": TemplateTicket(ticket),
         "subject_line": f"[{ticket.reference}] {ticket.title}",
         "recipient_name": recipient.name or recipient.email,
         "for_staff": recipient.is_staff,

@@ -26,6 +26,7 @@ from support.models import Message, Ticket, User
 from .models import OutboundEmail, OutboundStatus, ReplyToken, UndeliverableAddress
 
 THREAD_WINDOW = 8
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,16 @@ class Entry:
     created_at: Any
     is_internal: bool
 
+    def __getitem__(self, name: str) -> Any:
+        """Django's templates try a name as a key first: answered here, not by a TypeError."""
+        return getattr(self, name)
+
     @functools.cached_property
     def when(self) -> str:
-        """`2 Dec 2026, 09:15` in the site's time zone (cheaper than the template's date filter)."""
-        local = timezone.localtime(self.created_at)
-        return f"{local.day} {local:%b %Y, %H:%M}"
+        """`2 Dec 2026, 09:15` in the site's time zone (cheaper than the template's date filter;
+        the default zone directly, as `localtime()` looks up the active one at every call)."""
+        local = self.created_at.astimezone(timezone.get_default_timezone())
+        return f"{local.day} {_MONTHS[local.month - 1]} {local.year}, {local.hour:02}:{local.minute:02}"
 
     @functools.cached_property
     def quoted(self) -> str:

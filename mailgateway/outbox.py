@@ -167,6 +167,7 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
     finally:
         backend.close()
     _save_batch([row for row in rows if results[str(row.pk)] != DEFERRED])
+    metrics.count_sent(sum(1 for status in results.values() if status == OutboundStatus.SENT))
     if len(rows) == 1:
         logger.info("outbound %s (%s) to %s: %s", rows[0].pk, rows[0].template, rows[0].to_address, rows[0].status)
     else:
@@ -206,8 +207,6 @@ def _send_rows(
                 _drop_connection(backend)
                 continue
             _record_sent(row, mail)
-            if row.status == OutboundStatus.SENT:
-                metrics.count_sent()
         results[str(row.pk)] = row.status
 
 

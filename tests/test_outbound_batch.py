@@ -81,6 +81,26 @@ def test_a_batch_skips_an_undeliverable_address_and_leaves_a_refused_mail_queued
     assert [m["To"] for m in sent()] == [guests[0].email]
 
 
+def test_a_batch_counts_the_mails_it_sent_not_those_skipped_or_refused(monkeypatch, django_capture_on_commit_callbacks):
+    from prometheus_client import REGISTRY
+
+    guests = people(4)
+    rows = queue_event(guests)
+    UndeliverableAddress.objects.create(address=guests[1].email, reason="bounce")
+    post = EmailBackend.post_to_esp
+
+    def refuse_guest_2(self, payload, message):  # type: ignore[no-untyped-def]
+        if message.to == [guests[2].email]:
+            raise AnymailAPIError("the provider is down")
+        return post(self, payload, message)
+
+    monkeypatch.setattr(EmailBackend, "post_to_esp", refuse_guest_2)
+    before = REGISTRY.get_sample_value("helpdesk_mails_sent_total") or 0
+    with django_capture_on_commit_callbacks(execute=True):
+        send_outbound_batch([str(r.pk) for r in rows])
+    assert REGISTRY.get_sample_value("helpdesk_mails_sent_total") - before == 2
+
+
 def test_a_row_sent_already_is_not_sent_again_by_a_second_batch():
     rows = queue_event(people(2))
     ids = [str(r.pk) for r in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.core import mail as django_mail
 
@@ -161,6 +163,16 @@ def test_a_reply_threads_under_the_previous_message_and_quotes_it(ticket, custom
     assert "Booked for 9am." in html_of(message) and "<blockquote" in html_of(message)
 
 
+def test_the_thread_dates_its_messages_in_the_site_s_time_zone(ticket, customer_a, agent, committed, settings):
+    settings.TIME_ZONE = "Asia/Kathmandu"  # UTC+05:45
+    first = ticket.messages.get()
+    Message.objects.filter(pk=first.pk).update(created_at=datetime(2026, 12, 2, 3, 30, tzinfo=UTC))
+    with committed():
+        make_reply(ticket, agent, "On our way.")
+    (message,) = sent_to(customer_a.email)
+    assert "On 2 Dec 2026, 09:15, Asha" in text_of(message)
+
+
 def test_a_customer_s_reply_goes_to_the_assigned_agent_only(ticket, customer_a, agent, other_agent, committed):
     with committed():
         services.assign(ticket=ticket, actor=other_agent, agent=agent, channel=Channel.WEB)
@@ -170,6 +182,14 @@ def test_a_customer_s_reply_goes_to_the_assigned_agent_only(ticket, customer_a, 
     assert len(sent_to(agent.email)) == 1 and sent_to(other_agent.email) == []
     assert sent_to(customer_a.email) == []
     assert sent_to(agent.email)[0]["Subject"] == f"[{ticket.reference}] Cleaner did not come"
+
+
+def test_the_agent_s_mail_of_a_customer_s_reply_names_the_ticket_s_status(ticket, customer_a, agent, committed):
+    with committed():
+        make_reply(ticket, customer_a, "Any news?")
+    (mail,) = sent_to(agent.email)
+    assert f"A new reply on {ticket.reference} (status: Open)." in text_of(mail)
+    assert "(status: Open)" in html_of(mail)
 
 
 def test_a_customer_s_reply_on_an_unassigned_ticket_goes_to_the_staff_list(
