@@ -154,13 +154,19 @@ class Renderer:
     def __init__(self) -> None:
         self._templates: dict[str, list[Any]] = {}
         self._context: Context | None = None
+        self._autoescape = True
         self._threads: dict[tuple[Entry | None, Entry | None], dict[str, str]] = {}
 
     def render(self, template: str, values: dict[str, Any]) -> tuple[str, str, str]:
         parts = self._parts(template, [f"emails/{template}/{name}" for name in self.PARTS])
         assert self._context is not None
-        with self._context.push(values, **self._thread(values)):
-            subject, text, html = (part.render(self._context) for part in parts)
+        try:
+            with self._context.push(values, **self._thread(values)):
+                subject, text, html = (part.render(self._context) for part in parts)
+        finally:
+            # `{% autoescape off %}` switches the shared context back only when its part rendered:
+            # after a mail that failed, the next mail's HTML would be rendered unescaped.
+            self._context.autoescape = self._autoescape
         return " ".join(subject.split()), text.strip() + "\n", html
 
     def _parts(self, key: str, names: Sequence[str]) -> list[Any]:
@@ -170,7 +176,8 @@ class Renderer:
             found = [cast(DjangoBackendTemplate, get_template(name)) for name in names]
             parts = self._templates[key] = [t.template for t in found]
             if self._context is None:
-                self._context = Context(autoescape=found[0].backend.engine.autoescape)
+                self._autoescape = found[0].backend.engine.autoescape
+                self._context = Context(autoescape=self._autoescape)
                 # Bound once for good: `Template.render()` binds an unbound context for every part
                 # (a context manager each time); the include tag reads only the engine from it.
                 self._context.template = parts[0]
@@ -198,20 +205,22 @@ def render_email(template: str, context: dict[str, Any], renderer: Renderer | No
     return (renderer or Renderer()).render(template, context)
 
 
-class TemplateTicket(dict[str, Any]):
-    """The ticket as the mail templates see it: its reference at hand, any other name looked up
-    on the ticket. Django's templates try a name as a key before an attribute, and on a model
-    that first try fails with an exception, once per `{{ ticket.reference }}` of every part."""
+class TemplateTicket:
+    """The ticket as the mail templates see it: each name looked up on the ticket as a key.
+    Django's templates try a name as a key before an attribute, and on a model that first try
+    fails with an exception, once per `{{ ticket.reference }}` of every part. Nothing of its own
+    to show (a `dict` would answer `{{ ticket.keys }}`); the underscore keeps templates out."""
+
+    __slots__ = ("_ticket",)
 
     def __init__(self, ticket: Any) -> None:
-        super().__init__(reference=ticket.reference)
-        self.ticket = ticket
+        self._ticket = ticket
 
-    def __missing__(self, name: str) -> Any:
-        return getattr(self.ticket, name)
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self._ticket, name)
 
-    def __str__(self) -> str:  # `{{ ticket }}` shows the ticket, not this mapping
-        return str(self.ticket)
+    def __str__(self) -> str:
+        return str(self._ticket)
 
 
 def mail_context(outbound: OutboundEmail, recipient: User, thread: Thread) -> dict[str, Any]:

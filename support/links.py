@@ -61,7 +61,8 @@ def read_ticket_link(token: str) -> TicketLink | None:
     if len(parts) != 3 or not all(parts):
         return None
     secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-    if not any(hmac.compare_digest(mac, _mac(body, secret)) for secret in secrets):
+    # As bytes: compare_digest() raises on a str with non-ASCII letters (anyone can send one).
+    if not any(hmac.compare_digest(mac.encode(), _mac(body, secret).encode()) for secret in secrets):
         return None
     try:
         signed_at = int(parts[2], 16)

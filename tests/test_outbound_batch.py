@@ -101,6 +101,30 @@ def test_a_batch_counts_the_mails_it_sent_not_those_skipped_or_refused(monkeypat
     assert REGISTRY.get_sample_value("helpdesk_mails_sent_total") - before == 2
 
 
+def test_a_mail_whose_rendering_failed_leaves_the_next_mail_of_the_batch_escaped(monkeypatch):
+    from support.models import Ticket
+
+    guests = people(1) + [User.objects.create_user(f"ops{n}@example.com", None, name="<b>Ops</b> & co") for n in (1, 2)]
+    ticket = make_ticket(guests[0])
+    message = make_reply(ticket, guests[0], "Still leaking.")
+    notices = [Notice(g, "customer_reply", in_app=False) for g in guests[1:]]
+    rows = [r for r in queue_notices(ticket=ticket, message=message, notices=notices) if r.status == "queued"]
+    status_display = Ticket.get_status_display
+    calls: list[int] = []
+
+    def fails_the_first_time(self):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:  # inside the text part's {% autoescape off %}
+            raise RuntimeError("the first mail cannot be rendered")
+        return status_display(self)
+
+    monkeypatch.setattr(Ticket, "get_status_display", fails_the_first_time)
+    results = send_outbound_batch([str(r.pk) for r in rows])
+    assert sorted(results.values()) == ["retry", "sent"]
+    (mail,) = sent()
+    assert "Hello &lt;b&gt;Ops&lt;/b&gt; &amp; co," in html_of(mail) and "<b>Ops</b>" not in html_of(mail)
+
+
 def test_a_row_sent_already_is_not_sent_again_by_a_second_batch():
     rows = queue_event(people(2))
     ids = [str(r.pk) for r in rows]

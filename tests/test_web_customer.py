@@ -96,6 +96,14 @@ def test_altered_link_is_refused(client: Client, customer_a: User) -> None:
     assert response.status_code == 400 and "_auth_user_id" not in client.session
 
 
+def test_a_link_with_letters_no_link_holds_is_refused_not_an_error(client: Client, customer_a: User) -> None:
+    ticket = make_ticket(customer_a)
+    token = ticket_link_token(ticket_id=ticket.pk, person_id=customer_a.pk)
+    signed, _, _ = token.rpartition(".")
+    for path in (f"/t/{signed}.%C3%A9%C3%A9/", "/t/a.b.c.%C3%A9/", "/t/%C3%A9/"):
+        assert client.get(path).status_code == 400, path
+
+
 def test_expired_link_is_refused(client: Client, customer_a: User, settings: object) -> None:
     ticket = make_ticket(customer_a)
     token = ticket_link_token(ticket_id=ticket.pk, person_id=customer_a.pk)
