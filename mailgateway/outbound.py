@@ -110,8 +110,9 @@ def build_references(
 def carried_and_previous(outbound: OutboundEmail, thread: Thread) -> tuple[Entry | None, Entry | None]:
     """The message the mail shows in full, and the one before it (quoted)."""
     entries = list(thread.latest)
-    if outbound.message is not None:
-        index = next((i for i, e in enumerate(entries) if e.pk == outbound.message.pk), None)
+    carried_id = outbound.message_id
+    if carried_id is not None:
+        index = next((i for i, e in enumerate(entries) if e.pk == carried_id), None)
         if index is None:
             return None, entries[-1] if entries else None
         return entries[index], entries[index - 1] if index > 0 else None
