@@ -20,6 +20,7 @@ from django.db.models import Exists, F, OuterRef, Subquery, Window
 from django.db.models.base import ModelState
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from psycopg.types.datetime import TimestamptzLoader
 
 from support.models import Message, Ticket, User
 
@@ -156,8 +157,18 @@ def latest_messages(ticket_ids: set[Any], count: int) -> list[tuple[Any, ...]]:
         ) AS m
         JOIN "{user}" AS u ON u.id = m.sender_id
     """
+    return _fetch_all(sql, [list(ticket_ids), count])
+
+
+def _fetch_all(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """A hot read on PostgreSQL, its timestamps loaded by psycopg's own (C) loader: Django's
+    connection loads them with a Python subclass that parses each one with a regular expression
+    (about 9 µs; a batch of 100 mails reads 1,200, so 11 of its 115 ms). Same instants, in the
+    session's time zone, which Django sets; the cursor is Django's, so the query is logged and
+    counted as any other."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(ticket_ids), count])
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
@@ -243,9 +254,7 @@ def claim_rows(outbound_id: Any, *, tried: int, backlog: int) -> list[OutboundEm
 
 
 def _fetch_rows(sql: str, params: list[Any]) -> list[OutboundEmail]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
+    found = _fetch_all(sql, params)
     # The connection itself: each attribute read through `django.db.connection` (a per-context
     # proxy) costs a lookup, five per row.
     database = connections[connection.alias]
