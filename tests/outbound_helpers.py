@@ -7,6 +7,8 @@ from email.message import EmailMessage
 from email.policy import default
 from email.utils import getaddresses
 
+from anymail.backends.test import EmailBackend
+from anymail.exceptions import AnymailAPIError
 from django.core import mail as django_mail
 
 from mailgateway.addresses import find_reply_tokens
@@ -69,3 +71,18 @@ def reply_to(
         in_reply_to=str(message["Message-ID"]) if keep_headers else None,
         references=references if keep_headers else None,
     )
+
+
+def refuse_mail_to(monkeypatch, address: str, error: str = "the provider refused it") -> list[str]:  # type: ignore[no-untyped-def]
+    """The provider (Anymail's test backend) refuses every mail to `address`; the tries it refused."""
+    post = EmailBackend.post_to_esp
+    tries: list[str] = []
+
+    def refusing(self, payload, message):  # type: ignore[no-untyped-def]
+        if message.to == [address]:
+            tries.append(address)
+            raise AnymailAPIError(error)
+        return post(self, payload, message)
+
+    monkeypatch.setattr(EmailBackend, "post_to_esp", refusing)
+    return tries

@@ -18,7 +18,7 @@ from mailgateway.outbound_reads import lock_rows, outbound_rows
 from mailgateway.outbox import send_outbound_batch
 from support.models import User
 from tests.builders import make_reply, make_ticket
-from tests.outbound_helpers import html_of, sent, text_of
+from tests.outbound_helpers import html_of, refuse_mail_to, sent, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -62,14 +62,7 @@ def test_a_batch_skips_an_undeliverable_address_and_leaves_a_refused_mail_queued
     guests = people(3)
     rows = queue_event(guests)
     UndeliverableAddress.objects.create(address=guests[1].email, reason="bounce")
-    post = EmailBackend.post_to_esp
-
-    def refuse_guest_2(self, payload, message):  # type: ignore[no-untyped-def]
-        if message.to == [guests[2].email]:
-            raise AnymailAPIError("the provider is down")
-        return post(self, payload, message)
-
-    monkeypatch.setattr(EmailBackend, "post_to_esp", refuse_guest_2)
+    refuse_mail_to(monkeypatch, guests[2].email, "the provider is down")
     results = send_outbound_batch([str(r.pk) for r in rows])
     assert [results[str(r.pk)] for r in rows] == ["sent", "skipped", "retry"]
     stored = {r.to_address: r for r in OutboundEmail.objects.filter(pk__in=[r.pk for r in rows])}
@@ -87,14 +80,7 @@ def test_a_batch_counts_the_mails_it_sent_not_those_skipped_or_refused(monkeypat
     guests = people(4)
     rows = queue_event(guests)
     UndeliverableAddress.objects.create(address=guests[1].email, reason="bounce")
-    post = EmailBackend.post_to_esp
-
-    def refuse_guest_2(self, payload, message):  # type: ignore[no-untyped-def]
-        if message.to == [guests[2].email]:
-            raise AnymailAPIError("the provider is down")
-        return post(self, payload, message)
-
-    monkeypatch.setattr(EmailBackend, "post_to_esp", refuse_guest_2)
+    refuse_mail_to(monkeypatch, guests[2].email)
     before = REGISTRY.get_sample_value("helpdesk_mails_sent_total") or 0
     with django_capture_on_commit_callbacks(execute=True):
         send_outbound_batch([str(r.pk) for r in rows])
@@ -137,16 +123,7 @@ def test_a_row_sent_already_is_not_sent_again_by_a_second_batch():
 def test_an_event_s_batch_delivered_again_leaves_a_refused_mail_to_its_retry(monkeypatch):
     rows = queue_event(people(2))
     ids = [str(r.pk) for r in rows]
-    post = EmailBackend.post_to_esp
-    tries: list[str] = []
-
-    def refuse_guest_1(self, payload, message):  # type: ignore[no-untyped-def]
-        if message.to == ["guest1@example.com"]:
-            tries.append(message.to[0])
-            raise AnymailAPIError("the provider is down")
-        return post(self, payload, message)
-
-    monkeypatch.setattr(EmailBackend, "post_to_esp", refuse_guest_1)
+    tries = refuse_mail_to(monkeypatch, "guest1@example.com")
     send_outbound_batch(ids)
     assert send_outbound_batch(ids) == {}  # the task redelivered: its retry is scheduled, with backoff
     assert tries == ["guest1@example.com"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from anymail.backends.test import EmailBackend
-from anymail.exceptions import AnymailAPIError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -22,7 +20,7 @@ from mailgateway.outbox import TAKEN, send_with_backlog
 from mailgateway.tokens import issue_reply_token
 from support.models import User
 from tests.builders import make_reply, make_ticket
-from tests.outbound_helpers import sent
+from tests.outbound_helpers import refuse_mail_to, sent
 
 postgres = pytest.mark.postgres
 
@@ -66,21 +64,6 @@ def scheduled_retries(monkeypatch) -> list[tuple[str, int]]:  # type: ignore[no-
 
     monkeypatch.setattr(tasks, "retry_later", keep)
     return retries
-
-
-def refuse(monkeypatch, address: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """The provider refuses every mail to `address`; the list counts its tries."""
-    tries: list[str] = []
-    post = EmailBackend.post_to_esp
-
-    def refusing(self, payload, message):  # type: ignore[no-untyped-def]
-        if message.to == [address]:
-            tries.append(address)
-            raise AnymailAPIError("the provider refused it")
-        return post(self, payload, message)
-
-    monkeypatch.setattr(EmailBackend, "post_to_esp", refusing)
-    return tries
 
 
 @postgres
@@ -141,7 +124,7 @@ def test_a_mail_waiting_for_its_retry_is_not_taken_into_another_task_s_batch():
 @pytest.mark.django_db
 def test_a_provider_error_on_one_mail_of_a_drained_batch_retries_only_that_mail(monkeypatch):
     ids = queue_lone_mails(3)
-    refuse(monkeypatch, "guest1@example.com")
+    refuse_mail_to(monkeypatch, "guest1@example.com")
     retried = scheduled_retries(monkeypatch)
     assert run_task(ids[0]) == "sent"
     assert retried == [(ids[1], 2)]
@@ -154,7 +137,7 @@ def test_a_provider_error_on_one_mail_of_a_drained_batch_retries_only_that_mail(
 @pytest.mark.django_db
 def test_the_own_task_of_a_mail_refused_in_another_task_s_batch_leaves_it_to_its_retry(monkeypatch):
     ids = queue_lone_mails(3)
-    tries = refuse(monkeypatch, "guest1@example.com")
+    tries = refuse_mail_to(monkeypatch, "guest1@example.com")
     retried = scheduled_retries(monkeypatch)
     run_task(ids[0])
     assert run_task(ids[1]) == "waiting"  # its first task, behind the batch that tried it
@@ -169,7 +152,7 @@ def test_the_own_task_of_a_mail_refused_in_another_task_s_batch_leaves_it_to_its
 def test_a_mail_refused_in_a_batch_is_tried_no_more_than_its_retries_allow(monkeypatch, settings):
     settings.OUTBOUND_MAX_RETRIES = 1
     ids = queue_lone_mails(2)
-    tries = refuse(monkeypatch, "guest1@example.com")
+    tries = refuse_mail_to(monkeypatch, "guest1@example.com")
     retried = scheduled_retries(monkeypatch)
     run_task(ids[0])
     run_task(ids[1])
