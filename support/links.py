@@ -14,6 +14,7 @@ joined by ":", which the format above never holds) are still read until they exp
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import time
@@ -33,6 +34,7 @@ class TicketLink:
     person_id: str
 
 
+@functools.lru_cache(maxsize=8)  # SECRET_KEY and its fallbacks
 def _key(secret: str | bytes) -> bytes:
     return hashlib.sha256(f"{_SALT}:".encode() + (secret.encode() if isinstance(secret, str) else secret)).digest()
 
