@@ -91,7 +91,9 @@ _WESTERN = frozenset({"cp1252", "iso8859-1", "latin-1", "iso8859-15"})
 # ones: mail in them arrives labelled "us-ascii", "iso-8859-1", or not at all, from old mailers,
 # web forms and gateways.
 _NON_LATIN_CODECS = ("cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp1253", "iso8859_7", "cp1255", "cp1256")
-_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u00ff]")
+# The letters of Windows-1252 text, as bytes: A-Z and a-z, and 0xC0-0xFF (U+00C0-U+00FF, accented).
+_ASCII_LETTER_BYTES = bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B))
+_ACCENTED_BYTES = bytes(range(0xC0, 0x100))
 _MIN_ACCENTED_LETTERS = 12
 _MIN_ACCENTED_WORDS = 3
 _SAMPLE_BYTES = 32 * 1024
@@ -120,7 +122,7 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
             if _misreadings(mixed[:sample], in_latin=_IN_LATIN_WORDS) <= _misreadings(western[:sample]):
                 return mixed, MIXED_UTF8
             return western, "cp1252"
-        if codec in _WESTERN and _UTF8_CHARACTER.search(data):
+        if codec in _WESTERN and not data.isascii():  # UTF-8 only when it decodes as such, below
             utf8 = _utf8_under_latin_label(data, codec)
             if utf8 is not None:
                 return utf8, "utf-8"
@@ -157,11 +159,13 @@ def _non_latin_reading(data: bytes, western: str) -> tuple[str, str] | None:
     Windows-1252 ("Çäðàâñòâóéòå") nearly all are, and so are whole words of several kinds. When
     both hold, the text's own script is chosen among the legacy charsets by charset-normalizer,
     which weighs each reading's letters against its languages."""
-    sample = western[:_SAMPLE_BYTES]
-    letters = _LATIN_LETTER.findall(sample)
-    accented = sum(1 for c in letters if not c.isascii())
-    if accented < _MIN_ACCENTED_LETTERS or accented * 2 < len(letters):
+    # Counted on the bytes: Windows-1252 reads 0xC0-0xFF as U+00C0-U+00FF, one letter a byte.
+    head = data[:_SAMPLE_BYTES]
+    accented = len(head) - len(head.translate(None, _ACCENTED_BYTES))
+    ascii_letters = len(head) - len(head.translate(None, _ASCII_LETTER_BYTES))
+    if accented < _MIN_ACCENTED_LETTERS or accented < ascii_letters:
         return None
+    sample = western[:_SAMPLE_BYTES]
     words = {w for w in _WORD.findall(sample) if len(w) >= 3 and not any(c.isascii() for c in w)}
     if len(words) < _MIN_ACCENTED_WORDS:  # a list of letters ("ÄÖÜäöüß") is no language's text
         return None
