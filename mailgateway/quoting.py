@@ -58,23 +58,23 @@ _DATED = re.compile(r"\d{1,2}[:.]\d\d|@")
 # the mail: with the person's answers under the quote, the line may be one of theirs.
 _BARE_ATTRIBUTION = re.compile(r"\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\s.{0,200}<[^<>\s@]{1,64}@[^<>\s]{1,255}>")
 
+# The markers of a forwarded mail: between dashes (Gmail, Thunderbird) or ending in a colon (Apple
+# Mail). They also separate history (`_SEPARATOR`); alone (`_FORWARD`) what follows was sent to be read.
+_FORWARD_RULED = r"Forwarded message|Weitergeleitete Nachricht|Message transféré|Mensaje reenviado"
+_FORWARD_INTRO = (
+    r"(?:Begin forwarded message|Anfang der weitergeleiteten Nachricht|Début du message réexpédié"
+    r"|Inicio del mensaje reenviado)\s?:"
+)
 _SEPARATOR = re.compile(
     r"-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Original Nachricht|Message d'origine|Mensaje original"
     r"|Oorspronkelijk bericht|Messaggio originale|Mensagem original|Исходное сообщение"
     r"|Oryginalna wiadomość|Ursprungligt meddelande|Oprindelig meddelelse|Opprinnelig melding"
-    r"|Forwarded message|Weitergeleitete Nachricht|Message transféré|Mensaje reenviado"
+    rf"|{_FORWARD_RULED}"
     r"|Original|原始邮件)\s*-{2,}"  # Foxmail and QQ Mail: "------------------ 原始邮件 ------------------"
-    r"|(?:Begin forwarded message|Anfang der weitergeleiteten Nachricht|Début du message réexpédié"
-    r"|Inicio del mensaje reenviado)\s?:",
+    rf"|{_FORWARD_INTRO}",
     re.IGNORECASE,
 )
-# The markers of a forwarded mail (Gmail, Thunderbird, Apple Mail): what follows was sent to be read.
-_FORWARD = re.compile(
-    r"-{2,}\s*(?:Forwarded message|Weitergeleitete Nachricht|Message transféré|Mensaje reenviado)\s*-{2,}"
-    r"|(?:Begin forwarded message|Anfang der weitergeleiteten Nachricht|Début du message réexpédié"
-    r"|Inicio del mensaje reenviado)\s?:",
-    re.IGNORECASE,
-)
+_FORWARD = re.compile(rf"-{{2,}}\s*(?:{_FORWARD_RULED})\s*-{{2,}}|{_FORWARD_INTRO}", re.IGNORECASE)
 # Outlook desktop and Outlook on the web draw 32 underscores above the header block.
 _RULE = re.compile(r"_{10,}")
 # The first sign or word of every marker below except the attributions that end in a colon: quote,
