@@ -237,7 +237,7 @@ def decode_uuencoded_parts(message: Message) -> None:
     lines do not decode is left as it came.
     """
     for part in message.walk():
-        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        encoding = _encoding(part)
         payload = part.get_payload()
         if encoding not in _UU_ENCODINGS or not isinstance(payload, str):
             continue
@@ -272,10 +272,10 @@ def name_unnamed_files(message: Message) -> None:
     """
     unnamed = 0
     for part in message.walk():
-        if part.is_multipart() or part.get_content_maintype() == "message" or part.get_filename():
+        if part.is_multipart() or part.get_content_maintype() == "message":
             continue
-        disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
-        if disposition == "attachment" or part.get_content_subtype() == "rtf":
+        filed = part.get_content_disposition() == "attachment" or part.get_content_subtype() == "rtf"
+        if filed and not part.get_filename():
             part.set_param("name", made_up_name(part.get_content_type(), unnamed))
             unnamed += 1
 

@@ -330,7 +330,7 @@ def _unnamed_parts(message: Message, *, start: int) -> list[MailAttachment]:
     files: list[MailAttachment] = []
     for part in _leaves(message):
         content_type = part.get_content_type()
-        disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
+        disposition = part.get_content_disposition()
         if (
             part.get_content_maintype() in ("text", "multipart")
             or content_type in _SIGNATURE_TYPES | _TNEF_TYPES | {"application/pgp-encrypted", "application/rtf"}
