@@ -25,6 +25,7 @@ from .uuencode import decode_uu_payload
 
 __all__ = [
     "AttachedMail",
+    "MadeUpNames",
     "ParsedMessage",
     "decode_encoded_attached_mails",
     "decode_uuencoded_parts",
@@ -263,21 +264,32 @@ def name_misplaced_filenames(message: Message) -> None:
             part.set_param("name", misplaced.strip())
 
 
-def name_unnamed_files(message: Message) -> None:
+def name_unnamed_files(message: Message, names: MadeUpNames) -> None:
     """A file part with no name gets a made-up one that says what it is: `attachment-1.pdf`.
 
     mail-parser names a part filed only by `Content-Disposition: attachment` (or by being RTF)
     with ten random letters and `.txt`, whatever it holds: a PDF sent without a name reached the
     ticket as `qzmkvtrbwa.txt`. Attached mails are left alone; their name comes from the mail.
     """
-    unnamed = 0
     for part in message.walk():
         if part.is_multipart() or part.get_content_maintype() == "message":
             continue
         filed = part.get_content_disposition() == "attachment" or part.get_content_subtype() == "rtf"
         if filed and not part.get_filename():
-            part.set_param("name", made_up_name(part.get_content_type(), unnamed))
-            unnamed += 1
+            part.set_param("name", names(part.get_content_type()))
+
+
+class MadeUpNames:
+    """The made-up names of one mail's files, numbered across every pass that gives one (files
+    filed as attachments here, pictures known only by their Content-ID, inline parts mail-parser
+    drops), so that no two files of a mail share a name."""
+
+    def __init__(self) -> None:
+        self.given = 0
+
+    def __call__(self, content_type: str) -> str:
+        self.given += 1
+        return made_up_name(content_type, self.given - 1)
 
 
 def made_up_name(content_type: str, index: int) -> str:

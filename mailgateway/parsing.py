@@ -36,13 +36,13 @@ from .charsets import (
 )
 from .mime_prepare import (
     AttachedMail,
+    MadeUpNames,
     ParsedMessage,
     decode_encoded_attached_mails,
     decode_uuencoded_parts,
     detach_attached_mails,
     file_named_text_parts,
     lenient_b64decode,
-    made_up_name,
     name_misplaced_filenames,
     name_unnamed_files,
     read_boundaryless_multiparts,
@@ -129,7 +129,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
     attached_mails = detach_attached_mails(message)
     decode_uuencoded_parts(message)
     name_misplaced_filenames(message)
-    name_unnamed_files(message)
+    names = MadeUpNames()
+    name_unnamed_files(message, names)
     text_twins_for_lone_html(message)
     parser = mailparser.MailParser(message)
     charset = header_charset(declared, body_charset(message))
@@ -138,8 +139,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
     people = _address_headers(message, charset)
     senders = people.get("from") or people.get("sender") or []
     from_name, from_address = senders[0] if senders else ("", "")
-    attachments = _attachments(parser.attachments, defects, attached_mails) + _calendar_parts(message)
-    attachments += _unnamed_parts(message, start=len(attachments))
+    attachments = _attachments(parser.attachments, defects, attached_mails, names) + _calendar_parts(message)
+    attachments += _unnamed_parts(message, names)
     text, uuencoded = extract_uuencoded(_joined(parser.text_plain))
     attachments += uuencoded
     defects += [str(d) for d in message.defects][:20]
@@ -245,10 +246,12 @@ def _joined(parts: list[str]) -> str:
     return "\n\n".join(p.replace("\r\n", "\n").replace("\x00", "") for p in parts if p and p.strip())
 
 
-def _attachments(found: list[dict], notes: list[str], attached_mails: list[AttachedMail]) -> list[MailAttachment]:
+def _attachments(
+    found: list[dict], notes: list[str], attached_mails: list[AttachedMail], names: MadeUpNames
+) -> list[MailAttachment]:
     result: list[MailAttachment] = []
     attached = iter(attached_mails)
-    for index, item in enumerate(found):
+    for item in found:
         content_type = (item.get("mail_content_type") or "application/octet-stream").lower()
         if content_type in _SIGNATURE_TYPES:
             continue
@@ -270,7 +273,7 @@ def _attachments(found: list[dict], notes: list[str], attached_mails: list[Attac
         inline = bool(content_id) and not disposition.startswith("attachment")
         result.append(
             MailAttachment(
-                filename=filename or made_up_name(content_type, index),
+                filename=filename or names(content_type),
                 content_type=content_type,
                 data=data,
                 content_id=content_id[:255],
@@ -320,7 +323,7 @@ def _calendar_parts(message: Message) -> list[MailAttachment]:
     return invites
 
 
-def _unnamed_parts(message: Message, *, start: int) -> list[MailAttachment]:
+def _unnamed_parts(message: Message, names: MadeUpNames) -> list[MailAttachment]:
     """Files with neither a name nor a Content-ID, which mail-parser drops: kept, with a made-up name.
 
     Some clients send a picture as `Content-Disposition: inline` with no filename, between the
@@ -341,7 +344,7 @@ def _unnamed_parts(message: Message, *, start: int) -> list[MailAttachment]:
             continue
         data = part.get_payload(decode=True)
         if isinstance(data, bytes) and data:
-            files.append(MailAttachment(made_up_name(content_type, start + len(files)), content_type, data))
+            files.append(MailAttachment(names(content_type), content_type, data))
     return files
 
 

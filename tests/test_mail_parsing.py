@@ -609,6 +609,19 @@ def test_an_inline_picture_with_neither_a_name_nor_a_content_id_is_kept_as_a_fil
     assert (picture.filename, picture.content_type, picture.data) == ("attachment-1.png", "image/png", PNG_1PX)
 
 
+def test_files_that_came_without_a_name_get_made_up_names_no_two_alike():
+    # One known only by its Content-ID, one filed as an attachment, one inline with neither.
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "asha@example.com", "support@example.com", "The leak"
+    mail.set_content("Three photos of the leak.")
+    mail.add_attachment(PNG_1PX, maintype="image", subtype="png", cid="<leak@x>")
+    del mail.get_payload()[1]["Content-Disposition"]
+    mail.add_attachment(PNG_1PX, maintype="image", subtype="png", disposition="attachment")
+    mail.add_attachment(PNG_1PX, maintype="image", subtype="png", disposition="inline")
+    names = sorted(found.filename for found in parse_email(mail.as_bytes(policy=SMTP)).attachments)
+    assert names == ["attachment-1.png", "attachment-2.png", "attachment-3.png"]
+
+
 def test_the_parts_of_an_attached_mail_are_not_files_of_their_own():
     inner, outer = EmailMessage(), EmailMessage()
     inner["From"], inner["Subject"] = "shop@example.net", "Your receipt"
