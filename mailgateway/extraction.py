@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
-from support.files import safe_filename, sniff_content_type
+from support.files import check_file, max_size_mb, safe_filename
 
 from .html_text import html_to_text
 from .parsing import MailAttachment, ParsedEmail
@@ -48,12 +46,11 @@ def extract(mail: ParsedEmail) -> Extracted:
 
 def file_problem(item: MailAttachment) -> str:
     """Why a mailed file may not be kept (the upload rules), or "" when it may."""
-    limit = settings.ATTACHMENT_MAX_BYTES
-    if len(item.data) > limit:
-        return f"larger than the limit of {limit // (1024 * 1024)} MB"
+    check = check_file(item.data[:8192], len(item.data), item.filename)
+    if check.problem == "too_large":
+        return f"larger than the limit of {max_size_mb()} MB"
     if not item.data:
         return "empty"
-    sniffed = sniff_content_type(item.data[:8192], safe_filename(item.filename))
-    if sniffed is None or sniffed.content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
-        return f"{sniffed.content_type if sniffed else 'unknown binary data'} is not an accepted type"
+    if check.problem:
+        return f"{check.content_type} is not an accepted type"
     return ""

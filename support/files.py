@@ -1,4 +1,5 @@
-"""Pure checks on uploaded and mailed files: the real type from the bytes, and a safe name.
+"""Pure checks on uploaded and mailed files: the real type from the bytes, a safe name, and the
+rules every door applies (`check_file()`: size and accepted types, from settings).
 
 The type a client claims and the extension are never trusted: the first bytes decide. A file
 whose bytes are not a known binary format is accepted as text only if it decodes as text.
@@ -12,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import filetype
+from django.conf import settings
 
 _SNIFF_BYTES = 8192
 _UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
@@ -33,6 +35,31 @@ def sniff_content_type(head: bytes, filename: str) -> SniffedType | None:
         extension = os.path.splitext(filename)[1].lower()
         return SniffedType(content_type=_TEXT_TYPES_BY_EXTENSION.get(extension, "text/plain"), is_text=True)
     return None
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What the upload rules say of a file: `problem` is "", "too_large" or "not_accepted";
+    `content_type` is what its bytes are ("unknown binary data" when no known format)."""
+
+    problem: str
+    content_type: str = ""
+
+
+def max_size_mb() -> int:
+    """ATTACHMENT_MAX_BYTES in whole megabytes, as the doors tell people the limit."""
+    return settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
+
+
+def check_file(head: bytes, size: int, filename: str) -> FileCheck:
+    """The upload rules, the same for the web, the API and mail: at most ATTACHMENT_MAX_BYTES, and
+    bytes of a type in ATTACHMENT_ALLOWED_TYPES (`head`: the first 8 KB or more)."""
+    if size > settings.ATTACHMENT_MAX_BYTES:
+        return FileCheck("too_large")
+    sniffed = sniff_content_type(head, safe_filename(filename))
+    if sniffed is None or sniffed.content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
+        return FileCheck("not_accepted", sniffed.content_type if sniffed else "unknown binary data")
+    return FileCheck("", sniffed.content_type)
 
 
 def _looks_like_text(sample: bytes) -> bool:

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 
 from .errors import FileTooLarge, InvalidFileType, InvalidInput
-from .files import safe_filename, sniff_content_type
+from .files import check_file, max_size_mb, safe_filename
 from .models import Attachment, Message, Ticket, User
 from .rules import require_conversation
 
@@ -45,28 +45,26 @@ def store_attachment(
 ) -> Attachment:
     """Keep an uploaded or mailed file after checking its size and its real type."""
     require_conversation(uploader, ticket)
-    limit = settings.ATTACHMENT_MAX_BYTES
-    if size > limit:
-        raise FileTooLarge(
-            f"The file is larger than the limit of {limit // (1024 * 1024)} MB.",
-            {"file": [f"Files may be at most {limit} bytes; this one is {size}."]},
-        )
-    name = safe_filename(filename)
     head = content.read(8192)
     content.seek(0)
-    sniffed = sniff_content_type(head, name)
-    if sniffed is None or sniffed.content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
-        found = sniffed.content_type if sniffed else "unknown binary data"
+    check = check_file(head, size, filename)
+    if check.problem == "too_large":
+        raise FileTooLarge(
+            f"The file is larger than the limit of {max_size_mb()} MB.",
+            {"file": [f"Files may be at most {settings.ATTACHMENT_MAX_BYTES} bytes; this one is {size}."]},
+        )
+    if check.problem:
         raise InvalidFileType(
             "This type of file is not accepted.",
-            {"file": [f"The file's contents are {found}, which is not an allowed type."]},
+            {"file": [f"The file's contents are {check.content_type}, which is not an allowed type."]},
         )
+    name = safe_filename(filename)
     attachment = Attachment(
         ticket=ticket,
         uploaded_by=uploader,
         filename=name,
         file_size=size,
-        content_type=sniffed.content_type,
+        content_type=check.content_type,
         content_id=content_id[:255],
     )
     attachment.file.save(name, File(content), save=False)

@@ -17,7 +17,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from support.files import sniff_content_type
+from support.files import check_file, max_size_mb
 from support.models import Category, Priority, Source, Status, User
 from support.rules import MAX_TYPED_TEXT
 
@@ -42,13 +42,12 @@ class QuickSelect(forms.Select):
 
 def upload_problem(upload: UploadedFile) -> str | None:
     """Why this upload cannot be kept, or None when it can."""
-    limit = settings.ATTACHMENT_MAX_BYTES
-    if upload.size is not None and upload.size > limit:
-        return f"{upload.name} is larger than the limit of {limit // (1024 * 1024)} MB."
     head = upload.read(8192)
     upload.seek(0)
-    sniffed = sniff_content_type(head, upload.name or "")
-    if sniffed is None or sniffed.content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
+    check = check_file(head, upload.size or 0, upload.name or "")
+    if check.problem == "too_large":
+        return f"{upload.name} is larger than the limit of {max_size_mb()} MB."
+    if check.problem:
         return f"{upload.name}: this type of file is not accepted (images, PDF, text, CSV and office documents are)."
     return None
 
