@@ -70,6 +70,11 @@ def test_marking_read_without_ids_is_a_validation_error(api, agent, inbox):
     assert_error(api(agent).post(f"{URL}mark-read/", {}, format="json"), 400, "validation_error")
 
 
+def test_an_id_beyond_64_bits_is_a_validation_error_not_a_server_error(api, agent, inbox):
+    response = api(agent).post(f"{URL}mark-read/", {"ids": [2**63]}, format="json")
+    assert list(assert_error(response, 400, "validation_error")["details"]) == ["ids.0"]
+
+
 def test_notifications_need_a_signed_in_person_and_carry_the_rate_limit_headers(api, inbox):
     response = api(None).get(URL)
     assert_error(response, 401, "not_authenticated")

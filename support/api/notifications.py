@@ -56,7 +56,10 @@ class NotificationSerializer(serializers.Serializer):
 
 
 class MarkReadSerializer(StrictSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500)
+    # A notification's id is a 64-bit integer: a larger number is refused here, not by the database.
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, max_length=500
+    )
     all = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
