@@ -8,6 +8,7 @@ class SupportConfig(AppConfig):
 
     def ready(self) -> None:
         from . import conversation_cache, ticket_counts
+        from .api import schema  # noqa: F401  (registers its OpenAPI extension before a schema is built)
 
         ticket_counts.connect()
         conversation_cache.connect()

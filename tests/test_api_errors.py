@@ -282,3 +282,39 @@ def test_a_post_to_an_unknown_api_url_is_a_json_404_even_without_a_csrf_token(cu
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(customer_a)
     assert_error(client.post("/api/support/tickets", {"title": "T"}, format="json"), 404, "not_found")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("", {"title": 123, "category": "billing", "message_text": "M"}, "title"),
+        ("", {"title": "T", "category": "billing", "message_text": 5}, "message_text"),
+        ("{id}/messages/", {"message_text": 5.5}, "message_text"),
+        ("{id}/escalate/", {"reason": 7}, "reason"),
+    ],
+)
+def test_a_number_where_text_is_expected_is_a_validation_error(api, agent, ticket, path, body, field):
+    response = api(agent).post(f"{TICKETS}{path.format(id=ticket.pk)}", body, format="json")
+    assert list(assert_error(response, 400, "validation_error")["details"]) == [field]
+    assert ticket.messages.count() == 1 and not ticket.escalated
+
+
+@pytest.mark.django_db
+def test_a_number_in_the_tags_is_a_validation_error(api, agent, ticket):
+    response = api(agent).patch(f"{TICKETS}{ticket.pk}/", {"tags": ["refund", 3]}, format="json")
+    assert_error(response, 400, "validation_error")
+    ticket.refresh_from_db()
+    assert ticket.tags == []
+
+
+@pytest.mark.django_db
+def test_a_number_where_an_agent_id_is_expected_is_not_a_uuid(api, agent, ticket):
+    response = api(agent).post(f"{TICKETS}{ticket.pk}/assign/", {"agent_id": 123}, format="json")
+    assert assert_error(response, 400, "validation_error")["details"] == {"agent_id": ["Must be a valid UUID."]}
+
+
+@pytest.mark.django_db
+def test_an_accept_header_json_cannot_satisfy_is_not_acceptable(api, customer_a):
+    response = api(customer_a).get(TICKETS, HTTP_ACCEPT="application/xml")
+    assert response.status_code == 406 and response.json()["error"] == "not_acceptable"

@@ -112,3 +112,39 @@ def test_the_schema_types_every_ticket_list_parameter(api: Any, customer_a: User
     assert untyped == []
     types = {p["name"]: p["schema"] for p in parameters}
     assert types["assigned_agent"] == {"type": "string", "format": "uuid"} and types["unassigned"]["type"] == "boolean"
+
+
+def _served_schema(api: Any, user: User) -> dict[str, Any]:
+    schema: dict[str, Any] = api(user).get("/api/schema/", {"format": "json"}).json()
+    return schema
+
+
+@pytest.mark.django_db
+def test_the_schema_says_a_request_body_takes_no_other_field(api: Any, customer_a: User) -> None:
+    components = _served_schema(api, customer_a)["components"]["schemas"]
+    for name in ("TicketCreateRequest", "PatchedTicketUpdateRequest", "MessageCreateRequest", "AssignRequest"):
+        assert components[name]["additionalProperties"] is False, name
+
+
+@pytest.mark.django_db
+def test_the_schema_says_pages_and_page_sizes_start_at_one(api: Any, customer_a: User) -> None:
+    parameters = _served_schema(api, customer_a)["paths"]["/api/support/tickets/"]["get"]["parameters"]
+    paging = {p["name"]: p["schema"] for p in parameters if p["name"] in {"page", "page_size"}}
+    assert paging == {"page": {"type": "integer", "minimum": 1}, "page_size": {"type": "integer", "minimum": 1}}
+
+
+@pytest.mark.django_db
+def test_the_schema_types_tags_as_a_list_of_words(api: Any, customer_a: User) -> None:
+    components = _served_schema(api, customer_a)["components"]["schemas"]
+    for name in ("TicketList", "TicketDetail"):
+        tags = components[name]["properties"]["tags"]
+        assert (tags["type"], tags["items"]) == ("array", {"type": "string"}), name
+
+
+@pytest.mark.django_db
+def test_the_schema_lists_not_acceptable_for_every_operation(api: Any, customer_a: User) -> None:
+    paths = _served_schema(api, customer_a)["paths"]
+    missing = [
+        f"{method} {path}" for path, ops in paths.items() for method, op in ops.items() if "406" not in op["responses"]
+    ]
+    assert missing == []

@@ -45,6 +45,18 @@ class TicketPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_query_param:
+                parameter["description"] = "A page number from 1; `last` for the last page."
+            else:
+                parameter["description"] = (
+                    f"Results per page, 10 by default; over {self.max_page_size} is served as {self.max_page_size}."
+                )
+        return parameters
+
     def get_page_size(self, request: Request) -> int:
         wanted = _whole_number(request, self.page_size_query_param)
         return self.page_size if wanted is None else min(wanted, self.max_page_size)

@@ -67,6 +67,28 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
+_TAGS_HELP = "Staff's labels; empty for a customer."
+
+
+class TextField(serializers.CharField):
+    """Text as JSON writes it. DRF's CharField also takes a number (`"title": 123` was stored as
+    "123"); from a typed client that is a mistake to report, not a title to keep."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdField(serializers.UUIDField):
+    """An id as text. DRF's UUIDField also reads a JSON number, as the UUID of that integer."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="A stable machine-readable code, e.g. `ticket_not_found`.")
     message = serializers.CharField(help_text="A sentence for people.")
@@ -199,6 +221,7 @@ class TicketListSerializer(serializers.ModelSerializer):
     last_message_snippet = serializers.CharField(read_only=True, allow_null=True)
     unread_count = serializers.IntegerField(read_only=True)
     assigned_agent = AgentSerializer(read_only=True, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True, help_text=_TAGS_HELP)
 
     class Meta:
         model = Ticket
@@ -249,6 +272,7 @@ class TicketListSerializer(serializers.ModelSerializer):
 class TicketDetailSerializer(serializers.ModelSerializer):
     customer = PersonSerializer(read_only=True)
     assigned_agent = AgentSerializer(read_only=True, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True, help_text=_TAGS_HELP)
     messages = serializers.SerializerMethodField()
     follow_up_of: serializers.SlugRelatedField[Ticket] = serializers.SlugRelatedField(
         slug_field="reference", read_only=True, allow_null=True
@@ -313,10 +337,10 @@ class TicketDetailSerializer(serializers.ModelSerializer):
 
 
 class TicketCreateSerializer(StrictSerializer):
-    title = serializers.CharField(max_length=255)
+    title = TextField(max_length=255)
     category = serializers.ChoiceField(choices=Category.choices)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.MEDIUM)
-    message_text = serializers.CharField(max_length=MAX_TYPED_TEXT)
+    message_text = TextField(max_length=MAX_TYPED_TEXT)
     # A marketplace app says `mobile`, a call logged by a client's phone integration `phone`;
     # `email` is only for tickets that really came in by mail (the gateway's).
     source = serializers.ChoiceField(  # type: ignore[assignment]  # a field named like Field.source
@@ -330,16 +354,14 @@ class TicketUpdateSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     category = serializers.ChoiceField(choices=Category.choices, required=False)
-    tags = serializers.ListField(
-        child=serializers.CharField(max_length=50, allow_blank=False), max_length=20, required=False
-    )
-    assigned_agent = serializers.UUIDField(required=False, allow_null=True, help_text="A staff user's id, or null.")
+    tags = serializers.ListField(child=TextField(max_length=50, allow_blank=False), max_length=20, required=False)
+    assigned_agent = IdField(required=False, allow_null=True, help_text="A staff user's id, or null.")
 
 
 class MessageCreateSerializer(StrictSerializer):
-    message_text = serializers.CharField(max_length=MAX_TYPED_TEXT)
+    message_text = TextField(max_length=MAX_TYPED_TEXT)
     is_internal = serializers.BooleanField(default=False)
-    attachment_ids = serializers.ListField(child=serializers.UUIDField(), max_length=20, required=False, default=list)
+    attachment_ids = serializers.ListField(child=IdField(), max_length=20, required=False, default=list)
 
 
 class AttachmentUploadSerializer(StrictSerializer):
@@ -347,9 +369,9 @@ class AttachmentUploadSerializer(StrictSerializer):
 
 
 class AssignSerializer(StrictSerializer):
-    agent_id = serializers.UUIDField(allow_null=True, help_text="A staff user's id; null unassigns.")
+    agent_id = IdField(allow_null=True, help_text="A staff user's id; null unassigns.")
 
 
 class EscalateSerializer(StrictSerializer):
-    reason = serializers.CharField(max_length=1000)
+    reason = TextField(max_length=1000)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.URGENT)
