@@ -65,6 +65,9 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
 _LEADING_BLANK_LINES = re.compile(rb"(?:[ \t]*\r?\n)+")
 _HEADER_LINE = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")
+_MAX_BANNER_BYTES = 200
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_MAX_HEADER_BYTES = 256 * 1024
 _BARE_ADDRESS = re.compile(r"(?P<name>[^\s<>@,;:\"()][^<>@,;:\"()]*?)\s+(?P<address>[^\s<>@,;:\"()]+@[^\s<>@,;:\"()]+)")
 
 
@@ -178,8 +181,19 @@ def _message_from(raw: bytes) -> Message:
     The same parse, without the decoded copy of the whole mail that `message_from_bytes()` holds
     while it parses: for a 25 MB mail that is 25 MB less at the peak.
     """
-    parser = BytesFeedParser(ParsedMessage, policy=compat32)  # keeps an encoded attached mail as its text
     start = _header_start(raw)
+    message = _fed(raw, start)
+    if message.get("From") is None and message.get("Sender") is None:
+        repaired = _with_continuations_indented(raw, start)
+        if repaired is not None:
+            again = _fed(repaired, 0)
+            if again.get("From") is not None:
+                return again
+    return message
+
+
+def _fed(raw: bytes, start: int) -> Message:
+    parser = BytesFeedParser(ParsedMessage, policy=compat32)  # keeps an encoded attached mail as its text
     while start < len(raw):
         end = raw.find(b"\n", start + _FEED_BYTES)
         end = len(raw) if end < 0 else end + 1
@@ -188,17 +202,46 @@ def _message_from(raw: bytes) -> Message:
     return parser.close()
 
 
+def _with_continuations_indented(raw: bytes, start: int) -> bytes | None:
+    """The mail with each unindented line inside its header block made a continuation line, or
+    None when it has none.
+
+    Kerio Connect exports the Received headers it writes with their continuation lines at the
+    start of the line (`by mail.example.cz with ESMTP`). The stdlib ends the header block at the
+    first such line, so the From and Subject below it became body text and the mail had no
+    sender. Tried only when the mail read so has no From.
+    """
+    end = _HEADER_END.search(raw, start, start + _MAX_HEADER_BYTES)
+    if end is None:
+        return None
+    lines = raw[start : end.start()].split(b"\n")
+    fixed = [lines[0]] + [
+        line if not line.strip() or line[:1] in b" \t" or _HEADER_LINE.match(line) else b" " + line
+        for line in lines[1:]
+    ]
+    if fixed == lines:
+        return None
+    return b"\n".join(fixed) + raw[end.start() :]
+
+
 def _header_start(raw: bytes) -> int:
-    """Where the header lines begin: after the empty lines some exports and pipes put before them.
+    """Where the header lines begin: after the empty lines some exports and pipes put before them,
+    and after one banner line some gateways write above the headers.
 
     An empty first line ends the header section (RFC 5322 2.1), so such a mail read as one with no
-    headers at all, its From among the body text, and was quarantined as having no sender. They
-    are skipped only when a header line follows them.
+    headers at all, its From among the body text, and was quarantined as having no sender. A first
+    line that is not a header (Kerio Connect's `---- Original email message ----`) does the same
+    to the stdlib parser. Either is skipped only when a header line follows it; an mbox `From `
+    line is left to the parser, which knows it.
     """
     blank = _LEADING_BLANK_LINES.match(raw)
-    if blank is None or not _HEADER_LINE.match(raw, blank.end()):
-        return 0
-    return blank.end()
+    start = blank.end() if blank is not None else 0
+    if _HEADER_LINE.match(raw, start) or raw.startswith(b"From ", start):
+        return start
+    end = raw.find(b"\n", start, start + _MAX_BANNER_BYTES)
+    if end >= 0 and raw[start:end].strip() and _HEADER_LINE.match(raw, end + 1):
+        return end + 1
+    return 0
 
 
 def message_ids(value: str) -> tuple[str, ...]:

@@ -868,6 +868,30 @@ def test_a_mail_without_headers_stays_a_mail_without_a_sender():
     assert mail.from_address == "" and "Hello, is anyone there?" in mail.text
 
 
+def test_a_banner_line_above_the_headers_does_not_hide_the_sender():
+    raw = b"==== Saved message ====\r\n" + build_mail(sender="Asha Gurung <asha@example.com>", subject="Tap")
+    mail = parse_email(raw)
+    assert (mail.from_address, mail.subject) == ("asha@example.com", "Tap")
+    assert mail.text.strip() == "The plumber did not come at 9am."
+
+
+def test_unindented_continuation_lines_in_the_headers_do_not_hide_the_sender():
+    raw = (
+        b"Received: from relay.example.net ([192.0.2.7])\r\nby mx.example.org with ESMTP\r\n"
+        b"for help@example.org; Mon, 6 Jan 2025 10:00:00 +0100\r\n"
+        b"To: help@example.org\r\nSubject: Formular\r\nFrom: asha@example.com\r\n"
+        b"Content-Type: text/plain; charset=windows-1250\r\n\r\n" + "Dobrý den, garáž".encode("cp1250")
+    )
+    mail = parse_email(raw)
+    assert (mail.from_address, mail.subject) == ("asha@example.com", "Formular")
+    assert mail.text.strip() == "Dobrý den, garáž"
+
+
+def test_a_body_that_follows_the_headers_without_an_empty_line_keeps_its_sender():
+    mail = parse_email(b"From: asha@example.com\r\nSubject: Hi\r\nthe tap leaks\r\n")
+    assert (mail.from_address, mail.subject) == ("asha@example.com", "Hi")
+
+
 def test_a_body_whose_content_type_runs_into_the_next_header_is_still_read():
     raw = build_mail(text=None, html="<p>Please reset my password.</p>")
     run_together = b"Content-Type: text/html Content-Transfer-Encoding: 8bit"
