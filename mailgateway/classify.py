@@ -135,4 +135,13 @@ def _spam(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any, support
     for name, what in (("X-SES-Spam-Verdict", "spam"), ("X-SES-Virus-Verdict", "a virus")):
         if mail.header(name).strip().upper() == "FAIL":
             return Ignore("spam", f"Amazon SES found {what} in it ({name}: FAIL).")
+    # DSPAM (and the Maia/amavis setups that run it) writes its class into X-DSPAM-Result:
+    # Innocent or Whitelisted leave the mail to a person; Spam, Blacklisted (an RBL hit) and
+    # Virus are verdicts.
+    dspam = mail.header("x-dspam-result").strip().lower()
+    if dspam in _DSPAM_VERDICTS:
+        return Ignore("spam", f"The receiving server's DSPAM filter classed it as {dspam} (X-DSPAM-Result).")
     return None
+
+
+_DSPAM_VERDICTS = {"spam", "blacklisted", "virus"}

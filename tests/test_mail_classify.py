@@ -129,6 +129,16 @@ def test_amazon_ses_s_virus_verdict_in_the_headers_is_respected():
     assert verdict_for(build_mail(headers={"X-SES-Virus-Verdict": "FAIL"})) == "spam"
 
 
+@pytest.mark.parametrize("value", ["Spam", "Blacklisted", "Virus"])
+def test_a_dspam_verdict_in_the_headers_is_respected(value):
+    assert verdict_for(build_mail(headers={"X-DSPAM-Result": value, "X-Spam-Status": "No, hits=7.9"})) == "spam"
+
+
+@pytest.mark.parametrize("value", ["Innocent", "Whitelisted"])
+def test_dspam_s_innocent_classes_leave_the_mail_to_a_person(value):
+    assert verdict_for(build_mail(headers={"X-DSPAM-Result": value})) is None
+
+
 @pytest.mark.parametrize("value", ["PASS", "GRAY", "PROCESSING_FAILED"])
 def test_amazon_ses_s_other_verdicts_leave_the_mail_to_a_person(value):
     assert verdict_for(build_mail(headers={"X-SES-Spam-Verdict": value, "X-SES-Virus-Verdict": value})) is None
