@@ -19,7 +19,7 @@ from email.policy import compat32
 
 from mailparser.utils import as_string_safe
 
-from .charsets import decode_header_value, decode_text
+from .charsets import decode_header_value, decode_text, unescape_raw_header
 from .html_text import html_to_text
 from .uuencode import decode_uu_payload
 
@@ -34,6 +34,7 @@ __all__ = [
     "made_up_name",
     "name_misplaced_filenames",
     "name_unnamed_files",
+    "read_8bit_file_names",
     "read_boundaryless_multiparts",
     "read_multiparts_labelled_as_one_part",
     "read_types_with_a_tail",
@@ -54,6 +55,7 @@ _BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/]*")
 _HEADER_START = re.compile(rb"[!-9;-~]{1,76}:")  # a header's name and its colon (RFC 5322 2.2)
 _MAIL_ENCODINGS = {"base64", "quoted-printable"}  # encodings a mail is attached in, against RFC 2046 5.2.1
 _BODY_TYPES = {"text/plain", "text/html"}
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # an 8-bit byte the stdlib read into a header, escaped
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,23 @@ def decode_uuencoded_parts(message: Message) -> None:
         if data is not None:
             part.replace_header("Content-Transfer-Encoding", "base64")
             part.set_payload(base64.encodebytes(data).decode("ascii"))
+
+
+def read_8bit_file_names(message: Message, charset: str | None) -> None:
+    """A file's name written as raw 8-bit bytes into its Content-Disposition or Content-Type is
+    read as the mail's other headers are: UTF-8, else the body's charset, else Windows-1252.
+
+    RFC 2231 and RFC 2047 are the ways to write such a name; older webmailers and clients put
+    the bytes straight in (`filename="Hofjägerallee.jpg"` in Latin-1). The stdlib keeps those
+    bytes escaped and mail-parser turned each of them into U+FFFD.
+    """
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        for name in ("Content-Disposition", "Content-Type"):
+            raw = next((value for key, value in part.raw_items() if key.lower() == name.lower()), None)
+            if isinstance(raw, str) and _ESCAPED_BYTE.search(raw):
+                part.replace_header(name, unescape_raw_header(raw, charset))
 
 
 def name_misplaced_filenames(message: Message) -> None:

@@ -45,6 +45,7 @@ from .mime_prepare import (
     lenient_b64decode,
     name_misplaced_filenames,
     name_unnamed_files,
+    read_8bit_file_names,
     read_boundaryless_multiparts,
     read_multiparts_labelled_as_one_part,
     read_types_with_a_tail,
@@ -127,6 +128,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     read_boundaryless_multiparts(message)
     file_named_text_parts(message)  # before repair_charsets(), which leaves files as they are
     declared = body_charset(message)  # before repair_charsets() relabels the body
+    read_8bit_file_names(message, declared)
     defects = repair_charsets(message)
     report = delivery_report(message)
     attached_mails = detach_attached_mails(message)

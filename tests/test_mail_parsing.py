@@ -892,6 +892,23 @@ def test_a_body_that_follows_the_headers_without_an_empty_line_keeps_its_sender(
     assert (mail.from_address, mail.subject) == ("asha@example.com", "Hi")
 
 
+def file_named_in_8bit(name: bytes) -> bytes:
+    head = (
+        b"From: asha@example.com\r\nTo: support@example.com\r\nSubject: Photo\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nSiehe Foto.\r\n"
+        b'--b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename="' + name + b'"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    return head + base64.b64encode(PNG_1PX) + b"\r\n--b--\r\n"
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-8"])
+def test_a_file_name_written_in_8bit_bytes_keeps_its_letters(encoding):
+    mail = parse_email(file_named_in_8bit("Schäden am Gerät.png".encode(encoding)))
+    assert [a.filename for a in mail.attachments] == ["Schäden am Gerät.png"]
+
+
 def test_a_body_whose_content_type_runs_into_the_next_header_is_still_read():
     raw = build_mail(text=None, html="<p>Please reset my password.</p>")
     run_together = b"Content-Type: text/html Content-Transfer-Encoding: 8bit"
