@@ -25,8 +25,9 @@ Headers (RFC 5322 section 3.6.4, RFC 3834):
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import make_msgid, parseaddr
 from typing import Any, cast
 
 from anymail.message import AnymailMessage
@@ -92,7 +93,23 @@ def _display_name(from_email: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _from_header(display: str, from_email: str, support_address: str) -> str:
     name, support = safe_display_name(display), _display_name(from_email)
-    return formataddr((f"{name} ({support})" if name else support, normalize_address(support_address)))
+    return mailbox(f"{name} ({support})" if name else support, normalize_address(support_address))
+
+
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')  # RFC 5322 3.2.3: a name with these is quoted
+
+
+def mailbox(name: str, address: str) -> str:
+    """`name <address>`, the name quoted when it needs it and left in its own letters.
+
+    The backend writes a non-ASCII name as RFC 2047 encoded words of legal length (at most 75
+    characters each). `email.utils.formataddr` encodes it itself, as one word of any length: a
+    Devanagari name of ten letters already made an 80-character word, which strict parsers flag
+    and some clients show as its raw `=?utf-8?...` text.
+    """
+    if _SPECIALS.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>" if name else address
 
 
 def build_references(

@@ -66,9 +66,15 @@ class Thread:
 # -- pure helpers ------------------------------------------------------------------------------
 
 
+# Characters that change the direction text is shown in (U+202E shows `evil` as `live`):
+# in a From name they would make it read as something else.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
 def safe_display_name(name: str) -> str:
-    """A name fit for a header shown to customers: one line, and never an address."""
-    name = " ".join((name or "").replace("\r", " ").replace("\n", " ").split())[:100]
+    """A name fit for a header shown to customers: one line, no direction overrides, and never
+    an address."""
+    name = " ".join((name or "").translate(_BIDI_CONTROLS).replace("\r", " ").replace("\n", " ").split())[:100]
     return "" if "@" in name else name
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import email
+import re
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
+from email.policy import compat32
 
 import pytest
 from django.core import mail as django_mail
@@ -132,6 +136,38 @@ def test_an_agent_s_reply_is_from_the_support_address_under_the_agent_s_name(tic
     (message,) = sent_to(customer_a.email)
     assert message["From"].addresses[0].addr_spec == "support@example.com"
     assert message["From"].addresses[0].display_name == "Sita Agent (SewaBazaar Support)"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["सीता शर्मा श्रेष्ठ", 'Zoë "ZO" Ørsted, Tier-2 (Kathmandu)', "Nguyễn Thị Minh Khai of the weekend support team"],
+)
+def test_an_agent_s_name_in_any_script_reaches_the_provider_in_its_letters_and_folds_on_the_wire(
+    name, ticket, customer_a, agent, committed
+):
+    """The provider gets the name itself (Anymail and the provider encode it). A mail Django writes
+    out (SMTP, the embedded default's files) carries it as several short encoded words: Django
+    makes them up to 78 characters, a little over RFC 2047's 75, where the name used to arrive
+    already encoded as one word of any length (80 characters for ten Devanagari letters)."""
+    agent.name = name
+    agent.save()
+    with committed():
+        make_reply(ticket, agent, "On our way.")
+    (handed,) = [m for m in django_mail.outbox if customer_a.email in m.to]
+    assert handed.anymail_test_params["from"].display_name == f"{name} (SewaBazaar Support)"
+    head = email.message_from_bytes(handed.message().as_bytes(), policy=compat32)
+    words = re.findall(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=", head["From"])
+    assert len(words) > 1 and all(len(word) <= 78 for word in words)
+    assert str(make_header(decode_header(head["From"]))) == f"{name} (SewaBazaar Support) <support@example.com>"
+
+
+def test_a_direction_override_in_an_agent_s_name_is_not_passed_on(ticket, customer_a, agent, committed):
+    agent.name = "Ram \u202eabc"
+    agent.save()
+    with committed():
+        make_reply(ticket, agent, "On our way.")
+    (message,) = sent_to(customer_a.email)
+    assert message["From"].addresses[0].display_name == "Ram abc (SewaBazaar Support)"
 
 
 def test_no_mail_to_a_customer_shows_the_agent_s_personal_address(ticket, customer_a, agent, committed):
