@@ -28,6 +28,7 @@ from . import held
 from .commands import Commands, parse_commands
 from .models import OutboundEmail
 from .notifications import Notice, queue_notices
+from .outbound import CARRIES_MESSAGE
 from .parsing import ParsedEmail
 
 NOTE_SUBJECT_MARK = "(internal note)"
@@ -53,16 +54,19 @@ def find_answered(ticket: Ticket, mail: ParsedEmail) -> Answered | None:
     if not ids:
         return None
     messages = {m.email_message_id: m for m in Message.objects.filter(ticket=ticket, email_message_id__in=ids)}
-    sent = dict(
-        OutboundEmail.objects.filter(ticket=ticket, message_id_header__in=ids).values_list(
-            "message_id_header", "created_at"
-        )
-    )
+    sent = {
+        row.message_id_header: row
+        for row in OutboundEmail.objects.filter(ticket=ticket, message_id_header__in=ids).select_related("message")
+    }
     for message_id in ids:  # nearest first
         if message_id in messages:
             return Answered(message=messages[message_id], sent_at=messages[message_id].created_at)
         if message_id in sent:
-            return Answered(message=None, sent_at=sent[message_id])
+            row = sent[message_id]
+            if row.message is not None and row.template in CARRIES_MESSAGE:
+                # The mail carried a message under an id of its own (the message came by mail).
+                return Answered(message=row.message, sent_at=row.message.created_at)
+            return Answered(message=None, sent_at=row.created_at)
     return None
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from support.models import Message, Ticket, User
 
-from .models import InboundEmail, InboundStatus
+from .models import InboundEmail, InboundStatus, OutboundEmail
 
 
 def _columns(model: type[Model], alias: str, *, leave_out: tuple[str, ...] = ()) -> str:
@@ -85,14 +85,19 @@ def find_sender(inbound: InboundEmail, address: str) -> tuple[User | None, int]:
 def _thread_sql(vendor: str, ids: int) -> str:
     tickets = connection.ops.quote_name(Ticket._meta.db_table)
     messages = connection.ops.quote_name(Message._meta.db_table)
+    sent = connection.ops.quote_name(OutboundEmail._meta.db_table)
+    wanted = ", ".join(["%s"] * ids)
     return (
         f'SELECT {_columns(Ticket, "t")}, m."email_message_id" AS matched_id FROM {messages} m '
-        f'JOIN {tickets} t ON t."id" = m."ticket_id" WHERE m."email_message_id" IN ({", ".join(["%s"] * ids)})'
+        f'JOIN {tickets} t ON t."id" = m."ticket_id" WHERE m."email_message_id" IN ({wanted}) '
+        f'UNION ALL SELECT {_columns(Ticket, "t")}, o."message_id_header" AS matched_id FROM {sent} o '
+        f'JOIN {tickets} t ON t."id" = o."ticket_id" WHERE o."message_id_header" IN ({wanted})'
     )
 
 
 def find_tickets_by_message_ids(ids: list[str]) -> dict[str, Ticket]:
-    """The tickets of the messages with these Message-IDs, by Message-ID (the ticket's people are
-    loaded when used: routing needs only their ids)."""
-    found = Ticket.objects.raw(_thread_sql(connection.vendor, len(ids)), ids)
+    """The tickets of the messages, and of the mails we sent, with these Message-IDs, by
+    Message-ID (the ticket's people are loaded when used: routing needs only their ids). A mail
+    carrying a message that came by mail has an id of its own, kept only on its outbound row."""
+    found = Ticket.objects.raw(_thread_sql(connection.vendor, len(ids)), [*ids, *ids])
     return {ticket.matched_id: ticket for ticket in found}  # type: ignore[attr-defined]

@@ -41,12 +41,11 @@ from support import events
 from support.models import Message, Notification, NotificationEvent, NotificationPreference, Status, Ticket, User
 
 from .models import OutboundEmail, OutboundStatus, UndeliverableAddress
-from .outbound import new_message_id
+from .outbound import CARRIES_MESSAGE, is_own_message_id, new_message_id
 
 logger = logging.getLogger("mailgateway.notifications")
 
 # Templates whose mail is the message itself: they carry the message's own Message-ID.
-CARRIES_MESSAGE = frozenset({"new_ticket", "agent_reply", "customer_reply", "internal_note"})
 _MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9._%+-]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
 
 
@@ -268,7 +267,9 @@ def _row(notice: Notice, ticket: Ticket, message: Message | None, facts: _Facts,
     elif notice.template == "ticket_opened" and 0 <= ack_limit <= facts.acks_this_hour:
         status = OutboundStatus.SKIPPED
         error = f"More than {settings.OUTBOUND_ACK_PER_HOUR} acknowledgements to this address within an hour."
-    carries = message is not None and notice.template in CARRIES_MESSAGE
+    # A message written here has an id of ours, which every mail carrying it shares; one that came
+    # by mail keeps its sender's id, and each mail carrying it gets its own.
+    carries = message is not None and notice.template in CARRIES_MESSAGE and is_own_message_id(message.email_message_id)
     context = dict(notice.context)
     if in_reply_to:
         context["in_reply_to"] = in_reply_to

@@ -8,13 +8,15 @@ then records, is `outbox.py`'s. No writes here, except a reply token issued for 
 first mail about a ticket.
 
 Headers (RFC 5322 section 3.6.4, RFC 3834):
-- `Message-ID`: the one chosen when the mail was queued. A mail that carries a message uses that
-  message's own id (stored on the `Message`, so a reply's In-Reply-To finds the ticket); an
-  acknowledgement, receipt or notice gets an id of its own, because a mailbox that already holds
-  a mail with the same id (the customer's own sent mail) may silently drop the second one.
+- `Message-ID`: the one chosen when the mail was queued. A mail that carries a message written in
+  the helpdesk uses that message's own id (ours, stored on the `Message`); any other mail gets an
+  id of its own, kept on its row (a reply's In-Reply-To finds the ticket by either): a mailbox
+  that already holds a mail with the same id (the customer's own sent mail, or an agent in its
+  Cc) may silently drop the second one, and an agent's mail client names their server in its ids.
 - `In-Reply-To` and `References`: the thread as the recipient can see it (no internal note ids
-  for customers), trimmed to the first and the latest few ids and under 900 characters, since
-  some relays refuse header lines longer than 998 and threading needs only the ends.
+  for customers, nor the ids agents' mail clients made; only plain `<left@right>` ids), trimmed
+  to the first and the latest few ids and under 900 characters, since some relays refuse header
+  lines longer than 998 and threading needs only the ends.
 - `Reply-To`: `support+<token>@domain` with the recipient's own signed reply token.
 - `Auto-Submitted: auto-replied` and `X-Auto-Response-Suppress: All` on every automatic mail
   (everything except a person's reply relayed to the customer and participants), so that
@@ -53,6 +55,12 @@ REFERENCES_LATEST = 6
 REFERENCES_MAX_CHARS = 900
 # Mails that relay what a person wrote to the other side; everything else is automatic.
 PERSONAL_TEMPLATES = frozenset({"agent_reply"})
+# Mails that carry a message in full (the others tell of a change, or acknowledge).
+CARRIES_MESSAGE = frozenset({"new_ticket", "agent_reply", "customer_reply", "internal_note"})
+# A Message-ID fit for In-Reply-To and References: `<left@right>` in printable ASCII, one `@`, of
+# a sane length. A sender's id that is not (8-bit, no `@`, 900 characters) would be written as an
+# RFC 2047 word or an endless line, which no client threads on.
+_USABLE_ID = re.compile(r"<[!-;=?A-~]{1,200}@[!-;=?A-~]{1,200}>")
 LOOP_HEADER = "X-SewaBazaar-Helpdesk"
 
 
@@ -60,7 +68,23 @@ LOOP_HEADER = "X-SewaBazaar-Helpdesk"
 
 
 def new_message_id() -> str:
-    return make_msgid(idstring="sb", domain=_support_parts(settings.SUPPORT_ADDRESS)[2] or "localhost")
+    return make_msgid(idstring="sb", domain=_id_domain())
+
+
+def is_own_message_id(value: str) -> bool:
+    """Whether the helpdesk made this Message-ID (`new_message_id()`), rather than a sender's
+    mail client. Only such an id is used again as the Message-ID of the mails carrying its
+    message: a sender's own id would reach a mailbox that already holds that mail (an agent in
+    Cc of the customer's mail), and an agent's id names their own mail server to the customer."""
+    return value.endswith(f".sb@{_id_domain()}>")
+
+
+def usable_message_id(value: str) -> bool:
+    return bool(_USABLE_ID.fullmatch(value))
+
+
+def _id_domain() -> str:
+    return _support_parts(settings.SUPPORT_ADDRESS)[2] or "localhost"
 
 
 def reply_address(token: str) -> str:
@@ -139,11 +163,18 @@ def carried_and_previous(outbound: OutboundEmail, thread: Thread) -> tuple[Entry
 
 
 def threading_headers(outbound: OutboundEmail, thread: Thread) -> dict[str, str]:
-    ids = [thread.first_id, *(e.message_id for e in thread.latest)]
-    ids = [i for i in ids if i and i != outbound.message_id_header]
+    """In-Reply-To and References from the ids the recipient can know: not the message the mail
+    carries (the mail stands for it), and for a customer no id an agent's own mail client made."""
+    for_staff = outbound.recipient is not None and outbound.recipient.is_staff
+    carried = outbound.message_id if outbound.template in CARRIES_MESSAGE else None
+    seen = [
+        e.message_id
+        for e in thread.latest
+        if e.pk != carried and (for_staff or not e.by_staff or is_own_message_id(e.message_id))
+    ]
     answered = str(outbound.context.get("in_reply_to") or "")
-    if answered and answered != outbound.message_id_header:
-        ids.append(answered)
+    skip = {outbound.message_id_header, *(e.message_id for e in thread.latest if e.pk == carried)}
+    ids = [i for i in (thread.first_id, *seen, answered) if i not in skip and usable_message_id(i)]
     references = build_references(ids)
     if not references:
         return {}

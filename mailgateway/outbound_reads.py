@@ -40,6 +40,7 @@ class Entry:
     author: str
     created_at: Any
     is_internal: bool
+    by_staff: bool = False
 
     def __getitem__(self, name: str) -> Any:
         """Django's templates try a name as a key first: answered here, not by a TypeError."""
@@ -185,7 +186,7 @@ def _entries(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, Entry]]:
         author = authors.get((name, email, is_staff))
         if author is None:
             author = authors[name, email, is_staff] = author_label(name=name, email=email, is_staff=is_staff)
-        yield ticket_id, Entry(pk, message_id, text, author, created_at, is_internal)
+        yield ticket_id, Entry(pk, message_id, text, author, created_at, is_internal, bool(is_staff))
 
 
 def outbound_rows() -> Any:

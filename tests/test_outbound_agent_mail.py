@@ -9,7 +9,7 @@ from mailgateway.commands import parse_commands
 from support import services
 from support.models import Channel, Message, Ticket
 from tests.builders import make_reply, make_ticket
-from tests.mailbuilder import deliver
+from tests.mailbuilder import build_mail, deliver
 from tests.outbound_helpers import reply_to, sent_to, text_of
 
 SITA = "Sita Agent <agent@sewabazaar.test>"
@@ -155,6 +155,36 @@ def test_a_reply_to_an_internal_note_notification_is_an_internal_note(db, custom
     django_mail.outbox = []
     with committed():
         inbound = deliver(reply_to(note_mail, sender=SITA, text="Refund is done."))
+    assert inbound.message.is_internal and inbound.message.sender == agent
+    assert sent_to(customer_a.email) == []
+
+
+def test_a_reply_to_the_notice_of_a_note_that_came_by_mail_is_an_internal_note(
+    db, customer_a, agent, other_agent, committed
+):
+    """The notice carries the mailed note under an id of its own; answering it (the subject
+    changed, so only In-Reply-To tells) still answers a note."""
+    with committed():
+        ticket = make_ticket(customer_a)
+        services.assign(ticket=ticket, actor=agent, agent=other_agent, channel=Channel.WEB)
+        make_reply(ticket, customer_a, "Any news?")
+    (to_colleague,) = [m for m in sent_to(other_agent.email) if "A new reply" in text_of(m)]
+    with committed():
+        deliver(
+            reply_to(
+                to_colleague,
+                sender=f"Other Agent <{other_agent.email}>",
+                text=f"#note\n@{agent.email} check the refund.",
+            )
+        )
+    (note_mail,) = [m for m in sent_to(agent.email) if "check the refund" in text_of(m)]
+    django_mail.outbox = []
+    answer = build_mail(
+        sender=SITA, to=str(note_mail["Reply-To"]), subject="refund", text="Refund is done.",
+        in_reply_to=str(note_mail["Message-ID"]),
+    )  # fmt: skip
+    with committed():
+        inbound = deliver(answer)
     assert inbound.message.is_internal and inbound.message.sender == agent
     assert sent_to(customer_a.email) == []
 

@@ -86,6 +86,24 @@ def test_a_new_ticket_goes_to_every_agent_carrying_the_customer_s_message(custom
         assert token_owner(notice).person_id == User.objects.get(email=address).pk
 
 
+def test_a_customer_s_mailed_message_reaches_the_agents_under_an_id_of_ours(customer_a, agent, committed):
+    """Not the customer's own Message-ID: an agent in Cc already holds that mail, and a mailbox
+    may drop a second mail with the same id."""
+    with committed():
+        deliver(build_mail(sender="Asha Rai <asha@example.com>", cc=agent.email, message_id="<cc-1@mail.example.net>"))
+    (notice,) = sent_to(agent.email)
+    assert notice["Message-ID"] != "<cc-1@mail.example.net>" and notice["Message-ID"].endswith(".sb@example.com>")
+    assert OutboundEmail.objects.get(recipient=agent).message_id_header == notice["Message-ID"]
+
+
+@pytest.mark.parametrize("message_id", ["<1234567890.JavaMail>", f"<{'x' * 300}@mail.example.net>"])
+def test_a_sender_s_unusable_message_id_is_left_out_of_the_threading_headers(message_id, customer_a, committed):
+    with committed():
+        deliver(build_mail(sender="Asha Rai <asha@example.com>", message_id=message_id))
+    (ack,) = sent_to(customer_a.email)
+    assert ack["In-Reply-To"] is None and ack["References"] is None
+
+
 def test_mail_the_gateway_ignored_is_not_acknowledged(customer_a, committed):
     with committed():
         inbound = deliver(build_mail(headers={"Auto-Submitted": "auto-replied"}))

@@ -62,13 +62,26 @@ def test_a_reply_that_kept_only_the_subject_is_threaded_by_the_reference(answere
     assert inbound.ticket_id == ticket.pk and inbound.message.routed_by == "subject"
 
 
-def test_a_header_only_reply_to_the_acknowledgement_finds_the_ticket_through_references(customer_a, committed):
+def test_a_header_only_reply_to_the_acknowledgement_finds_the_ticket_by_the_acknowledgement_s_id(customer_a, committed):
     with committed():
         first = deliver(build_mail(sender=CUSTOMER, subject="Leaking tap", message_id="<tap@mail.example.com>"))
     (ack,) = sent_to(customer_a.email)
     with committed():
         inbound = deliver(reply_to(ack, sender=CUSTOMER, text="It is getting worse.", keep_reply_to=False))
-    assert inbound.ticket_id == first.ticket_id and inbound.message.routed_by == "references"
+    assert inbound.ticket_id == first.ticket_id and inbound.message.routed_by == "in_reply_to"
+
+
+def test_a_reply_that_kept_only_the_id_of_a_mail_we_sent_finds_its_ticket(customer_a, committed):
+    """No token, no subject, no References: only In-Reply-To, naming a mail of ours (its own id)."""
+    with committed():
+        first = deliver(build_mail(sender=CUSTOMER, subject="Leaking tap", message_id="<tap@mail.example.com>"))
+    (ack,) = sent_to(customer_a.email)
+    reply = build_mail(
+        sender=CUSTOMER, subject="no subject", text="Still leaking.", in_reply_to=ack["Message-ID"], references=""
+    )
+    with committed():
+        inbound = deliver(reply)
+    assert inbound.ticket_id == first.ticket_id and inbound.message.routed_by == "in_reply_to"
 
 
 def test_the_customer_s_mailed_reply_reaches_the_agent_and_the_agent_s_mailed_answer_reaches_the_customer(
@@ -87,8 +100,17 @@ def test_the_customer_s_mailed_reply_reaches_the_agent_and_the_agent_s_mailed_an
     assert not staff_reply.is_internal and not staff_reply.is_from_customer
     (to_customer,) = sent_to(customer_a.email)
     assert "Yes, 10am it is." in text_of(to_customer)
-    assert to_customer["Message-ID"] == staff_reply.email_message_id
     assert agent.email not in to_customer.as_string()
+    # Under an id of ours, never the one the agent's mail client made (it names their mail server).
+    sent_id = to_customer["Message-ID"]
+    assert sent_id != staff_reply.email_message_id and staff_reply.email_message_id not in to_customer.as_string()
+    assert OutboundEmail.objects.get(message=staff_reply, recipient=customer_a).message_id_header == sent_id
+    django_mail.outbox = []
+    with committed():
+        answer = deliver(reply_to(to_customer, sender=CUSTOMER, text="See you at 10.", keep_reply_to=False))
+    assert answer.ticket_id == ticket.pk and answer.message.routed_by == "in_reply_to"
+    (later,) = sent_to(agent.email)
+    assert staff_reply.email_message_id in later["References"]  # staff may see their own ids
 
 
 def test_the_mail_sent_through_a_real_smtp_server_comes_back_to_its_ticket(
