@@ -15,9 +15,11 @@ notice are queued through `notifications.queue_notices()` and sent after commit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 
 from support import rules, services
@@ -85,6 +87,8 @@ def apply_staff_mail(
         return _decide_held(ticket, agent, mail, commands)
     internal = commands.internal or _answers_a_note(answered, mail)
     body = "" if text_is_empty(commands.text) else commands.text
+    if not internal:
+        body = without_own_address(body, agent.email)
     if body and not internal and answered is not None and held.is_stale(ticket, agent, answered.sent_at):
         # The commands still apply (they say what the agent wants of the ticket); only the words
         # to the customer wait until the agent has seen what they missed.
@@ -128,6 +132,15 @@ def text_is_empty(text: str) -> bool:
     from .extraction import NO_TEXT
 
     return not text.strip() or text.strip() == NO_TEXT
+
+
+def without_own_address(text: str, address: str) -> str:
+    """The agent's words with their personal address written as the support address: a signature
+    without its `-- ` line (Outlook's, a phone's) is kept as their words, and it often gives the
+    address, which no customer may see. Their name and the rest of the signature stay."""
+    if not address:
+        return text
+    return re.sub(re.escape(address), settings.SUPPORT_ADDRESS, text, flags=re.IGNORECASE)
 
 
 def _answers_a_note(answered: Answered | None, mail: ParsedEmail) -> bool:

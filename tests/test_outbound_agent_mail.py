@@ -189,6 +189,24 @@ def test_a_reply_to_the_notice_of_a_note_that_came_by_mail_is_an_internal_note(
     assert sent_to(customer_a.email) == []
 
 
+def test_an_agent_s_address_in_a_signature_without_its_dashes_never_reaches_the_customer(
+    notice, customer_a, agent, committed
+):
+    signed = "Tomorrow at 9.\n\nBest regards,\nSita | Support\nE: Agent@SewaBazaar.test | T: 01-555 0100"
+    with committed():
+        inbound = deliver(reply_to(notice, sender=SITA, text=signed))
+    assert "agent@sewabazaar.test" not in inbound.message.message_text.lower()
+    assert "E: support@example.com | T: 01-555 0100" in inbound.message.message_text
+    (to_customer,) = sent_to(customer_a.email)
+    assert agent.email not in to_customer.as_string().lower()
+
+
+def test_an_internal_note_keeps_the_agent_s_address_as_written(notice, agent, committed):
+    with committed():
+        inbound = deliver(reply_to(notice, sender=SITA, text=f"#note\nCall me back on {agent.email}."))
+    assert inbound.message.is_internal and agent.email in inbound.message.message_text
+
+
 def test_a_customer_s_hash_status_is_plain_text(db, customer_a, agent, committed):
     with committed():
         ticket = make_ticket(customer_a)
