@@ -226,6 +226,9 @@ CACHES = {
 # can read it; any Anymail ESP is one EMAIL_BACKEND away.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "sent_mail"))
+# Date headers in the site's zone: `+0000` for UTC, where Django's default writes `-0000`, which
+# RFC 5322 3.3 keeps for "the local zone is not known".
+EMAIL_USE_LOCALTIME = True
 # The console's sent-mail page, where staff read what was sent and answer it as its recipient
 # through the inbound path (mailgateway/dev_outbox.py): a way to try the loop, never for production.
 DEV_OUTBOX = env_bool("DEV_OUTBOX", DEBUG)

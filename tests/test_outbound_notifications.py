@@ -198,6 +198,16 @@ def test_no_mail_to_a_customer_shows_the_agent_s_personal_address(ticket, custom
         assert agent.email not in message.as_string()
 
 
+def test_the_footer_is_a_signature_and_the_date_names_its_zone(ticket, customer_a, agent, committed, settings):
+    """`-- ` (RFC 3676 4.3) lets mail clients grey the footer out and leave it out of replies;
+    `+0000` says UTC where `-0000` says the zone is not known (RFC 5322 3.3)."""
+    with committed():
+        make_reply(ticket, agent, "On our way.")
+    (message,) = sent_to(customer_a.email)
+    assert "\n-- \nReply to this mail to answer" in text_of(message)
+    assert message["Date"].datetime.utcoffset().total_seconds() == 0 and str(message["Date"]).endswith("+0000")
+
+
 def test_an_agent_s_reply_is_not_marked_automatic(ticket, customer_a, agent, committed):
     with committed():
         make_reply(ticket, agent, "On our way.")
