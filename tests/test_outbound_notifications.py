@@ -208,6 +208,13 @@ def test_the_footer_is_a_signature_and_the_date_names_its_zone(ticket, customer_
     assert message["Date"].datetime.utcoffset().total_seconds() == 0 and str(message["Date"]).endswith("+0000")
 
 
+def test_a_message_in_a_right_to_left_script_keeps_its_direction_in_the_html(ticket, customer_a, agent, committed):
+    with committed():
+        make_reply(ticket, agent, "سنرسل عامل نظافة آخر غدًا.")
+    (message,) = sent_to(customer_a.email)
+    assert '<div dir="auto" style="white-space:pre-wrap">سنرسل عامل نظافة آخر غدًا.</div>' in html_of(message)
+
+
 def test_an_agent_s_reply_is_not_marked_automatic(ticket, customer_a, agent, committed):
     with committed():
         make_reply(ticket, agent, "On our way.")
