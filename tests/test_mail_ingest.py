@@ -15,6 +15,7 @@ from mailgateway.extraction import extract
 from mailgateway.html_text import html_to_text
 from mailgateway.ingest import process_stored_mail, record_failure
 from mailgateway.models import InboundEmail, OutboundEmail, UndeliverableAddress
+from mailgateway.parsing import parse_email
 from mailgateway.quarantine import reprocess
 from mailgateway.store import store_inbound
 from support.models import Attachment, Message, Ticket
@@ -91,6 +92,26 @@ def test_html_only_mail_becomes_readable_text_and_safe_html():
     assert message.message_text == "Hello team,\nthe tap leaks."
     assert "<script" not in message.html and "steal" not in message.html and "t.example" not in message.html
     assert "<b>team</b>" in message.html
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "This is an HTML message. Please use an HTML capable mail program to read\nthis message.",
+        "To view the message, please use an HTML compatible email viewer!",
+        "This is an HTML-only message. To view it, activate HTML in your email application.",
+    ],
+)
+def test_a_plain_part_that_only_says_to_read_the_html_gives_way_to_the_html(notice):
+    html = "<p>Hello,<br>the boiler in flat 4 is leaking again.</p>"
+    extracted = extract(parse_email(build_mail(text=notice, html=html)))
+    assert extracted.text == "Hello,\nthe boiler in flat 4 is leaking again."
+
+
+def test_a_short_plain_text_about_html_is_still_the_text():
+    text = "Your HTML invoice shows no VAT line."
+    extracted = extract(parse_email(build_mail(text=text, html="<p>Your HTML invoice shows <b>no</b> VAT line.</p>")))
+    assert extracted.text == text
 
 
 def test_an_html_only_hotmail_reply_keeps_only_the_text_above_its_stop_spelling_rule():
