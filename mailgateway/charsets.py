@@ -272,12 +272,47 @@ def unescape_raw_header(value: str, fallback: str | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         usable = fallback if fallback and _keeps_ascii(fallback) else None
+        chinese = None if usable and usable.strip().lower() not in _UNNAMED else _chinese_reading(data)
+        if chinese:
+            return chinese
         text = decode_text(data, usable or "utf-8")[0]
         if usable:
             western = data.decode("cp1252", "replace")
             if _misreadings(text) > _misreadings(western):
                 return western
         return text
+
+
+# The 8-bit runs of a header, each with the ASCII letter that touches it on either side, if any.
+_EIGHT_BIT_RUN = re.compile(rb"([A-Za-z]?)([\x80-\xff]+)([A-Za-z]?)")
+# GB2312's hanzi rows: 0xB0-0xD7 hold the 3,755 common characters, 0xD8-0xF7 the rarer ones.
+_GB_COMMON_LEADS = range(0xB0, 0xD8)
+_GB_HANZI_LEADS = range(0xB0, 0xF8)
+
+
+def _chinese_reading(data: bytes) -> str | None:
+    """A header's 8-bit bytes read as GB2312, when that is what they are and no charset says so.
+
+    Chinese Outlook Express and Foxmail write a file's name in the system's GBK straight into the
+    header (`name=管理.doc`, in a mail whose text is "us-ascii" or which has no text part); read
+    as Windows-1252 it is "¹ÜÀí.doc". The bytes are taken for Chinese only when they come in pairs
+    of GB2312 hanzi, mostly common ones, with no ASCII letter against them: "Grüße", "ÇÃO" or
+    Cyrillic in Windows-1251 stay as they were. (Korean in EUC-KR is not told apart: it was
+    unreadable before, and is so still.)
+    """
+    leads = []
+    for before, run, after in _EIGHT_BIT_RUN.findall(data):
+        if len(run) % 2 or before or after:
+            return None
+        leads.extend(run[::2])
+    if any(lead not in _GB_HANZI_LEADS for lead in leads):
+        return None
+    if 3 * sum(lead in _GB_COMMON_LEADS for lead in leads) < 2 * len(leads):
+        return None
+    try:
+        return data.decode("gb2312")
+    except UnicodeDecodeError:
+        return None
 
 
 _WORD = re.compile(r"[^\W_]+")

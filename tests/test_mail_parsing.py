@@ -929,3 +929,16 @@ def test_an_8bit_big5_subject_with_latin_letters_inside_a_word_is_read_as_big5()
     body = "Content-Type: text/plain; charset=big5\r\nContent-Transfer-Encoding: 8bit\r\n\r\n請幫忙"
     mail = parse_email((head + body).encode("big5"))
     assert (mail.from_name, mail.subject) == ("陳小明", "我的Gmail帳號無法登入")
+
+
+def test_a_file_name_written_in_raw_gbk_by_a_chinese_client_is_read_as_chinese():
+    mail = parse_email(
+        file_named_in_8bit("季度 报告.doc".encode("gbk")).replace(b"charset=iso-8859-1", b"charset=us-ascii")
+    )
+    assert [a.filename for a in mail.attachments] == ["季度 报告.doc"]
+
+
+@pytest.mark.parametrize("name", ["ÇÃO.png", "Grüße.png", "Übersicht ÄÖ.png"])
+def test_a_latin1_file_name_whose_bytes_could_pass_for_gbk_stays_latin(name):
+    mail = parse_email(file_named_in_8bit(name.encode("latin-1")).replace(b"charset=iso-8859-1", b"charset=us-ascii"))
+    assert [a.filename for a in mail.attachments] == [name]
