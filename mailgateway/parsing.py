@@ -51,6 +51,7 @@ from .mime_prepare import (
     read_types_with_a_tail,
     text_twins_for_lone_html,
 )
+from .smime import read_opaque_signed_parts
 from .uuencode import uuencoded_files
 
 __all__ = ["DeliveryReport", "MailAttachment", "ParsedEmail", "decode_header_value", "decode_text", "parse_email"]
@@ -124,6 +125,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     message = _message_from(raw)
     read_types_with_a_tail(message)
     decode_encoded_attached_mails(message)
+    read_opaque_signed_parts(message)
     read_multiparts_labelled_as_one_part(message)
     read_boundaryless_multiparts(message)
     file_named_text_parts(message)  # before repair_charsets(), which leaves files as they are
