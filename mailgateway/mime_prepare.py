@@ -37,6 +37,7 @@ __all__ = [
     "read_8bit_file_names",
     "read_boundaryless_multiparts",
     "read_multiparts_labelled_as_one_part",
+    "read_plain_text_labelled_base64",
     "read_types_with_a_tail",
     "text_twins_for_lone_html",
 ]
@@ -52,6 +53,7 @@ _MAIL_TYPES = {"message/rfc822", "message/global"}
 _TYPE_WITH_TAIL = re.compile(r"\s*([\w!#$&^.+-]+/[\w!#$&^.+-]+)[ \t]+([^;]*)(.*)", re.DOTALL)
 _PARAMETER = re.compile(r"(?<![\w.-])[\w.-]+=(?:\"[^\"]*\"|[^\s;\"]+)")  # from a word's start: linear
 _BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/]*")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
 _HEADER_START = re.compile(rb"[!-9;-~]{1,76}:")  # a header's name and its colon (RFC 5322 2.2)
 _MAIL_ENCODINGS = {"base64", "quoted-printable"}  # encodings a mail is attached in, against RFC 2046 5.2.1
 _BODY_TYPES = {"text/plain", "text/html"}
@@ -150,6 +152,23 @@ def lenient_b64decode(data: str | bytes) -> bytes:
     cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", text)
     cleaned = cleaned[: len(cleaned) - 1] if len(cleaned) % 4 == 1 else cleaned
     return base64.b64decode(cleaned + b"=" * (-len(cleaned) % 4))
+
+
+def read_plain_text_labelled_base64(message: Message) -> None:
+    """A text part labelled base64 whose body is written out in words is read as those words.
+
+    Some mailers and relays label a plain text part `Content-Transfer-Encoding: base64`; decoded
+    as base64, its words became bytes of no charset ("¦Z(Íל¶x"). A line of base64 holds only
+    letters, digits, `+`, `/` and `=`: a body most of whose lines hold anything else (a space
+    between words, a comma, a full stop) is not base64.
+    """
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text" or _encoding(part) != "base64":
+            continue
+        body = part.get_payload()
+        lines = [line.strip() for line in body.splitlines() if line.strip()] if isinstance(body, str) else []
+        if 2 * sum(1 for line in lines if _NOT_BASE64.search(line)) > len(lines):
+            part.replace_header("Content-Transfer-Encoding", "8bit")
 
 
 def detach_attached_mails(message: Message) -> list[AttachedMail]:

@@ -48,6 +48,7 @@ from .mime_prepare import (
     read_8bit_file_names,
     read_boundaryless_multiparts,
     read_multiparts_labelled_as_one_part,
+    read_plain_text_labelled_base64,
     read_types_with_a_tail,
     text_twins_for_lone_html,
 )
@@ -128,6 +129,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     read_opaque_signed_parts(message)
     read_multiparts_labelled_as_one_part(message)
     read_boundaryless_multiparts(message)
+    read_plain_text_labelled_base64(message)
     file_named_text_parts(message)  # before repair_charsets(), which leaves files as they are
     declared = body_charset(message)  # before repair_charsets() relabels the body
     read_8bit_file_names(message, declared)

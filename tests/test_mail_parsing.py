@@ -942,3 +942,21 @@ def test_a_file_name_written_in_raw_gbk_by_a_chinese_client_is_read_as_chinese()
 def test_a_latin1_file_name_whose_bytes_could_pass_for_gbk_stays_latin(name):
     mail = parse_email(file_named_in_8bit(name.encode("latin-1")).replace(b"charset=iso-8859-1", b"charset=us-ascii"))
     assert [a.filename for a in mail.attachments] == [name]
+
+
+def text_labelled_base64(body: bytes) -> bytes:
+    return (
+        b"From: asha@example.com\r\nTo: support@example.com\r\nSubject: Boiler\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body
+    )
+
+
+def test_a_text_labelled_base64_that_is_written_in_words_is_read_as_words():
+    words = b"The boiler stopped again this morning.\r\nCould someone come before Friday?\r\n"
+    assert parse_email(text_labelled_base64(words)).text.strip() == words.decode().replace("\r\n", "\n").strip()
+
+
+def test_a_text_in_real_base64_is_still_decoded():
+    words = "Die Heizung ist wieder aus, bitte kommen Sie vor Freitag. " * 3
+    encoded = base64.encodebytes(words.encode()).replace(b"\n", b"\r\n")
+    assert parse_email(text_labelled_base64(encoded)).text.strip() == words.strip()
