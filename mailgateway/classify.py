@@ -111,6 +111,12 @@ def _mailing_list(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any,
         return Ignore("mailing_list", "Mailing-list mail (List-* headers).")
     if mail.header("precedence").strip().lower() == "list":
         return Ignore("mailing_list", "Precedence: list.")
+    # ezmlm marks each post with a Mailing-List header ("contact x-help@...; run by ezmlm") and a
+    # "Delivered-To: mailing list x@..." line, and adds no List-* header of its own.
+    if mail.header("mailing-list"):
+        return Ignore("mailing_list", "Mailing-list mail (ezmlm's Mailing-List header).")
+    if any(value.lower().startswith("mailing list ") for value in mail.headers.get("delivered-to", ())):
+        return Ignore("mailing_list", "Mailing-list mail (Delivered-To: mailing list).")
     # Mailman marks every mail it sends so; its 2.0 digests and older posts carry no List-* header.
     for name in ("x-mailman-version", "x-beenthere"):
         if mail.header(name):

@@ -65,6 +65,21 @@ def test_mailman_mail_without_list_headers_is_mailing_list_mail(headers):
     assert verdict_for(build_mail(sender="tenants-request@lists.example.org", headers=headers)) == "mailing_list"
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Mailing-List": "contact tenants-help@lists.example.org; run by ezmlm"},
+        {"Delivered-To": "mailing list tenants@lists.example.org"},
+    ],
+)
+def test_ezmlm_mail_without_list_headers_is_mailing_list_mail(headers):
+    assert verdict_for(build_mail(headers=headers)) == "mailing_list"
+
+
+def test_a_person_s_mail_delivered_to_a_mailbox_is_not_list_mail():
+    assert verdict_for(build_mail(headers={"Delivered-To": "support@example.com"})) is None
+
+
 @pytest.mark.parametrize("header", ["Return-Path", "Sender"])
 def test_mail_of_a_list_that_returns_to_its_owner_address_is_mailing_list_mail(header):
     assert verdict_for(build_mail(headers={header: "<owner-tenants@lists.example.org>"})) == "mailing_list"
