@@ -68,6 +68,7 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
 _LEADING_BLANK_LINES = re.compile(rb"(?:[ \t]*\r?\n)+")
 _HEADER_LINE = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")
+_SPACED_COLON = re.compile(rb"^([!-9;-~]{1,76})[ \t]+:")  # a header name, then spaces before its colon
 _MAX_BANNER_BYTES = 200
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MAX_HEADER_BYTES = 256 * 1024
@@ -190,7 +191,7 @@ def _message_from(raw: bytes) -> Message:
     start = _header_start(raw)
     message = _fed(raw, start)
     if message.get("From") is None and message.get("Sender") is None:
-        repaired = _with_continuations_indented(raw, start)
+        repaired = _with_header_block_repaired(raw, start)
         if repaired is not None:
             again = _fed(repaired, 0)
             if again.get("From") is not None:
@@ -208,21 +209,25 @@ def _fed(raw: bytes, start: int) -> Message:
     return parser.close()
 
 
-def _with_continuations_indented(raw: bytes, start: int) -> bytes | None:
-    """The mail with each unindented line inside its header block made a continuation line, or
-    None when it has none.
+def _with_header_block_repaired(raw: bytes, start: int) -> bytes | None:
+    """The mail with each unindented line inside its header block made a continuation line, and
+    each header name followed by spaces before its colon written without them; None when it has
+    neither.
 
     Kerio Connect exports the Received headers it writes with their continuation lines at the
-    start of the line (`by mail.example.cz with ESMTP`). The stdlib ends the header block at the
-    first such line, so the From and Subject below it became body text and the mail had no
-    sender. Tried only when the mail read so has no From.
+    start of the line (`by mail.example.cz with ESMTP`). A bulk sender (Salesforce's ExactTarget)
+    writes `List-ID : 6236073`, which RFC 5322 4.5.1 still allows a reader to take (obs-optional).
+    The stdlib ends the header block at the first such line, so the From and Subject below it
+    became body text and the mail had no sender. Tried only when the mail read so has no From.
     """
     end = _HEADER_END.search(raw, start, start + _MAX_HEADER_BYTES)
     if end is None:
         return None
     lines = raw[start : end.start()].split(b"\n")
-    fixed = [lines[0]] + [
-        line if not line.strip() or line[:1] in b" \t" or _HEADER_LINE.match(line) else b" " + line
+    fixed = [_SPACED_COLON.sub(rb"\1:", lines[0], count=1)] + [
+        _SPACED_COLON.sub(rb"\1:", line, count=1)
+        if not line.strip() or line[:1] in b" \t" or _HEADER_LINE.match(line)
+        else b" " + line
         for line in lines[1:]
     ]
     if fixed == lines:

@@ -887,6 +887,14 @@ def test_unindented_continuation_lines_in_the_headers_do_not_hide_the_sender():
     assert mail.text.strip() == "Dobrý den, garáž"
 
 
+def test_a_header_written_with_a_space_before_its_colon_does_not_hide_the_sender():
+    raw = b"X-Campaign : 6236073\r\n" + build_mail(sender="Asha Gurung <asha@example.com>", subject="Tap")
+    mail = parse_email(raw)
+    assert (mail.from_address, mail.subject) == ("asha@example.com", "Tap")
+    assert mail.header("x-campaign") == "6236073"
+    assert mail.text.strip() == "The plumber did not come at 9am."
+
+
 def test_a_body_that_follows_the_headers_without_an_empty_line_keeps_its_sender():
     mail = parse_email(b"From: asha@example.com\r\nSubject: Hi\r\nthe tap leaks\r\n")
     assert (mail.from_address, mail.subject) == ("asha@example.com", "Hi")
