@@ -191,6 +191,7 @@ def _process(inbound: InboundEmail, raw: bytes, *, careful: bool = True) -> None
                 references=mail.references,
                 subject=mail.subject,
                 dmarc_failed=fails_dmarc(verdicts),
+                sender_unverified=mail.headers_repaired and verdicts.get("dmarc") != "pass",
             ),
             sender=sender,
         )

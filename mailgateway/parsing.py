@@ -67,8 +67,10 @@ _ADDRESS_HEADERS = (
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
 _MAX_IDS = 100
 _LEADING_BLANK_LINES = re.compile(rb"(?:[ \t]*\r?\n)+")
-_HEADER_LINE = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")
-_SPACED_COLON = re.compile(rb"^([!-9;-~]{1,76})[ \t]+:")  # a header name, then spaces before its colon
+# A header's name and its colon, as the stdlib reads one (a name of any length), or with spaces
+# before the colon, which the repair closes up.
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
+_SPACED_COLON = re.compile(rb"^([!-9;-~]+)[ \t]+:")  # a header name, then spaces before its colon
 _MAX_BANNER_BYTES = 200
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MAX_HEADER_BYTES = 256 * 1024
@@ -112,6 +114,9 @@ class ParsedEmail:
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     report: DeliveryReport | None = None
     defects: tuple[str, ...] = ()
+    # The header block was read only after a repair (blank or banner lines above it, unindented
+    # or spaced lines in it): the receiving server's checks may not have seen this From.
+    headers_repaired: bool = False
 
     def header(self, name: str) -> str:
         """The first value of a header, decoded, or ""."""
@@ -124,7 +129,7 @@ class ParsedEmail:
 
 def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline needs from a raw message. Raises only on input that is not mail."""
-    message = _message_from(raw)
+    message, headers_repaired = _message_from(raw)
     read_types_with_a_tail(message)
     decode_encoded_attached_mails(message)
     read_opaque_signed_parts(message)
@@ -176,14 +181,16 @@ def parse_email(raw: bytes) -> ParsedEmail:
         headers=headers,
         report=report,
         defects=tuple(defects),
+        headers_repaired=headers_repaired,
     )
 
 
 _FEED_BYTES = 1 << 20
 
 
-def _message_from(raw: bytes) -> Message:
-    """`message_from_bytes()` fed a megabyte at a time, cut at line ends.
+def _message_from(raw: bytes) -> tuple[Message, bool]:
+    """`message_from_bytes()` fed a megabyte at a time, cut at line ends; and whether its header
+    block had to be repaired to be read.
 
     The same parse, without the decoded copy of the whole mail that `message_from_bytes()` holds
     while it parses: for a 25 MB mail that is 25 MB less at the peak.
@@ -195,8 +202,8 @@ def _message_from(raw: bytes) -> Message:
         if repaired is not None:
             again = _fed(repaired, 0)
             if again.get("From") is not None:
-                return again
-    return message
+                return again, True
+    return message, start > 0
 
 
 def _fed(raw: bytes, start: int) -> Message:

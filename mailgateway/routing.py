@@ -58,6 +58,9 @@ class Envelope:
     references: tuple[str, ...]
     subject: str
     dmarc_failed: bool = False
+    # The From was found only by repairing the header block, and DMARC did not pass: the receiving
+    # server's checks may have read a mail with no From at all.
+    sender_unverified: bool = False
 
 
 def find_user(address: str) -> User | None:
@@ -86,6 +89,12 @@ def route_email(envelope: Envelope, *, sender: User | object | None = _LOOK_UP) 
         return Quarantine(
             "sender_unverified",
             f"{envelope.sender_address} is staff but the mail failed DMARC.",
+        )
+    if sender is not None and sender.is_staff and envelope.sender_unverified:
+        return Quarantine(
+            "sender_unverified",
+            f"{envelope.sender_address} is staff, but the mail's From was read only after repairing its "
+            "broken header block, and DMARC did not pass for it.",
         )
     by_token = _route_by_token(envelope, sender)
     if by_token is not None:

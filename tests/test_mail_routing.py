@@ -134,6 +134,35 @@ def test_a_staff_address_that_fails_dmarc_is_not_treated_as_staff(customer_a, ag
     assert ticket.messages.count() == 1
 
 
+def _broken_header_block(reference: str, sender: str, dmarc: str) -> bytes:
+    """A mail whose header block a line without a colon cuts short: the receiving server's checks
+    end the headers there (no From), and the From below it is read only after repair."""
+    return (
+        f"Authentication-Results: mx.ours; spf=pass smtp.mailfrom=elsewhere.example; dmarc={dmarc}\r\n"
+        f"To: support@example.com\r\nSubject: Re: [{reference}] refund\r\nhello\r\nFrom: {sender}\r\n"
+        "Content-Type: text/plain\r\n\r\nWe refund you in full.\r\n"
+    ).encode()
+
+
+def test_a_staff_from_found_only_by_repairing_the_headers_is_unverified(customer_a, agent):
+    ticket = make_ticket(customer_a)
+    inbound = deliver(_broken_header_block(ticket.reference, "Sita Agent <agent@sewabazaar.test>", "none"))
+    assert (inbound.status, inbound.reason) == ("quarantined", "sender_unverified")
+    assert ticket.messages.count() == 1
+
+
+def test_a_repaired_staff_from_that_passed_dmarc_is_staff(customer_a, agent):
+    ticket = make_ticket(customer_a)
+    inbound = deliver(_broken_header_block(ticket.reference, "Sita Agent <agent@sewabazaar.test>", "pass"))
+    assert inbound.status == "processed" and inbound.message.sender == agent
+
+
+def test_a_customer_s_mail_with_a_repaired_header_block_is_still_theirs(customer_a):
+    ticket = make_ticket(customer_a)
+    inbound = deliver(_broken_header_block(ticket.reference, customer_a.email, "none"))
+    assert inbound.status == "processed" and inbound.ticket_id == ticket.pk
+
+
 def test_a_reply_to_a_resolved_ticket_reopens_it(customer_a, agent):
     ticket = make_ticket(customer_a)
     change_ticket(ticket=ticket, actor=agent, channel="web", status=Status.RESOLVED)
