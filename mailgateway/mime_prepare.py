@@ -278,7 +278,7 @@ def read_8bit_file_names(message: Message, charset: str | None) -> None:
     bytes escaped and mail-parser turned each of them into U+FFFD.
     """
     for part in message.walk():
-        if part.is_multipart():
+        if part.get_content_maintype() == "multipart":  # an attached mail (message/rfc822) has a name too
             continue
         for name in ("Content-Disposition", "Content-Type"):
             raw = next((value for key, value in part.raw_items() if key.lower() == name.lower()), None)

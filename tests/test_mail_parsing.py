@@ -917,6 +917,15 @@ def test_a_file_name_written_in_8bit_bytes_keeps_its_letters(encoding):
     assert [a.filename for a in mail.attachments] == ["Schäden am Gerät.png"]
 
 
+def test_an_attached_mail_named_in_8bit_bytes_keeps_its_letters():
+    inner = build_mail(sender="Ram <ram@example.com>", subject="Booking", text="Booked for Tuesday.")
+    raw = file_named_in_8bit("Weitergeleitet über Outlook.eml".encode("latin-1"))
+    raw = raw.replace(b"Content-Type: image/png", b"Content-Type: message/rfc822").replace(
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(PNG_1PX), b"\r\n" + inner
+    )
+    assert [a.filename for a in parse_email(raw).attachments] == ["Weitergeleitet über Outlook.eml"]
+
+
 def test_a_body_whose_content_type_runs_into_the_next_header_is_still_read():
     raw = build_mail(text=None, html="<p>Please reset my password.</p>")
     run_together = b"Content-Type: text/html Content-Transfer-Encoding: 8bit"
@@ -968,3 +977,9 @@ def test_a_text_in_real_base64_is_still_decoded():
     words = "Die Heizung ist wieder aus, bitte kommen Sie vor Freitag. " * 3
     encoded = base64.encodebytes(words.encode()).replace(b"\n", b"\r\n")
     assert parse_email(text_labelled_base64(encoded)).text.strip() == words.strip()
+
+
+def test_a_first_header_with_a_long_name_is_a_header_not_a_banner():
+    name = "X-" + "Long" * 20
+    mail = parse_email(f"{name}: 1\r\n".encode() + build_mail(sender="Asha Gurung <asha@example.com>"))
+    assert mail.header(name) == "1" and mail.from_address == "asha@example.com" and not mail.headers_repaired
