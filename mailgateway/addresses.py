@@ -98,3 +98,12 @@ def is_support_address(address: str, *, support_address: str) -> bool:
     base, _, domain = split_address(address)
     support_base, _, support_domain = split_address(support)
     return base == support_base and domain == support_domain
+
+
+def replace_address(text: str, address: str, replacement: str) -> str:
+    """`text` with each whole occurrence of `address` (any case, `mailto:` too) written as
+    `replacement`; an address that merely contains it (`sita.agent@x`, `agent@x.np`) stays."""
+    if not address:
+        return text
+    whole = re.compile(rf"(?<![\w.+%-]){re.escape(address)}(?![\w-]|\.[\w-])", re.IGNORECASE)
+    return whole.sub(lambda _: replacement, text)

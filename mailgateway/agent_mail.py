@@ -15,7 +15,6 @@ notice are queued through `notifications.queue_notices()` and sent after commit.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ from support.errors import InvalidInput
 from support.models import Channel, Message, Ticket, User
 
 from . import held
+from .addresses import replace_address
 from .commands import Commands, parse_commands
 from .models import OutboundEmail
 from .notifications import Notice, queue_notices
@@ -88,7 +88,7 @@ def apply_staff_mail(
     internal = commands.internal or _answers_a_note(answered, mail)
     body = "" if text_is_empty(commands.text) else commands.text
     if not internal:
-        body = without_own_address(body, agent.email)
+        body = public_words(body, agent)
     if body and not internal and answered is not None and held.is_stale(ticket, agent, answered.sent_at):
         # The commands still apply (they say what the agent wants of the ticket); only the words
         # to the customer wait until the agent has seen what they missed.
@@ -134,13 +134,11 @@ def text_is_empty(text: str) -> bool:
     return not text.strip() or text.strip() == NO_TEXT
 
 
-def without_own_address(text: str, address: str) -> str:
-    """The agent's words with their personal address written as the support address: a signature
-    without its `-- ` line (Outlook's, a phone's) is kept as their words, and it often gives the
-    address, which no customer may see. Their name and the rest of the signature stay."""
-    if not address:
-        return text
-    return re.sub(re.escape(address), settings.SUPPORT_ADDRESS, text, flags=re.IGNORECASE)
+def public_words(text: str, agent: User) -> str:
+    """An agent's mailed words as a customer may read them: their personal address written as the
+    support address. A signature without its `-- ` line (Outlook's, a phone's) is kept as their
+    words, and it often gives the address, which no customer may see. Their name stays."""
+    return replace_address(text, agent.email, settings.SUPPORT_ADDRESS)
 
 
 def _answers_a_note(answered: Answered | None, mail: ParsedEmail) -> bool:

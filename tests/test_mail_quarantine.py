@@ -94,3 +94,15 @@ def test_accepting_a_staff_mail_that_failed_dmarc_posts_it_as_written_without_it
     ticket.refresh_from_db()
     assert message.sender == agent and message.message_text.endswith("The cleaner comes at 9.")
     assert ticket.status != "resolved" and message.html == ""  # staff vouched for the text, not for commands
+
+
+def test_accepting_a_staff_mail_does_not_show_the_agent_s_address_to_the_customer(customer_a, agent):
+    ticket = make_ticket(customer_a)
+    raw = build_mail(
+        sender="agent@sewabazaar.test",
+        subject=f"Re: [{ticket.reference}] x",
+        text="The cleaner comes at 9.\n\nSita | Support\nE: agent@sewabazaar.test",
+        headers={"Authentication-Results": "mx.ours; spf=fail; dmarc=fail header.from=sewabazaar.test"},
+    )
+    message = accept_into_ticket(deliver(raw), ticket=ticket, actor=agent)
+    assert message.message_text.endswith("E: support@example.com")
