@@ -41,7 +41,7 @@ from support import events
 from support.models import Message, Notification, NotificationEvent, NotificationPreference, Status, Ticket, User
 
 from .models import OutboundEmail, OutboundStatus, UndeliverableAddress
-from .outbound import CARRIES_MESSAGE, is_own_message_id, new_message_id
+from .outbound import CARRIES_MESSAGE, carried_message_id, is_own_message_id, new_message_id
 
 logger = logging.getLogger("mailgateway.notifications")
 
@@ -267,9 +267,7 @@ def _row(notice: Notice, ticket: Ticket, message: Message | None, facts: _Facts,
     elif notice.template == "ticket_opened" and 0 <= ack_limit <= facts.acks_this_hour:
         status = OutboundStatus.SKIPPED
         error = f"More than {settings.OUTBOUND_ACK_PER_HOUR} acknowledgements to this address within an hour."
-    # A message written here has an id of ours, which every mail carrying it shares; one that came
-    # by mail keeps its sender's id, and each mail carrying it gets its own.
-    carries = message is not None and notice.template in CARRIES_MESSAGE and is_own_message_id(message.email_message_id)
+    carries = message is not None and notice.template in CARRIES_MESSAGE
     context = dict(notice.context)
     if in_reply_to:
         context["in_reply_to"] = in_reply_to
@@ -279,11 +277,22 @@ def _row(notice: Notice, ticket: Ticket, message: Message | None, facts: _Facts,
         recipient=notice.person,
         to_address=address,
         template=notice.template,
-        message_id_header=message.email_message_id if carries and message is not None else new_message_id(),
+        message_id_header=_message_id(notice, message if carries else None),
         context=context,
         status=status,
         error=error,
     )
+
+
+def _message_id(notice: Notice, carried: Message | None) -> str:
+    """A message written here lends its id (ours) to every mail carrying it; one that came by mail
+    is carried to each recipient under an id of their own (`carried_message_id()`); any other mail
+    gets a new one."""
+    if carried is None:
+        return new_message_id()
+    if is_own_message_id(carried.email_message_id):
+        return carried.email_message_id
+    return carried_message_id(carried.pk, notice.person.pk)
 
 
 def _enqueue(outbound_ids: list[str]) -> None:

@@ -27,6 +27,7 @@ Headers (RFC 5322 section 3.6.4, RFC 3834):
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Sequence
 from email.utils import make_msgid, parseaddr
@@ -45,7 +46,7 @@ from support.models import User
 
 from .addresses import normalize_address, split_address
 from .models import OutboundEmail
-from .outbound_reads import Entry, Thread, read_thread, safe_display_name
+from .outbound_reads import Entry, MessageRef, Thread, read_thread, safe_display_name
 from .outbound_reads import author_label as author_label
 from .outbound_reads import lock_rows as lock_rows
 from .outbound_reads import outbound_rows as outbound_rows
@@ -57,6 +58,8 @@ REFERENCES_MAX_CHARS = 900
 PERSONAL_TEMPLATES = frozenset({"agent_reply"})
 # Mails that carry a message in full (the others tell of a change, or acknowledge).
 CARRIES_MESSAGE = frozenset({"new_ticket", "agent_reply", "customer_reply", "internal_note"})
+# The shape of `new_message_id()`'s ids (`email.utils.make_msgid`: time, process, random number).
+_MADE_ID = re.compile(r"<\d+\.\d+\.\d+\.sb@[^<>@\s]+>")
 # A Message-ID fit for In-Reply-To and References: `<left@right>` in printable ASCII, one `@`, of
 # a sane length. A sender's id that is not (8-bit, no `@`, 900 characters) would be written as an
 # RFC 2047 word or an endless line, which no client threads on.
@@ -72,15 +75,37 @@ def new_message_id() -> str:
 
 
 def is_own_message_id(value: str) -> bool:
-    """Whether the helpdesk made this Message-ID (`new_message_id()`), rather than a sender's
-    mail client. Only such an id is used again as the Message-ID of the mails carrying its
-    message: a sender's own id would reach a mailbox that already holds that mail (an agent in
-    Cc of the customer's mail), and an agent's id names their own mail server to the customer."""
-    return value.endswith(f".sb@{_id_domain()}>")
+    """Whether the helpdesk made this Message-ID (`new_message_id()`, under any support domain),
+    rather than a sender's mail client."""
+    return bool(_MADE_ID.fullmatch(value))
 
 
 def usable_message_id(value: str) -> bool:
     return bool(_USABLE_ID.fullmatch(value))
+
+
+def carried_message_id(message_pk: Any, recipient_pk: Any) -> str:
+    """The Message-ID of the mail that carries a message which came by mail to one recipient.
+
+    Such a message keeps its sender's id, which its mails do not use: a mailbox that already holds
+    the sender's mail (an agent in Cc of the customer's) may drop a second mail with the same id,
+    and an agent's mail client names their own mail server in its ids. Worked out from the two
+    keys, the same each time, so that later mails name it in References without a lookup."""
+    return _carried_message_id(message_pk, recipient_pk, _id_domain())
+
+
+@functools.lru_cache(maxsize=4096)
+def _carried_message_id(message_pk: Any, recipient_pk: Any, domain: str) -> str:
+    digest = hashlib.blake2b(f"{message_pk}:{recipient_pk}".encode(), digest_size=12).hexdigest()
+    return f"<{digest}.m.sb@{domain}>"
+
+
+def id_known_to(recipient_pk: Any, message: MessageRef | Entry) -> str:
+    """The Message-ID under which this recipient got (or wrote) the message: ours when the helpdesk
+    wrote it, theirs when they mailed it, else that of the mail that carried it to them."""
+    if not message.message_id or is_own_message_id(message.message_id) or message.sender_id == recipient_pk:
+        return message.message_id
+    return carried_message_id(message.pk, recipient_pk)
 
 
 def _id_domain() -> str:
@@ -163,18 +188,15 @@ def carried_and_previous(outbound: OutboundEmail, thread: Thread) -> tuple[Entry
 
 
 def threading_headers(outbound: OutboundEmail, thread: Thread) -> dict[str, str]:
-    """In-Reply-To and References from the ids the recipient can know: not the message the mail
-    carries (the mail stands for it), and for a customer no id an agent's own mail client made."""
-    for_staff = outbound.recipient is not None and outbound.recipient.is_staff
+    """In-Reply-To and References from the ids the recipient knows (`id_known_to()`), leaving out
+    the message the mail carries (the mail stands for it) and any id that is not a plain
+    `<left@right>`."""
     carried = outbound.message_id if outbound.template in CARRIES_MESSAGE else None
-    seen = [
-        e.message_id
-        for e in thread.latest
-        if e.pk != carried and (for_staff or not e.by_staff or is_own_message_id(e.message_id))
-    ]
-    answered = str(outbound.context.get("in_reply_to") or "")
-    skip = {outbound.message_id_header, *(e.message_id for e in thread.latest if e.pk == carried)}
-    ids = [i for i in (thread.first_id, *seen, answered) if i not in skip and usable_message_id(i)]
+    recipient = outbound.recipient_id
+    shown = [m for m in (thread.first, *thread.latest) if m is not None and m.pk != carried]
+    ids = [id_known_to(recipient, m) for m in shown]
+    ids.append(str(outbound.context.get("in_reply_to") or ""))
+    ids = [i for i in ids if i != outbound.message_id_header and usable_message_id(i)]
     references = build_references(ids)
     if not references:
         return {}

@@ -216,3 +216,35 @@ def test_in_the_embedded_default_each_sent_mail_is_a_readable_file(customer_a, s
     mail = email.message_from_bytes(written.read_bytes(), policy=default)
     assert mail["Subject"] == f"[{ticket.reference}] Leaking tap" and mail["To"] == customer_a.email
     assert OutboundEmail.objects.get(template="ticket_opened").status == OutboundStatus.SENT
+
+
+def test_each_notice_of_a_mailed_thread_answers_the_notice_before_it(customer_a, agent, committed, settings):
+    """Mail clients that thread by References (Thunderbird, mutt) keep one conversation: each
+    notice names the ids of the notices the agent got before, not the customer's own ids."""
+    settings.STAFF_NOTIFY_ADDRESSES = [agent.email]
+    with committed():
+        first = deliver(build_mail(sender=CUSTOMER, subject="Leaking tap", message_id="<c1@mail.example.com>"))
+    (n1,) = sent_to(agent.email)
+    django_mail.outbox = []
+    with committed():
+        deliver(build_mail(sender=CUSTOMER, subject=f"Re: [{first.ticket.reference}] Leaking tap", text="Worse now."))
+    (n2,) = sent_to(agent.email)
+    assert n2["In-Reply-To"] == n1["Message-ID"] and n1["Message-ID"] in n2["References"].split()
+
+
+def test_the_customer_s_next_mail_answers_the_mail_that_carried_the_agent_s_mailed_reply(
+    answered, customer_a, agent, committed
+):
+    ticket, mail = answered
+    with committed():
+        deliver(reply_to(mail, sender=CUSTOMER, text="Can it be 10am?"))
+    (notice,) = sent_to(agent.email)
+    django_mail.outbox = []
+    with committed():
+        deliver(reply_to(notice, sender="Sita Agent <agent@sewabazaar.test>", text="Yes, 10am."))
+    (m1,) = sent_to(customer_a.email)
+    django_mail.outbox = []
+    with committed():
+        make_reply(ticket, agent, "The cleaner is on the way.")
+    (m2,) = sent_to(customer_a.email)
+    assert m2["In-Reply-To"] == m1["Message-ID"] and m1["Message-ID"] in m2["References"].split()
