@@ -46,7 +46,7 @@ from support.models import User
 
 from .addresses import normalize_address, split_address
 from .models import OutboundEmail
-from .outbound_reads import Entry, MessageRef, Thread, read_thread, safe_display_name
+from .outbound_reads import Entry, Thread, read_thread, safe_display_name
 from .outbound_reads import author_label as author_label
 from .outbound_reads import lock_rows as lock_rows
 from .outbound_reads import outbound_rows as outbound_rows
@@ -84,28 +84,30 @@ def usable_message_id(value: str) -> bool:
     return bool(_USABLE_ID.fullmatch(value))
 
 
-def carried_message_id(message_pk: Any, recipient_pk: Any) -> str:
-    """The Message-ID of the mail that carries a message which came by mail to one recipient.
+def carried_message_id(message_id: str, recipient_pk: str) -> str:
+    """The Message-ID of the mail that carries a message which came by mail (its sender's id) to
+    one recipient.
 
-    Such a message keeps its sender's id, which its mails do not use: a mailbox that already holds
-    the sender's mail (an agent in Cc of the customer's) may drop a second mail with the same id,
-    and an agent's mail client names their own mail server in its ids. Worked out from the two
-    keys, the same each time, so that later mails name it in References without a lookup."""
-    return _carried_message_id(message_pk, recipient_pk, _id_domain())
+    Its mails do not use the sender's id: a mailbox that already holds the sender's mail (an agent
+    in Cc of the customer's) may drop a second mail with the same id, and an agent's mail client
+    names their own mail server in its ids. Worked out from the two, the same each time, so that
+    later mails name it in References without a lookup."""
+    return _carried_message_id(message_id, recipient_pk, _id_domain())
 
 
 @functools.lru_cache(maxsize=4096)
-def _carried_message_id(message_pk: Any, recipient_pk: Any, domain: str) -> str:
-    digest = hashlib.blake2b(f"{message_pk}:{recipient_pk}".encode(), digest_size=12).hexdigest()
+def _carried_message_id(message_id: str, recipient_pk: str, domain: str) -> str:
+    digest = hashlib.blake2b(f"{message_id} {recipient_pk}".encode(), digest_size=12).hexdigest()
     return f"<{digest}.m.sb@{domain}>"
 
 
-def id_known_to(recipient_pk: Any, message: MessageRef | Entry) -> str:
-    """The Message-ID under which this recipient got (or wrote) the message: ours when the helpdesk
-    wrote it, theirs when they mailed it, else that of the mail that carried it to them."""
-    if not message.message_id or is_own_message_id(message.message_id) or message.sender_id == recipient_pk:
-        return message.message_id
-    return carried_message_id(message.pk, recipient_pk)
+def id_known_to(recipient_pk: str, message_id: str, sender_pk: str) -> str:
+    """The Message-ID under which this recipient got (or wrote) a message: ours when the helpdesk
+    wrote it, theirs when they mailed it, else that of the mail that carried it to them. The keys
+    as text."""
+    if not message_id or is_own_message_id(message_id) or sender_pk == recipient_pk:
+        return message_id
+    return carried_message_id(message_id, recipient_pk)
 
 
 def _id_domain() -> str:
@@ -190,13 +192,16 @@ def carried_and_previous(outbound: OutboundEmail, thread: Thread) -> tuple[Entry
 def threading_headers(outbound: OutboundEmail, thread: Thread) -> dict[str, str]:
     """In-Reply-To and References from the ids the recipient knows (`id_known_to()`), leaving out
     the message the mail carries (the mail stands for it) and any id that is not a plain
-    `<left@right>`."""
+    `<left@right>`. The ticket's first message is its customer's (a ticket opened by mail is its
+    sender's; one opened here has an id of ours)."""
     carried = outbound.message_id if outbound.template in CARRIES_MESSAGE else None
-    recipient = outbound.recipient_id
-    shown = [m for m in (thread.first, *thread.latest) if m is not None and m.pk != carried]
-    ids = [id_known_to(recipient, m) for m in shown]
+    recipient = str(outbound.recipient_id)
+    left_out = {outbound.message_id_header, *(e.message_id for e in thread.latest if e.pk == carried)}
+    named = [(thread.first_id, str(outbound.ticket.customer_id))] if thread.first_id not in left_out else []
+    named += [(e.message_id, e.sender_id) for e in thread.latest if e.pk != carried]
+    ids = [id_known_to(recipient, message_id, sender) for message_id, sender in named]
     ids.append(str(outbound.context.get("in_reply_to") or ""))
-    ids = [i for i in ids if i != outbound.message_id_header and usable_message_id(i)]
+    ids = [i for i in ids if i not in left_out and usable_message_id(i)]
     references = build_references(ids)
     if not references:
         return {}

@@ -1,7 +1,7 @@
 """What sending a mail reads: the rows to send, locked, and the threads they show.
 
 In: outbound row ids (or rows). Out: `OutboundEmail` rows with their ticket, message, sender
-and recipient attached and `first_message_*`, `token_id` and `undeliverable` set, and
+and recipient attached and `first_message_id`, `token_id` and `undeliverable` set, and
 `Thread`s of plain `Entry`s. Reads only (the locking read takes row locks for the caller's
 transaction), a fixed number of queries whatever the length of the threads. On PostgreSQL the
 two hot reads are written out in SQL: Django compiled them in more CPU than a mail takes to
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, connections
-from django.db.models import Exists, F, OuterRef, Subquery, UUIDField, Window
+from django.db.models import Exists, F, OuterRef, Subquery, Window
 from django.db.models.base import ModelState
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -40,7 +40,7 @@ class Entry:
     author: str
     created_at: Any
     is_internal: bool
-    sender_id: Any = None
+    sender_id: str = ""  # as text: it is only compared, and text loads without making a UUID
 
     def __getitem__(self, name: str) -> Any:
         """Django's templates try a name as a key first: answered here, not by a TypeError."""
@@ -59,17 +59,8 @@ class Entry:
 
 
 @dataclass(frozen=True)
-class MessageRef:
-    """A message as threading names it: its key, its Message-ID and who wrote it."""
-
-    pk: Any
-    message_id: str
-    sender_id: Any
-
-
-@dataclass(frozen=True)
 class Thread:
-    first: MessageRef | None  # the ticket's first public message with a Message-ID
+    first_id: str
     latest: tuple[Entry, ...]  # oldest first, at most THREAD_WINDOW
 
 
@@ -105,7 +96,7 @@ def author_label(*, name: str, email: str, is_staff: bool) -> str:
 def read_thread(outbound: OutboundEmail, *, staff_view: bool) -> Thread:
     """The latest messages the recipient may see, up to the one the mail carries (one query).
 
-    The ticket's first message comes with the row (`first_message_*`, see `outbound_rows()`).
+    The ticket's first Message-ID comes with the row (`first_message_id`, see `outbound_rows()`).
     """
     messages = Message.objects.filter(ticket_id=outbound.ticket_id)
     if not staff_view:
@@ -114,7 +105,7 @@ def read_thread(outbound: OutboundEmail, *, staff_view: bool) -> Thread:
         messages = messages.filter(created_at__lte=outbound.message.created_at)
     rows = messages.order_by("-created_at", "-id").values_list(*_THREAD_FIELDS)[:THREAD_WINDOW]
     latest = tuple(entry for _, entry in _entries(reversed(rows)))
-    return Thread(first=first_message_of(outbound), latest=latest)
+    return Thread(first_id=getattr(outbound, "first_message_id", "") or "", latest=latest)
 
 
 def read_threads(rows: Sequence[OutboundEmail]) -> dict[Any, Thread]:
@@ -141,13 +132,8 @@ def read_threads(rows: Sequence[OutboundEmail]) -> dict[Any, Thread]:
         ][:THREAD_WINDOW]
         if len(visible) < THREAD_WINDOW and len(candidates) == fetched:
             continue  # there may be more of its thread further back
-        threads[row.pk] = Thread(first=first_message_of(row), latest=tuple(reversed(visible)))
+        threads[row.pk] = Thread(first_id=getattr(row, "first_message_id", "") or "", latest=tuple(reversed(visible)))
     return threads
-
-
-def first_message_of(row: OutboundEmail) -> MessageRef | None:
-    pk = getattr(row, "first_message_pk", None)
-    return None if pk is None else MessageRef(pk, row.first_message_mid, row.first_message_sender)  # type: ignore[attr-defined]
 
 
 _THREAD_FIELDS = (
@@ -171,7 +157,7 @@ def latest_messages(ticket_ids: set[Any], count: int) -> list[tuple[Any, ...]]:
     message, user = Message._meta.db_table, User._meta.db_table
     sql = f"""
         SELECT m.ticket_id, m.id, m.email_message_id, m.message_text, m.is_internal, m.created_at,
-               u.name, u.email, u.is_staff, m.sender_id
+               u.name, u.email, u.is_staff, m.sender_id::text
         FROM unnest(%s::uuid[]) AS t(id)
         CROSS JOIN LATERAL (
             SELECT * FROM "{message}" WHERE ticket_id = t.id ORDER BY created_at DESC, id DESC LIMIT %s
@@ -200,24 +186,21 @@ def _entries(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, Entry]]:
         author = authors.get((name, email, is_staff))
         if author is None:
             author = authors[name, email, is_staff] = author_label(name=name, email=email, is_staff=is_staff)
-        yield ticket_id, Entry(pk, message_id, text, author, created_at, is_internal, sender_id)
+        yield ticket_id, Entry(pk, message_id, text, author, created_at, is_internal, str(sender_id))
 
 
 def outbound_rows() -> Any:
     """Outbound rows with what sending needs in the same query: the people, the message, the
-    recipient's reply token, whether the address is undeliverable, the ticket's first message (its
-    key, Message-ID and sender, as `first_message_of()` reads them)."""
+    recipient's reply token, whether the address is undeliverable, the ticket's first Message-ID."""
     first = (
         Message.objects.filter(ticket_id=OuterRef("ticket_id"), is_internal=False)
         .exclude(email_message_id="")
         .order_by("created_at", "id")
+        .values("email_message_id")[:1]
     )
     token = ReplyToken.objects.filter(ticket_id=OuterRef("ticket_id"), person_id=OuterRef("recipient_id"))
     return OutboundEmail.objects.select_related("ticket", "message", "message__sender", "recipient").annotate(
-        # Typed, so that SQLite's hex text comes back as the UUIDs the thread's entries carry.
-        first_message_pk=Subquery(first.values("id")[:1], output_field=UUIDField()),
-        first_message_mid=Subquery(first.values("email_message_id")[:1]),
-        first_message_sender=Subquery(first.values("sender_id")[:1], output_field=UUIDField()),
+        first_message_id=Subquery(first),
         token_id=Subquery(token.values("token_id")[:1]),
         undeliverable=Exists(UndeliverableAddress.objects.filter(address__iexact=OuterRef("to_address"))),
     )
@@ -292,7 +275,7 @@ def _tables() -> dict[Any, str]:
 
 def _select_rows(source: str) -> str:
     """The rows of `source` (named `o`) with their ticket, message, sender, recipient, reply token,
-    undeliverable flag and the ticket's first message, in the order `_row_from()` reads. The
+    undeliverable flag and the ticket's first Message-ID, in the order `_row_from()` reads. The
     message is read by its key (LIMIT keeps the planner from hashing the whole message table,
     which it chose while that was small: 2 ms of a batch of 100)."""
     table = _tables()
@@ -304,7 +287,9 @@ def _select_rows(source: str) -> str:
         + [f"u.{c}" for c in _RECIPIENT_FIELDS]
     )
     return f"""
-        SELECT {columns}, f.id, f.email_message_id, f.sender_id,
+        SELECT {columns},
+            (SELECT f.email_message_id FROM {table[Message]} f WHERE f.ticket_id = o.ticket_id
+             AND NOT f.is_internal AND f.email_message_id <> '' ORDER BY f.created_at, f.id LIMIT 1),
             (SELECT r.token_id FROM {table[ReplyToken]} r
              WHERE r.ticket_id = o.ticket_id AND r.person_id = o.recipient_id LIMIT 1),
             EXISTS (SELECT 1 FROM {table[UndeliverableAddress]} d WHERE UPPER(d.address) = UPPER(o.to_address))
@@ -315,10 +300,6 @@ def _select_rows(source: str) -> str:
             JOIN {table[User]} s ON s.id = m.sender_id WHERE m.id = o.message_id LIMIT 1
         ) m ON true
         LEFT JOIN {table[User]} u ON u.id = o.recipient_id
-        LEFT JOIN LATERAL (
-            SELECT f.id, f.email_message_id, f.sender_id FROM {table[Message]} f WHERE f.ticket_id = o.ticket_id
-            AND NOT f.is_internal AND f.email_message_id <> '' ORDER BY f.created_at, f.id LIMIT 1
-        ) f ON true
     """
 
 
@@ -382,9 +363,7 @@ def _row_from(values: Sequence[Any], database: Any) -> OutboundEmail:
         related["message"] = message
     if values[message_end + 1] is not None:
         related["recipient"] = _loaded(User, _RECIPIENT_FIELDS, values[message_end + 1 : recipient_end], alias)
-    (row.first_message_pk, row.first_message_mid, row.first_message_sender, row.token_id, row.undeliverable) = values[
-        recipient_end:
-    ]
+    row.first_message_id, row.token_id, row.undeliverable = values[recipient_end:]
     return row
 
 
