@@ -28,6 +28,9 @@ _AUTO_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 
+# DSPAM's classes that are verdicts (Innocent and Whitelisted leave the mail to a person).
+_DSPAM_VERDICTS = {"spam", "blacklisted", "virus"}
+
 
 @dataclass(frozen=True)
 class Ignore:
@@ -148,6 +151,3 @@ def _spam(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any, support
     if dspam in _DSPAM_VERDICTS:
         return Ignore("spam", f"The receiving server's DSPAM filter classed it as {dspam} (X-DSPAM-Result).")
     return None
-
-
-_DSPAM_VERDICTS = {"spam", "blacklisted", "virus"}

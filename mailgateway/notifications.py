@@ -45,7 +45,7 @@ from .outbound import CARRIES_MESSAGE, carried_message_id, is_own_message_id, ne
 
 logger = logging.getLogger("mailgateway.notifications")
 
-# Templates whose mail is the message itself: they carry the message's own Message-ID.
+# `@sita` or `@sita@sewabazaar.test` in an internal note: that agent is told of it.
 _MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9._%+-]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
 
 

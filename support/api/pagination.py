@@ -48,10 +48,13 @@ class TicketPagination(PageNumberPagination):
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
         for parameter in parameters:
-            parameter["schema"]["minimum"] = 1
             if parameter["name"] == self.page_query_param:
-                parameter["description"] = "A page number from 1; `last` for the last page."
+                parameter["schema"] = {
+                    "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["last"]}]
+                }
+                parameter["description"] = "A page number from 1, or `last` for the last page."
             else:
+                parameter["schema"]["minimum"] = 1
                 parameter["description"] = (
                     f"Results per page, 10 by default; over {self.max_page_size} is served as {self.max_page_size}."
                 )
