@@ -292,7 +292,7 @@ def _message_id(notice: Notice, carried: Message | None) -> str:
         return new_message_id()
     if is_own_message_id(carried.email_message_id):
         return carried.email_message_id
-    return carried_message_id(carried.email_message_id, str(notice.person.pk))
+    return carried_message_id(carried.email_message_id, str(carried.sender_id), str(notice.person.pk))
 
 
 def _enqueue(outbound_ids: list[str]) -> None:

@@ -84,30 +84,35 @@ def usable_message_id(value: str) -> bool:
     return bool(_USABLE_ID.fullmatch(value))
 
 
-def carried_message_id(message_id: str, recipient_pk: str) -> str:
+def carried_message_id(message_id: str, sender_pk: str, recipient_pk: str) -> str:
     """The Message-ID of the mail that carries a message which came by mail (its sender's id) to
     one recipient.
 
     Its mails do not use the sender's id: a mailbox that already holds the sender's mail (an agent
     in Cc of the customer's) may drop a second mail with the same id, and an agent's mail client
-    names their own mail server in its ids. Worked out from the two, the same each time, so that
-    later mails name it in References without a lookup."""
-    return _carried_message_id(message_id, recipient_pk, _id_domain())
+    names their own mail server in its ids. Worked out from the message's id and sender (unique
+    together, as `Message` keeps them) and the recipient, the same each time, so that later mails
+    name it in References without a lookup. The keys as text."""
+    return _carried_message_id(message_id, sender_pk, recipient_pk, _id_domain())
 
 
 @functools.lru_cache(maxsize=4096)
-def _carried_message_id(message_id: str, recipient_pk: str, domain: str) -> str:
-    digest = hashlib.blake2b(f"{message_id} {recipient_pk}".encode(), digest_size=12).hexdigest()
+def _carried_message_id(message_id: str, sender_pk: str, recipient_pk: str, domain: str) -> str:
+    digest = hashlib.blake2b(f"{message_id} {sender_pk} {recipient_pk}".encode(), digest_size=12).hexdigest()
     return f"<{digest}.m.sb@{domain}>"
 
 
-def id_known_to(recipient_pk: str, message_id: str, sender_pk: str) -> str:
-    """The Message-ID under which this recipient got (or wrote) a message: ours when the helpdesk
-    wrote it, theirs when they mailed it, else that of the mail that carried it to them. The keys
-    as text."""
+def id_known_to(recipient_pk: str, to_staff: bool, message_id: str, sender_pk: str, by_staff: bool) -> str:
+    """The Message-ID under which this recipient got (or wrote) a message; the keys as text.
+
+    Ours when the helpdesk wrote it; the sender's own when the recipient wrote it, and when a
+    customer or participant wrote it and the recipient is one too (they had it in To or Cc: the
+    helpdesk relays only staff's words to them); else the id of the mail that carried it to them."""
     if not message_id or is_own_message_id(message_id) or sender_pk == recipient_pk:
         return message_id
-    return carried_message_id(message_id, recipient_pk)
+    if not to_staff and not by_staff:
+        return message_id
+    return carried_message_id(message_id, sender_pk, recipient_pk)
 
 
 def _id_domain() -> str:
@@ -196,10 +201,11 @@ def threading_headers(outbound: OutboundEmail, thread: Thread) -> dict[str, str]
     sender's; one opened here has an id of ours)."""
     carried = outbound.message_id if outbound.template in CARRIES_MESSAGE else None
     recipient = str(outbound.recipient_id)
+    to_staff = outbound.recipient is not None and outbound.recipient.is_staff
     left_out = {outbound.message_id_header, *(e.message_id for e in thread.latest if e.pk == carried)}
-    named = [(thread.first_id, str(outbound.ticket.customer_id))] if thread.first_id not in left_out else []
-    named += [(e.message_id, e.sender_id) for e in thread.latest if e.pk != carried]
-    ids = [id_known_to(recipient, message_id, sender) for message_id, sender in named]
+    named = [(thread.first_id, str(outbound.ticket.customer_id), False)] if thread.first_id not in left_out else []
+    named += [(e.message_id, e.sender_id, e.by_staff) for e in thread.latest if e.pk != carried]
+    ids = [id_known_to(recipient, to_staff, message_id, sender, by_staff) for message_id, sender, by_staff in named]
     ids.append(str(outbound.context.get("in_reply_to") or ""))
     ids = [i for i in ids if i not in left_out and usable_message_id(i)]
     references = build_references(ids)

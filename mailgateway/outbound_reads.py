@@ -41,6 +41,7 @@ class Entry:
     created_at: Any
     is_internal: bool
     sender_id: str = ""  # as text: it is only compared, and text loads without making a UUID
+    by_staff: bool = False
 
     def __getitem__(self, name: str) -> Any:
         """Django's templates try a name as a key first: answered here, not by a TypeError."""
@@ -186,7 +187,7 @@ def _entries(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, Entry]]:
         author = authors.get((name, email, is_staff))
         if author is None:
             author = authors[name, email, is_staff] = author_label(name=name, email=email, is_staff=is_staff)
-        yield ticket_id, Entry(pk, message_id, text, author, created_at, is_internal, str(sender_id))
+        yield ticket_id, Entry(pk, message_id, text, author, created_at, is_internal, str(sender_id), bool(is_staff))
 
 
 def outbound_rows() -> Any:

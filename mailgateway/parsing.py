@@ -114,8 +114,8 @@ class ParsedEmail:
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     report: DeliveryReport | None = None
     defects: tuple[str, ...] = ()
-    # The header block was read only after a repair (blank or banner lines above it, unindented
-    # or spaced lines in it): the receiving server's checks may not have seen this From.
+    # The header block was read only after a repair of lines inside it (unindented, or spaced
+    # before the colon): the receiving server's checks may not have seen this From.
     headers_repaired: bool = False
 
     def header(self, name: str) -> str:
@@ -203,7 +203,9 @@ def _message_from(raw: bytes) -> tuple[Message, bool]:
             again = _fed(repaired, 0)
             if again.get("From") is not None:
                 return again, True
-    return message, start > 0
+    # Lines skipped above the headers (blank ones, an export's banner) were put there after the
+    # receiving server, which writes its own headers on top: its checks saw the headers.
+    return message, False
 
 
 def _fed(raw: bytes, start: int) -> Message:

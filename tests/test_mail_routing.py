@@ -157,6 +157,20 @@ def test_a_repaired_staff_from_that_passed_dmarc_is_staff(customer_a, agent):
     assert inbound.status == "processed" and inbound.message.sender == agent
 
 
+@pytest.mark.parametrize("above", [b"\n", b"\r\n", b"\nFrom MAILER-DAEMON Thu Dec  3 10:00:00 2026\n"])
+def test_a_staff_mail_with_lines_an_mta_pipe_put_above_it_is_still_staff(above, customer_a, agent):
+    """The receiving server wrote its own headers on top and checked these: what a local pipe puts
+    above them is no sign of a forged sender."""
+    ticket = make_ticket(customer_a)
+    raw = build_mail(
+        sender="Sita Agent <agent@sewabazaar.test>",
+        subject=f"Re: [{ticket.reference}] x",
+        headers={"Authentication-Results": "mx.ours; spf=pass; dkim=pass; dmarc=none"},
+    )
+    inbound = deliver(above + raw)
+    assert inbound.status == "processed" and inbound.message.sender == agent
+
+
 def test_a_customer_s_mail_with_a_repaired_header_block_is_still_theirs(customer_a):
     ticket = make_ticket(customer_a)
     inbound = deliver(_broken_header_block(ticket.reference, customer_a.email, "none"))

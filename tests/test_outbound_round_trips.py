@@ -248,3 +248,39 @@ def test_the_customer_s_next_mail_answers_the_mail_that_carried_the_agent_s_mail
         make_reply(ticket, agent, "The cleaner is on the way.")
     (m2,) = sent_to(customer_a.email)
     assert m2["In-Reply-To"] == m1["Message-ID"] and m1["Message-ID"] in m2["References"].split()
+
+
+def test_two_senders_reusing_one_message_id_give_two_tickets_notices_of_their_own(
+    customer_a, customer_b, agent, committed, settings
+):
+    """A Message-ID is unique only with its sender: the notices (and a reply to them) tell the two
+    tickets apart."""
+    settings.STAFF_NOTIFY_ADDRESSES = [agent.email]
+    with committed():
+        first = deliver(build_mail(sender=CUSTOMER, subject="Leaking tap", message_id="<same@x.example>"))
+    (to_first,) = sent_to(agent.email)
+    django_mail.outbox = []
+    other = build_mail(sender=f"Bikash <{customer_b.email}>", subject="Refund", message_id="<same@x.example>")
+    with committed():
+        second = deliver(other, recipient="billing@example.com")
+    (to_second,) = sent_to(agent.email)
+    assert first.ticket_id != second.ticket_id and to_first["Message-ID"] != to_second["Message-ID"]
+    with committed():
+        answer = deliver(reply_to(to_first, sender="Sita Agent <agent@sewabazaar.test>", keep_reply_to=False))
+    assert answer.ticket_id == first.ticket_id
+
+
+def test_a_participant_s_mail_names_the_customer_s_mail_by_the_id_they_both_hold(
+    customer_a, agent, committed, settings
+):
+    """People in the customer's Cc had the customer's own mail; the helpdesk never relayed it to
+    them under another id, so References name it by its own."""
+    settings.STAFF_NOTIFY_ADDRESSES = [agent.email]
+    with committed():
+        first = deliver(build_mail(sender=CUSTOMER, cc="Ram <ram@example.net>", message_id="<c1@mail.example.com>"))
+    django_mail.outbox = []
+    with committed():
+        make_reply(first.ticket, agent, "We are on it.")
+    (to_ram,) = sent_to("ram@example.net")
+    assert "<c1@mail.example.com>" in to_ram["References"].split()
+    assert all(i == "<c1@mail.example.com>" or i.endswith(".sb@example.com>") for i in to_ram["References"].split())
