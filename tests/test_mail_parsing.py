@@ -999,3 +999,13 @@ def test_a_first_header_with_a_long_name_is_a_header_not_a_banner():
 )
 def test_an_address_is_replaced_only_where_it_is_written_whole(text, expected):
     assert replace_address(text, "agent@sewabazaar.test", "support@example.com") == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "written"),
+    [("sita@xn--mnchen-3ya.de", "sita@münchen.de"), ("sita@münchen.de", "sita@xn--mnchen-3ya.de")],
+)
+def test_an_address_is_replaced_whichever_form_its_domain_is_written_in(stored, written):
+    assert replace_address(f"Write to {written} today", stored, "support@example.com") == (
+        "Write to support@example.com today"
+    )
