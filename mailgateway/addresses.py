@@ -98,27 +98,3 @@ def is_support_address(address: str, *, support_address: str) -> bool:
     base, _, domain = split_address(address)
     support_base, _, support_domain = split_address(support)
     return base == support_base and domain == support_domain
-
-
-def replace_address(text: str, address: str, replacement: str) -> str:
-    """`text` with each whole occurrence of `address` (any case, `mailto:` too, its domain in
-    Unicode or punycode) written as `replacement`; an address that merely contains it
-    (`sita.agent@x`, `agent@x.np`) stays."""
-    if not address:
-        return text
-    spellings = "|".join(re.escape(a) for a in sorted(_spellings(address), key=len, reverse=True))
-    whole = re.compile(rf"(?<![\w.+%-])(?:{spellings})(?![\w-]|\.[\w-])", re.IGNORECASE)
-    return whole.sub(lambda _: replacement, text)
-
-
-def _spellings(address: str) -> set[str]:
-    """The address, and with its domain in the other IDN form (`münchen.de`, `xn--mnchen-3ya.de`)."""
-    local, _, domain = address.rpartition("@")
-    found = {address}
-    try:
-        other = domain.encode("idna").decode("ascii") if not domain.isascii() else domain.encode().decode("idna")
-    except UnicodeError:
-        return found
-    if local and other:
-        found.add(f"{local}@{other}")
-    return found

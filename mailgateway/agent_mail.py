@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Q
 
 from support import rules, services
@@ -26,7 +25,6 @@ from support.errors import InvalidInput
 from support.models import Channel, Message, Ticket, User
 
 from . import held
-from .addresses import replace_address
 from .commands import Commands, parse_commands
 from .models import OutboundEmail
 from .notifications import Notice, queue_notices
@@ -87,8 +85,6 @@ def apply_staff_mail(
         return _decide_held(ticket, agent, mail, commands)
     internal = commands.internal or _answers_a_note(answered, mail)
     body = "" if text_is_empty(commands.text) else commands.text
-    if not internal:
-        body = public_words(body, agent)
     if body and not internal and answered is not None and held.is_stale(ticket, agent, answered.sent_at):
         # The commands still apply (they say what the agent wants of the ticket); only the words
         # to the customer wait until the agent has seen what they missed.
@@ -132,13 +128,6 @@ def text_is_empty(text: str) -> bool:
     from .extraction import NO_TEXT
 
     return not text.strip() or text.strip() == NO_TEXT
-
-
-def public_words(text: str, agent: User) -> str:
-    """An agent's mailed words as a customer may read them: their personal address written as the
-    support address. A signature without its `-- ` line (Outlook's, a phone's) is kept as their
-    words, and it often gives the address, which no customer may see. Their name stays."""
-    return replace_address(text, agent.email, settings.SUPPORT_ADDRESS)
 
 
 def _answers_a_note(answered: Answered | None, mail: ParsedEmail) -> bool:

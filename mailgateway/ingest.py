@@ -278,13 +278,10 @@ def apply_route(
                 return
             message = outcome.message
         else:
-            from .agent_mail import public_words
-
             message = services.add_message(
                 ticket=ticket,
                 author=author,
-                # Staff vouched for the mail, not for showing the agent's address to the customer.
-                message_text=public_words(extracted.text, author) if author.is_staff else extracted.text,
+                message_text=extracted.text,
                 channel=Channel.EMAIL,
                 html="" if author.is_staff else extracted.html,  # see apply_staff_mail: text only
                 email_message_id=mail.message_id,

@@ -3,8 +3,11 @@ and choices are acceptable. Raises the domain's errors (`support.errors`); reads
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
+
+from django.conf import settings
 
 from .errors import InvalidInput, NotAllowed
 from .models import Channel, Ticket, TicketParticipant, User
@@ -52,6 +55,37 @@ def clean_message_text(text: str | None, *, channel: str) -> str:
             )
         text = text[: MAX_TYPED_TEXT - len(TRUNCATION_MARKER)].rstrip() + TRUNCATION_MARKER
     return text
+
+
+def public_staff_text(text: str, author: User) -> str:
+    """A staff member's public words as a customer may read them: their personal address written
+    as the support address, which is the only one a customer sees. It comes mostly in a mailed
+    signature without its `-- ` line (Outlook's, a phone's), kept as the agent's words."""
+    return replace_address(text, author.email, settings.SUPPORT_ADDRESS)
+
+
+def replace_address(text: str, address: str, replacement: str) -> str:
+    """`text` with each whole occurrence of `address` (any case, `mailto:` too, its domain in
+    Unicode or punycode) written as `replacement`; an address that merely contains it
+    (`sita.agent@x`, `agent@x.np`) stays."""
+    if not address:
+        return text
+    spellings = "|".join(re.escape(a) for a in sorted(_spellings(address), key=len, reverse=True))
+    whole = re.compile(rf"(?<![\w.+%-])(?:{spellings})(?![\w-]|\.[\w-])", re.IGNORECASE)
+    return whole.sub(lambda _: replacement, text)
+
+
+def _spellings(address: str) -> set[str]:
+    """The address, and with its domain in the other IDN form (`münchen.de`, `xn--mnchen-3ya.de`)."""
+    local, _, domain = address.rpartition("@")
+    found = {address}
+    try:
+        other = domain.encode("idna").decode("ascii") if not domain.isascii() else domain.encode().decode("idna")
+    except UnicodeError:
+        return found
+    if local and other:
+        found.add(f"{local}@{other}")
+    return found
 
 
 def clean_title(title: str | None) -> str:

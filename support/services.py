@@ -40,6 +40,7 @@ from .rules import (
     clean_message_text,
     clean_tags,
     clean_title,
+    public_staff_text,
     require_conversation,
     require_staff,
     require_view,
@@ -101,6 +102,8 @@ def open_ticket(
         require_staff(author, "open a ticket for someone else")
     title = clean_title(title)
     text = clean_message_text(message_text, channel=channel)
+    if author.is_staff:
+        text = public_staff_text(text, author)
     category = clean_choice(category, Category, "category")
     priority = clean_choice(priority, Priority, "priority")
     source = clean_choice(source, Source, "source")
@@ -163,6 +166,8 @@ def add_message(
     if is_internal:
         require_staff(author, "write internal notes")
     text = clean_message_text(message_text, channel=channel)
+    if author.is_staff and not is_internal:
+        text = public_staff_text(text, author)
     with transaction.atomic():
         ticket = _locked(ticket)
         # Stamped under the ticket's lock, so that the messages' order is the order in which

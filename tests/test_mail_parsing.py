@@ -14,7 +14,7 @@ from email.policy import SMTP
 
 import pytest
 
-from mailgateway.addresses import parse_address_list, replace_address
+from mailgateway.addresses import parse_address_list
 from mailgateway.parsing import decode_text, message_ids, parse_email
 from tests.builders import PDF_HEAD, PNG_1PX
 from tests.mailbuilder import build_mail, tnef_with_file
@@ -983,29 +983,3 @@ def test_a_first_header_with_a_long_name_is_a_header_not_a_banner():
     name = "X-" + "Long" * 20
     mail = parse_email(f"{name}: 1\r\n".encode() + build_mail(sender="Asha Gurung <asha@example.com>"))
     assert mail.header(name) == "1" and mail.from_address == "asha@example.com" and not mail.headers_repaired
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("E: Agent@SewaBazaar.test | T: 555", "E: support@example.com | T: 555"),
-        ("<mailto:agent@sewabazaar.test>", "<mailto:support@example.com>"),
-        ("agent@sewabazaar.test.", "support@example.com."),
-        ("sita.agent@sewabazaar.test", "sita.agent@sewabazaar.test"),
-        ("subagent@sewabazaar.test", "subagent@sewabazaar.test"),
-        ("agent@sewabazaar.test.np", "agent@sewabazaar.test.np"),
-        ("agent@sewabazaar.testing", "agent@sewabazaar.testing"),
-    ],
-)
-def test_an_address_is_replaced_only_where_it_is_written_whole(text, expected):
-    assert replace_address(text, "agent@sewabazaar.test", "support@example.com") == expected
-
-
-@pytest.mark.parametrize(
-    ("stored", "written"),
-    [("sita@xn--mnchen-3ya.de", "sita@münchen.de"), ("sita@münchen.de", "sita@xn--mnchen-3ya.de")],
-)
-def test_an_address_is_replaced_whichever_form_its_domain_is_written_in(stored, written):
-    assert replace_address(f"Write to {written} today", stored, "support@example.com") == (
-        "Write to support@example.com today"
-    )

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from support import events, message_files, rules, services
 from support.errors import InvalidFileType, InvalidInput, NotAllowed
 from support.models import Channel, EventKind, Message, Status, TicketEvent
+from support.rules import replace_address
 from tests.builders import WINDOWS_EXE, make_reply, make_ticket
 
 
@@ -211,3 +212,29 @@ def test_a_renamed_executable_is_not_stored(ticket, customer_a):
             ticket=ticket, uploader=customer_a, content=io.BytesIO(WINDOWS_EXE), filename="a.pdf", size=len(WINDOWS_EXE)
         )
     assert ticket.attachments.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("E: Agent@SewaBazaar.test | T: 555", "E: support@example.com | T: 555"),
+        ("<mailto:agent@sewabazaar.test>", "<mailto:support@example.com>"),
+        ("agent@sewabazaar.test.", "support@example.com."),
+        ("sita.agent@sewabazaar.test", "sita.agent@sewabazaar.test"),
+        ("subagent@sewabazaar.test", "subagent@sewabazaar.test"),
+        ("agent@sewabazaar.test.np", "agent@sewabazaar.test.np"),
+        ("agent@sewabazaar.testing", "agent@sewabazaar.testing"),
+    ],
+)
+def test_an_address_is_replaced_only_where_it_is_written_whole(text, expected):
+    assert replace_address(text, "agent@sewabazaar.test", "support@example.com") == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "written"),
+    [("sita@xn--mnchen-3ya.de", "sita@münchen.de"), ("sita@münchen.de", "sita@xn--mnchen-3ya.de")],
+)
+def test_an_address_is_replaced_whichever_form_its_domain_is_written_in(stored, written):
+    assert replace_address(f"Write to {written} today", stored, "support@example.com") == (
+        "Write to support@example.com today"
+    )
