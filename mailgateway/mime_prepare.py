@@ -57,7 +57,6 @@ _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
 _HEADER_START = re.compile(rb"[!-9;-~]{1,76}:")  # a header's name and its colon (RFC 5322 2.2)
 _MAIL_ENCODINGS = {"base64", "quoted-printable"}  # encodings a mail is attached in, against RFC 2046 5.2.1
 _BODY_TYPES = {"text/plain", "text/html"}
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # an 8-bit byte the stdlib read into a header, escaped
 
 
 @dataclass(frozen=True)
@@ -282,8 +281,11 @@ def read_8bit_file_names(message: Message, charset: str | None) -> None:
             continue
         for name in ("Content-Disposition", "Content-Type"):
             raw = next((value for key, value in part.raw_items() if key.lower() == name.lower()), None)
-            if isinstance(raw, str) and _ESCAPED_BYTE.search(raw):
-                part.replace_header(name, unescape_raw_header(raw, charset))
+            if not isinstance(raw, str):
+                continue
+            read = unescape_raw_header(raw, charset)
+            if read != raw:  # it held 8-bit bytes (`unescape_raw_header` leaves any other as it is)
+                part.replace_header(name, read)
 
 
 def name_misplaced_filenames(message: Message) -> None:
