@@ -79,14 +79,20 @@ def test_the_admin_accept_action_posts_the_mail(client, admin_user, quarantined)
     assert InboundEmail.objects.get(pk=quarantined.pk).status == "processed"
 
 
+def staff_mail_failing_dmarc(ticket, **parts) -> bytes:  # type: ignore[no-untyped-def]
+    """The agent's reply on the ticket, from a server that failed DMARC for the staff domain."""
+    dmarc_failed = {"Authentication-Results": "mx.ours; spf=fail; dmarc=fail header.from=sewabazaar.test"}
+    return build_mail(
+        sender="agent@sewabazaar.test", subject=f"Re: [{ticket.reference}] x", headers=dmarc_failed, **parts
+    )
+
+
 def test_accepting_a_staff_mail_that_failed_dmarc_posts_it_as_written_without_its_commands(customer_a, agent):
     ticket = make_ticket(customer_a)
-    raw = build_mail(
-        sender="agent@sewabazaar.test",
-        subject=f"Re: [{ticket.reference}] x",
+    raw = staff_mail_failing_dmarc(
+        ticket,
         text="#status resolved\nThe cleaner comes at 9.",
         html="<p>The cleaner comes at 9.</p><blockquote>an internal note quoted</blockquote>",
-        headers={"Authentication-Results": "mx.ours; spf=fail; dmarc=fail header.from=sewabazaar.test"},
     )
     inbound = deliver(raw)
     assert inbound.reason == "sender_unverified"
@@ -98,11 +104,6 @@ def test_accepting_a_staff_mail_that_failed_dmarc_posts_it_as_written_without_it
 
 def test_accepting_a_staff_mail_does_not_show_the_agent_s_address_to_the_customer(customer_a, agent):
     ticket = make_ticket(customer_a)
-    raw = build_mail(
-        sender="agent@sewabazaar.test",
-        subject=f"Re: [{ticket.reference}] x",
-        text="The cleaner comes at 9.\n\nSita | Support\nE: agent@sewabazaar.test",
-        headers={"Authentication-Results": "mx.ours; spf=fail; dmarc=fail header.from=sewabazaar.test"},
-    )
+    raw = staff_mail_failing_dmarc(ticket, text="The cleaner comes at 9.\n\nSita | Support\nE: agent@sewabazaar.test")
     message = accept_into_ticket(deliver(raw), ticket=ticket, actor=agent)
     assert message.message_text.endswith("E: support@example.com")

@@ -84,17 +84,26 @@ def test_a_reply_that_kept_only_the_id_of_a_mail_we_sent_finds_its_ticket(custom
     assert inbound.ticket_id == first.ticket_id and inbound.message.routed_by == "in_reply_to"
 
 
+def answered_by_mail_both_ways(mail, agent, committed, *, asked: str, answer: str):  # type: ignore[no-untyped-def]
+    """The customer answers `mail` by mail; the agent answers the notice of it by mail: (that
+    notice, the agent's stored inbound mail). The outbox is left with what the agent's answer sent."""
+    with committed():
+        deliver(reply_to(mail, sender=CUSTOMER, text=asked))
+    (notice,) = sent_to(agent.email)
+    django_mail.outbox = []
+    with committed():
+        inbound = deliver(reply_to(notice, sender="Sita Agent <agent@sewabazaar.test>", text=answer))
+    return notice, inbound
+
+
 def test_the_customer_s_mailed_reply_reaches_the_agent_and_the_agent_s_mailed_answer_reaches_the_customer(
     answered, customer_a, agent, committed
 ):
     ticket, mail = answered
-    with committed():
-        deliver(reply_to(mail, sender=CUSTOMER, text="Can it be 10am instead?"))
-    (notice,) = sent_to(agent.email)
+    notice, inbound = answered_by_mail_both_ways(
+        mail, agent, committed, asked="Can it be 10am instead?", answer="Yes, 10am it is."
+    )
     assert "Can it be 10am instead?" in text_of(notice)
-    django_mail.outbox = []
-    with committed():
-        inbound = deliver(reply_to(notice, sender="Sita Agent <agent@sewabazaar.test>", text="Yes, 10am it is."))
     staff_reply = inbound.message
     assert inbound.ticket_id == ticket.pk and staff_reply.sender == agent
     assert not staff_reply.is_internal and not staff_reply.is_from_customer
@@ -236,12 +245,7 @@ def test_the_customer_s_next_mail_answers_the_mail_that_carried_the_agent_s_mail
     answered, customer_a, agent, committed
 ):
     ticket, mail = answered
-    with committed():
-        deliver(reply_to(mail, sender=CUSTOMER, text="Can it be 10am?"))
-    (notice,) = sent_to(agent.email)
-    django_mail.outbox = []
-    with committed():
-        deliver(reply_to(notice, sender="Sita Agent <agent@sewabazaar.test>", text="Yes, 10am."))
+    answered_by_mail_both_ways(mail, agent, committed, asked="Can it be 10am?", answer="Yes, 10am.")
     (m1,) = sent_to(customer_a.email)
     django_mail.outbox = []
     with committed():
