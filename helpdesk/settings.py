@@ -271,6 +271,11 @@ OUTBOUND_RETRY_SECONDS = max(1, env_int("OUTBOUND_RETRY_SECONDS", 30))
 # A send task that finds other mails queued behind its own (a backlog) sends up to this many in
 # one batch (mailgateway/outbox.py); 1 sends each mail alone.
 OUTBOUND_DRAIN_BATCH = max(1, env_int("OUTBOUND_DRAIN_BATCH", 100))
+# One task for a burst of mail: a commit that queues mail starts a run of the outbox unless one
+# already waits in the queue (a mark in the shared cache), and each run sends up to
+# OUTBOUND_DRAIN_BATCH mails; otherwise every mail has its own task. Needs PostgreSQL and a cache
+# that web and workers share (Redis), so on by default only with REDIS_URL and real workers.
+OUTBOUND_COALESCE = env_bool("OUTBOUND_COALESCE", bool(REDIS_URL) and not CELERY_TASK_ALWAYS_EAGER)
 # A batch starts no mail after this many seconds (a slow provider): the rest stay queued and their
 # tasks are queued again, so that a batch commits well inside CELERY_TASK_SOFT_TIME_LIMIT.
 OUTBOUND_BATCH_SECONDS = env_int("OUTBOUND_BATCH_SECONDS", 60)

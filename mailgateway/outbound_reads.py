@@ -330,6 +330,33 @@ def _claim_sql() -> str:
     """ + _select_rows("claimed")
 
 
+def claim_untried(limit: int) -> list[OutboundEmail]:
+    """Up to `limit` queued rows never tried, oldest first, locked, as `lock_rows()` gives them
+    (one query, PostgreSQL only): what a run of the outbox sends. Rows another transaction holds
+    are skipped; so are rows tried before, whose retry is on its way with its backoff."""
+    queued = OutboundStatus.QUEUED.value
+    rows = _fetch_rows(_untried_sql(), [queued, limit])
+    rows.sort(key=lambda row: row.created_at)
+    return rows
+
+
+def untried_ids(limit: int) -> list[str]:
+    """The ids of up to `limit` queued rows never tried, oldest first (no lock)."""
+    rows = OutboundEmail.objects.filter(status=OutboundStatus.QUEUED, attempts=0).order_by("created_at")
+    return [str(pk) for pk in rows.values_list("pk", flat=True)[:limit]]
+
+
+@functools.cache
+def _untried_sql() -> str:
+    outbound = _tables()[OutboundEmail]
+    return f"""
+        WITH claimed AS (
+            SELECT * FROM {outbound} WHERE status = %s AND attempts = 0
+            ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED
+        )
+    """ + _select_rows("claimed")
+
+
 @functools.cache
 def _state_sql() -> str:
     return f"SELECT status, attempts FROM {_tables()[OutboundEmail]} WHERE id = %s"

@@ -13,6 +13,10 @@ lone mail goes out at once, alone. When other mails wait in the outbox that were
 tasks whose mails were taken then find them sent with one read, outside any transaction, and
 do nothing more.
 
+A run of the outbox, `send_untried()`, is what a `mailgateway.send_outbox` task runs when a burst
+of events queued one task for all their mails (OUTBOUND_COALESCE, `tasks.request_outbox_run()`):
+the mails never tried, oldest first, up to `OUTBOUND_DRAIN_BATCH`, claimed and sent as one batch.
+
 Exactly once: a mail is claimed with its row lock (`FOR UPDATE SKIP LOCKED`), checked `queued`
 under that lock, and recorded sent in the same transaction that sent it; a worker skips the
 rows another holds instead of waiting for them, its own row included (the holder sends it, or
@@ -46,7 +50,7 @@ from helpdesk import metrics
 
 from .models import OutboundEmail, OutboundStatus
 from .outbound import Renderer, compose
-from .outbound_reads import Thread, claim_rows, find_state, lock_rows, read_threads
+from .outbound_reads import Thread, claim_rows, claim_untried, find_state, lock_rows, read_threads
 
 logger = logging.getLogger("mailgateway.outbound")
 
@@ -84,6 +88,15 @@ def send_with_backlog(outbound_id: str, *, attempt: int = 1, batch: int | None =
         if not rows or str(rows[0].pk) != outbound_id:
             return {outbound_id: TAKEN}
         return send_rows(rows)
+
+
+def send_untried(*, batch: int | None = None) -> dict[str, str]:
+    """One run of the outbox: the oldest mails never tried, up to `batch` (OUTBOUND_DRAIN_BATCH),
+    claimed and sent as one batch as their first try; statuses by id, empty when none waited.
+    PostgreSQL only (`can_claim_backlog()`): elsewhere each mail has its own task."""
+    size = settings.OUTBOUND_DRAIN_BATCH if batch is None else batch
+    with transaction.atomic():
+        return send_rows(claim_untried(size))
 
 
 def due_attempt(outbound_id: str) -> int:

@@ -118,6 +118,69 @@ def send_again(outbound_ids: Iterable[str]) -> None:
         send_outbound.apply_async(args=[outbound_id], kwargs={"attempt": 1})
 
 
+# Set while a run of the outbox waits in the queue (`request_outbox_run()`): mails committed
+# meanwhile are left to that run. A run lost with its broker holds mail back no longer than the
+# mark lives; the sweeper queues whatever still waits after OUTBOUND_STUCK_AFTER_SECONDS.
+OUTBOX_RUN_MARK = "mailgateway:outbox-run-queued"
+OUTBOX_RUN_MARK_SECONDS = 60
+
+
+def request_outbox_run() -> bool:
+    """Queue one run of the outbox (`send_outbox`) unless one waits in the queue already, so that a
+    burst of events starts one task per batch of mail instead of one per mail. False when the
+    shared cache does not answer: the caller then queues each mail's own task."""
+    from django.core.cache import cache
+
+    try:
+        if not cache.add(OUTBOX_RUN_MARK, 1, timeout=OUTBOX_RUN_MARK_SECONDS):
+            return True  # the run waiting in the queue takes these mails too
+    except Exception:
+        logger.warning("the cache did not answer: outbound mail is queued mail by mail", exc_info=True)
+        return False
+    try:
+        send_outbox.delay()
+    except Exception:
+        _clear_outbox_run_mark()  # else mail committed in the next minute would wait for no run
+        raise
+    return True
+
+
+def _clear_outbox_run_mark() -> None:
+    from django.core.cache import cache
+
+    try:
+        cache.delete(OUTBOX_RUN_MARK)
+    except Exception:  # it lapses on its own; meanwhile the mails wait for the next run or the sweeper
+        logger.warning("clearing the outbox run's mark failed", exc_info=True)
+
+
+@shared_task(name="mailgateway.send_outbox", acks_late=True)
+def send_outbox() -> dict[str, str]:
+    """One run of the outbox: the mails never tried, oldest first, up to OUTBOUND_DRAIN_BATCH, as
+    one batch (`outbox.send_untried()`). The mark comes off first, so that a mail committed from
+    now on, which this run may miss, queues the next run; a full batch queues the next run itself.
+    Each mail the provider refused goes to `send_outbound` for its retry."""
+    from django.conf import settings
+
+    from .outbound_reads import untried_ids
+    from .outbox import DEFERRED, RETRY, send_untried
+
+    _clear_outbox_run_mark()
+    try:
+        results = send_untried()
+    except Exception:  # nothing was recorded: the transaction rolled back
+        # Their own tasks count each mail's tries and retry it with backoff, as for any mail.
+        waiting = untried_ids(settings.OUTBOUND_DRAIN_BATCH)
+        logger.exception("a run of the outbox failed: its %s mails go out each with its own task", len(waiting))
+        for outbound_id in waiting:
+            send_outbound.delay(outbound_id, 1)
+        return {}
+    retry_later((outbound_id for outbound_id, status in results.items() if status == RETRY), tried=1)
+    if DEFERRED in results.values() or len(results) >= settings.OUTBOUND_DRAIN_BATCH:
+        send_outbox.delay()  # more mail waits: the next run, straight away
+    return results
+
+
 @shared_task(name="mailgateway.send_outbound_batch", acks_late=True)
 def send_outbound_batch(outbound_ids: list[str]) -> dict[str, str]:
     """Send the mails of one event together; each one the provider refused goes to `send_outbound`."""

@@ -128,3 +128,37 @@ def test_a_mail_refused_inside_another_task_s_batch_waits_its_backoff_and_is_sen
     assert sent_at - refused_at >= 2  # the backoff's shortest wait: 4 s - 50%
     assert rows.get(to_address=guests[1].email).attempts == 2
     assert set(rows.exclude(to_address=guests[1].email).values_list("attempts", flat=True)) == {1}
+
+
+def test_a_burst_of_events_goes_out_in_runs_of_the_outbox_not_a_task_per_mail(
+    customer_a, broker, workers, tmp_path, settings
+):
+    """OUTBOUND_COALESCE, as with Redis and real workers: the 120 single-mail events queued before
+    the workers start leave one run of the outbox in the queue; it sends 100 and queues the next
+    run, which sends the other 20. Web and workers share one cache, which holds the run's mark."""
+    from django.db import transaction
+
+    from mailgateway.notifications import Notice, queue_notices
+    from support.models import User
+
+    settings.OUTBOUND_COALESCE = True
+    settings.CACHES = {"default": {"BACKEND": "helpdesk.cache.SharedRedisCache", "LOCATION": broker}}
+    ticket = make_ticket(customer_a, title="Geyser not heating")
+    message = make_reply(ticket, customer_a, "Still cold.")
+    guests = [User.objects.create_user(f"guest{n}@example.com", None, name=f"Guest {n}") for n in range(120)]
+    for guest in guests:  # each its own event and commit
+        with transaction.atomic():
+            queue_notices(ticket=ticket, message=message, notices=[Notice(guest, "agent_reply", in_app=False)])
+    env = {"EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(tmp_path)}
+    started = [
+        workers.start(broker_url=broker, queues="outbound", pool="prefork", concurrency=2, env=env, ready=False)
+        for _ in "ab"
+    ]
+    for worker in started:
+        worker.wait_ready()
+    rows = OutboundEmail.objects.filter(to_address__startswith="guest")
+    logs = lambda: "\n".join(w.text() for w in started)  # noqa: E731
+    wait_for(lambda: rows.filter(status=OutboundStatus.SENT).count() == 120, timeout=60, what="the 120 mails", log=logs)
+    assert set(rows.values_list("attempts", flat=True)) == {1}
+    assert logs().count("Task mailgateway.send_outbox[") == 2 * 2  # each run: received, succeeded
+    assert "Task mailgateway.send_outbound[" not in logs()

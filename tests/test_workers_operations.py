@@ -219,6 +219,7 @@ def test_an_unknown_log_format_is_refused_at_start(monkeypatch):
         ("mailgateway.process_inbound", "inbound"),
         ("mailgateway.poll_imap", "inbound"),
         ("mailgateway.send_outbound", "outbound"),
+        ("mailgateway.send_outbox", "outbound"),
         ("helpdesk.sweep_stuck_mail", "housekeeping"),
         ("helpdesk.close_resolved_tickets", "housekeeping"),
         ("helpdesk.purge_raw_mail", "housekeeping"),

@@ -1,0 +1,209 @@
+"""Runs of the outbox (OUTBOUND_COALESCE): a burst of events starts one task, not one per mail.
+
+A commit that queues mail starts a run of the outbox unless one already waits in the queue (a
+mark in the shared cache); the run takes the mark off and sends the mails never tried, oldest
+first, as one batch. PostgreSQL and Redis; on other databases each mail keeps its own task (the
+last test). The broker is the edge: the tasks queued are kept here and run by the test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import transaction
+
+from mailgateway import tasks
+from mailgateway.models import OutboundEmail, OutboundStatus
+from mailgateway.notifications import Notice, queue_notices
+from mailgateway.tasks import OUTBOX_RUN_MARK
+from support.models import User
+from tests.builders import make_reply, make_ticket
+from tests.outbound_helpers import refuse_mail_to, sent
+
+
+class Queue:
+    """The tasks the commits queue, in order, kept instead of sent to the broker."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        for task in (tasks.send_outbox, tasks.send_outbound, tasks.send_outbound_batch):
+            monkeypatch.setattr(task, "delay", self._keeper(task.name))
+            monkeypatch.setattr(task, "apply_async", self._async_keeper(task.name))
+
+    def _keeper(self, name: str) -> Any:
+        return lambda *args, **kwargs: self.queued.append((name, args, kwargs))
+
+    def _async_keeper(self, name: str) -> Any:
+        return lambda args=(), kwargs=None, **options: self.queued.append((name, tuple(args), kwargs or {}))
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.queued]
+
+    def run_all(self) -> list[Any]:
+        """Run the queued runs of the outbox (and whatever they queue in turn), oldest first."""
+        results = []
+        while "mailgateway.send_outbox" in self.names():
+            index = self.names().index("mailgateway.send_outbox")
+            self.queued.pop(index)
+            results.append(tasks.send_outbox.run())
+        return results
+
+
+@pytest.fixture
+def queue(monkeypatch, settings, anymail_outbox, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    settings.OUTBOUND_COALESCE = True
+    cache.delete(OUTBOX_RUN_MARK)
+    return Queue(monkeypatch)
+
+
+def commit_lone_mails(capture: Any, count: int, *, guests: str = "guest") -> list[str]:
+    """`count` events, each committed on its own with one mail (a reply to one guest); their ids."""
+    customer = User.objects.create_user(f"{guests}-customer@example.com", None, name="Asha Rai")
+    ticket = make_ticket(customer)
+    message = make_reply(ticket, customer, "The cleaner came at noon.")
+    OutboundEmail.objects.filter(ticket=ticket).update(status=OutboundStatus.SKIPPED)  # not under test
+    ids = []
+    for n in range(count):
+        guest = User.objects.create_user(f"{guests}{n}@example.com", None, name=f"Guest {n}")
+        with capture(execute=True), transaction.atomic():
+            (row,) = queue_notices(ticket=ticket, message=message, notices=[Notice(guest, "agent_reply", in_app=False)])
+        ids.append(str(row.pk))
+    return ids
+
+
+def statuses(ids: list[str]) -> list[str]:
+    found = {str(pk): status for pk, status in OutboundEmail.objects.filter(pk__in=ids).values_list("pk", "status")}
+    return [found[i] for i in ids]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_burst_of_events_starts_one_run_of_the_outbox_and_no_task_per_mail(queue, django_capture_on_commit_callbacks):
+    commit_lone_mails(django_capture_on_commit_callbacks, 5)
+    assert queue.names() == ["mailgateway.send_outbox"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_the_run_sends_every_mail_of_the_burst_as_one_batch_each_on_its_first_try(
+    queue, django_capture_on_commit_callbacks
+):
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 5)
+    (results,) = queue.run_all()
+    assert results == dict.fromkeys(ids, "sent")
+    assert sorted(m["To"] for m in sent()) == [f"guest{n}@example.com" for n in range(5)]
+    assert set(OutboundEmail.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_mail_committed_once_the_run_has_started_starts_the_next_run(queue, django_capture_on_commit_callbacks):
+    commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    queue.run_all()
+    later = commit_lone_mails(django_capture_on_commit_callbacks, 1, guests="late")
+    assert queue.names() == ["mailgateway.send_outbox"]
+    (results,) = queue.run_all()
+    assert results == {later[0]: "sent"}
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_run_that_sends_a_full_batch_queues_the_next_run_for_the_rest(
+    queue, settings, django_capture_on_commit_callbacks
+):
+    settings.OUTBOUND_DRAIN_BATCH = 3
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 5)
+    first, second = queue.run_all()
+    assert list(first) == ids[:3]  # oldest first
+    assert list(second) == ids[3:]
+    assert queue.names() == []  # the second run found less than a batch: no third
+    assert statuses(ids) == ["sent"] * 5
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_mail_waiting_for_its_retry_is_left_to_it_by_a_run(queue, django_capture_on_commit_callbacks):
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    OutboundEmail.objects.filter(pk=ids[0]).update(attempts=1, error="AnymailAPIError: 503")
+    (results,) = queue.run_all()
+    assert results == {ids[1]: "sent"}
+    assert statuses(ids) == ["queued", "sent"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_mail_the_provider_refused_in_a_run_gets_its_own_task_for_the_second_try_after_a_backoff(
+    queue, monkeypatch, django_capture_on_commit_callbacks
+):
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 3)
+    refuse_mail_to(monkeypatch, "guest1@example.com")
+    (results,) = queue.run_all()
+    assert results == {ids[0]: "sent", ids[1]: "retry", ids[2]: "sent"}
+    ((name, args, kwargs),) = queue.queued
+    assert (name, args, kwargs) == ("mailgateway.send_outbound", (ids[1],), {"attempt": 2})
+    refused = OutboundEmail.objects.get(pk=ids[1])
+    assert (refused.status, refused.attempts) == (OutboundStatus.QUEUED, 1)
+    assert "the provider refused it" in refused.error
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_run_that_breaks_hands_each_of_its_mails_to_a_task_of_its_own(
+    queue, monkeypatch, django_capture_on_commit_callbacks
+):
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 3)
+
+    def broken(**kwargs: Any) -> dict[str, str]:
+        raise RuntimeError("the database went away mid-run")
+
+    monkeypatch.setattr("mailgateway.outbox.send_untried", broken)
+    assert queue.run_all() == [{}]
+    assert queue.queued == [("mailgateway.send_outbound", (i, 1), {}) for i in ids]
+    assert statuses(ids) == ["queued"] * 3
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_run_the_broker_refused_leaves_no_mark_behind_so_the_next_commit_queues_one(
+    queue, monkeypatch, django_capture_on_commit_callbacks
+):
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("the broker is down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks.send_outbox, "delay", refused)
+        commit_lone_mails(django_capture_on_commit_callbacks, 1)  # logged by the robust on-commit hook
+    assert cache.get(OUTBOX_RUN_MARK) is None
+    commit_lone_mails(django_capture_on_commit_callbacks, 1, guests="next")
+    assert queue.names() == ["mailgateway.send_outbox"]
+    (results,) = queue.run_all()
+    assert list(results.values()) == ["sent", "sent"]  # the first event's mail too
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_without_the_shared_cache_each_mail_gets_its_own_task(
+    queue, unreachable_cache, django_capture_on_commit_callbacks
+):
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    assert queue.queued == [("mailgateway.send_outbound", (i, 1), {}) for i in ids]
+
+
+@pytest.mark.django_db
+def test_without_postgresql_each_mail_gets_its_own_task(queue, django_capture_on_commit_callbacks):
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL runs the outbox")
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    assert queue.queued == [("mailgateway.send_outbound", (i, 1), {}) for i in ids]
