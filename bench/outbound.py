@@ -285,6 +285,9 @@ def main() -> None:
     from django.conf import settings
     from django.core import mail
 
+    from helpdesk.celery import freeze_startup_heap
+
+    freeze_startup_heap()  # as a worker does once it has started
     empty_tables()
     from django.core.cache import cache
 

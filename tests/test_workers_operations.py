@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import socket
 from datetime import timedelta
 
 import pytest
+from celery.signals import worker_process_init, worker_ready
 from django.utils import timezone
 
 from helpdesk.celery import app as celery_app
@@ -228,6 +230,16 @@ def test_an_unknown_log_format_is_refused_at_start(monkeypatch):
 )
 def test_each_kind_of_work_has_its_own_queue(task, queue):
     assert celery_app.amqp.router.route({}, task)["queue"].name == queue
+
+
+@pytest.mark.parametrize("signal", [worker_process_init, worker_ready], ids=["prefork child", "worker itself"])
+def test_a_worker_keeps_what_it_loaded_at_start_out_of_the_collector_s_full_passes(signal):
+    gc.unfreeze()
+    try:
+        signal.send(sender=None)
+        assert gc.get_freeze_count() > 10_000  # Django, the apps and their libraries
+    finally:
+        gc.unfreeze()
 
 
 def test_a_task_is_acknowledged_only_after_it_ran_and_returns_when_its_worker_is_lost():
