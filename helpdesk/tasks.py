@@ -25,10 +25,15 @@ _RETRYING = {
 
 @shared_task(name="helpdesk.sweep_stuck_mail", acks_late=True, soft_time_limit=120, time_limit=150, **_RETRYING)
 def sweep_stuck_mail() -> dict[str, int]:
-    """Queue again inbound mail stuck in `received` (and outbound mail stuck in `queued`)."""
-    from mailgateway.sweeper import requeue_stuck_inbound, requeue_stuck_outbound
+    """Queue again inbound mail stuck in `received` (and outbound mail stuck in `queued`), and a run
+    of the outbox for mail never tried that no run took."""
+    from mailgateway.sweeper import requeue_stuck_inbound, requeue_stuck_outbound, run_outbox_for_waiting_mail
 
-    return {"inbound": len(requeue_stuck_inbound()), "outbound": len(requeue_stuck_outbound())}
+    return {
+        "inbound": len(requeue_stuck_inbound()),
+        "outbound": len(requeue_stuck_outbound()),
+        "outbox_runs": int(run_outbox_for_waiting_mail()),
+    }
 
 
 @shared_task(name="helpdesk.close_resolved_tickets", acks_late=True, soft_time_limit=600, time_limit=660, **_RETRYING)

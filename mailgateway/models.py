@@ -133,8 +133,8 @@ class OutboundStatus(models.TextChoices):
 class OutboundEmail(models.Model):
     """One mail the helpdesk sends to one person, from queued to what the provider reported.
 
-    Written when a domain event decides the mail (`mailgateway.notifications`), sent by the
-    `mailgateway.send_outbound` task (`mailgateway.outbound`), updated by Anymail's tracking
+    Written when a domain event decides the mail (`mailgateway.notifications`), sent by a run of
+    the outbox or its own `mailgateway.send_outbound` task (`mailgateway.outbox`), updated by Anymail's tracking
     webhooks (`mailgateway.delivery`). `message_id_header` is the Message-ID the mail carries.
     """
 

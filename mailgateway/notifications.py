@@ -3,7 +3,8 @@
 The events arrive inside the transaction of the change (`support.events.recorded`): the outbox.
 Each receiver decides the people (pure functions over plain data, `plan_*`), then
 `queue_notices()` writes an in-app `Notification` per person and an `OutboundEmail` per mail in
-that same transaction, and starts `mailgateway.send_outbound` for them on commit. So a mail is
+that same transaction, and on commit starts a run of the outbox (`mailgateway.send_outbox`, with
+OUTBOUND_COALESCE) or `mailgateway.send_outbound` for them (`_enqueue`). So a mail is
 queued exactly when its change commits, and never for a change that was rolled back. The doors
 never send mail; nothing here writes tickets.
 

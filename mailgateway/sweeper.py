@@ -103,3 +103,25 @@ def requeue_stuck_outbound(*, now: datetime | None = None) -> list[str]:
         logger.warning("sweeper: queued %s stuck outbound mails again", len(queued), extra={"requeued": len(queued)})
     metrics.count_requeued("outbound", len(queued))
     return queued
+
+
+def run_outbox_for_waiting_mail(*, now: datetime | None = None) -> bool:
+    """With runs of the outbox (OUTBOUND_COALESCE), queue one when mail never tried has waited
+    longer than a run's mark lives: its run was lost, killed, or skipped rows another worker held
+    and then let go, and nothing else would send it before OUTBOUND_STUCK_AFTER_SECONDS. One
+    indexed read; True when a run was queued. A run too many finds nothing and costs one read."""
+    from celery import current_app
+    from django.db import connection
+
+    from .models import OutboundEmail, OutboundStatus
+    from .tasks import OUTBOX_RUN_MARK_SECONDS
+
+    if not settings.OUTBOUND_COALESCE or connection.vendor != "postgresql":
+        return False
+    since = (now or timezone.now()) - timedelta(seconds=OUTBOX_RUN_MARK_SECONDS)
+    waiting = OutboundEmail.objects.filter(status=OutboundStatus.QUEUED, attempts=0, created_at__lt=since)
+    if not waiting.exists():
+        return False
+    current_app.send_task("mailgateway.send_outbox")
+    logger.warning("sweeper: mail never tried waited over %s s: a run of the outbox queued", OUTBOX_RUN_MARK_SECONDS)
+    return True

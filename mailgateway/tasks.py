@@ -119,8 +119,9 @@ def send_again(outbound_ids: Iterable[str]) -> None:
 
 
 # Set while a run of the outbox waits in the queue (`request_outbox_run()`): mails committed
-# meanwhile are left to that run. A run lost with its broker holds mail back no longer than the
-# mark lives; the sweeper queues whatever still waits after OUTBOUND_STUCK_AFTER_SECONDS.
+# meanwhile are left to that run. Whatever a run misses (a run lost with its broker, killed, or
+# that skipped rows another worker held and then let go) is found by the sweeper: it queues a run
+# when mail never tried has waited longer than the mark lives (`sweeper.run_outbox_for_waiting_mail`).
 OUTBOX_RUN_MARK = "mailgateway:outbox-run-queued"
 OUTBOX_RUN_MARK_SECONDS = 60
 
@@ -136,48 +137,56 @@ def request_outbox_run() -> bool:
             return True  # the run waiting in the queue takes these mails too
     except Exception:
         logger.warning("the cache did not answer: outbound mail is queued mail by mail", exc_info=True)
+        _clear_outbox_run_mark()  # in case the mark was set and only the answer was lost
         return False
     try:
         send_outbox.delay()
     except Exception:
-        _clear_outbox_run_mark()  # else mail committed in the next minute would wait for no run
+        _clear_outbox_run_mark()  # else the next commits would leave their mail to no run
         raise
     return True
 
 
-def _clear_outbox_run_mark() -> None:
+def _clear_outbox_run_mark() -> bool:
     from django.core.cache import cache
 
     try:
         cache.delete(OUTBOX_RUN_MARK)
-    except Exception:  # it lapses on its own; meanwhile the mails wait for the next run or the sweeper
+    except Exception:
         logger.warning("clearing the outbox run's mark failed", exc_info=True)
+        return False
+    return True
 
 
 @shared_task(name="mailgateway.send_outbox", acks_late=True)
-def send_outbox() -> dict[str, str]:
+def send_outbox(failed_runs: int = 0) -> dict[str, str]:
     """One run of the outbox: the mails never tried, oldest first, up to OUTBOUND_DRAIN_BATCH, as
     one batch (`outbox.send_untried()`). The mark comes off first, so that a mail committed from
     now on, which this run may miss, queues the next run; a full batch queues the next run itself.
-    Each mail the provider refused goes to `send_outbound` for its retry."""
+    Each mail the provider refused goes to `send_outbound` for its retry.
+
+    A run that breaks (nothing recorded) hands the oldest mails to their own tasks, which count
+    each mail's tries and back off as for any mail, and the next run comes after a backoff
+    (`failed_runs` in a row so far)."""
     from django.conf import settings
 
     from .outbound_reads import untried_ids
     from .outbox import DEFERRED, RETRY, send_untried
 
-    _clear_outbox_run_mark()
+    if not _clear_outbox_run_mark():
+        # Mail committed while the mark stays finds it and queues nothing: a run once it lapses.
+        send_outbox.apply_async(countdown=OUTBOX_RUN_MARK_SECONDS)
     try:
         results = send_untried()
     except Exception:  # nothing was recorded: the transaction rolled back
-        # Their own tasks count each mail's tries and retry it with backoff, as for any mail.
-        waiting = untried_ids(settings.OUTBOUND_DRAIN_BATCH)
-        logger.exception("a run of the outbox failed: its %s mails go out each with its own task", len(waiting))
-        for outbound_id in waiting:
+        logger.exception("a run of the outbox failed (%s in a row)", failed_runs + 1)
+        send_outbox.apply_async(kwargs={"failed_runs": failed_runs + 1}, countdown=_backoff(failed_runs + 1))
+        for outbound_id in untried_ids(settings.OUTBOUND_DRAIN_BATCH):
             send_outbound.delay(outbound_id, 1)
         return {}
-    retry_later((outbound_id for outbound_id, status in results.items() if status == RETRY), tried=1)
     if DEFERRED in results.values() or len(results) >= settings.OUTBOUND_DRAIN_BATCH:
         send_outbox.delay()  # more mail waits: the next run, straight away
+    retry_later((outbound_id for outbound_id, status in results.items() if status == RETRY), tried=1)
     return results
 
 

@@ -8,13 +8,14 @@ last test). The broker is the edge: the tasks queued are kept here and run by th
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.db import transaction
 
-from mailgateway import tasks
+from mailgateway import outbound_reads, tasks
 from mailgateway.models import OutboundEmail, OutboundStatus
 from mailgateway.notifications import Notice, queue_notices
 from mailgateway.tasks import OUTBOX_RUN_MARK
@@ -45,6 +46,7 @@ class Queue:
         """Run the queued runs of the outbox (and whatever they queue in turn), oldest first."""
         results = []
         while "mailgateway.send_outbox" in self.names():
+            assert len(results) < 50, "runs that keep queueing runs"
             index = self.names().index("mailgateway.send_outbox")
             self.queued.pop(index)
             results.append(tasks.send_outbox.run())
@@ -114,6 +116,43 @@ def test_a_mail_committed_once_the_run_has_started_starts_the_next_run(queue, dj
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db
+def test_a_mail_committed_while_a_run_sends_starts_the_next_run(queue, monkeypatch, django_capture_on_commit_callbacks):
+    commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    queue.queued.clear()
+    late: list[str] = []
+    claim = outbound_reads.claim_untried
+
+    def claim_then_commit(limit: int) -> Any:
+        rows = claim(limit)
+        late.extend(commit_lone_mails(django_capture_on_commit_callbacks, 1, guests="late"))
+        return rows
+
+    with monkeypatch.context() as patch:
+        patch.setattr("mailgateway.outbox.claim_untried", claim_then_commit)
+        first = tasks.send_outbox.run()
+    assert late[0] not in first
+    assert queue.names() == ["mailgateway.send_outbox"]
+    (second,) = queue.run_all()
+    assert second == {late[0]: "sent"}
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_run_out_of_time_queues_the_next_run_for_the_mails_it_left(
+    queue, settings, django_capture_on_commit_callbacks
+):
+    settings.OUTBOUND_BATCH_SECONDS = 0  # a slow provider: no mail starts after the first
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 3)
+    queue.queued.clear()
+    assert tasks.send_outbox.run() == {ids[0]: "sent", ids[1]: "deferred", ids[2]: "deferred"}
+    assert queue.names() == ["mailgateway.send_outbox"]
+    assert statuses(ids) == ["sent", "queued", "queued"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
 def test_a_run_that_sends_a_full_batch_queues_the_next_run_for_the_rest(
     queue, settings, django_capture_on_commit_callbacks
 ):
@@ -157,18 +196,69 @@ def test_a_mail_the_provider_refused_in_a_run_gets_its_own_task_for_the_second_t
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db
-def test_a_run_that_breaks_hands_each_of_its_mails_to_a_task_of_its_own(
-    queue, monkeypatch, django_capture_on_commit_callbacks
+def test_a_run_that_breaks_hands_the_oldest_mails_to_their_own_tasks_and_runs_again_after_a_backoff(
+    queue, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 3)
+    settings.OUTBOUND_DRAIN_BATCH = 3
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 5)
 
     def broken(**kwargs: Any) -> dict[str, str]:
         raise RuntimeError("the database went away mid-run")
 
-    monkeypatch.setattr("mailgateway.outbox.send_untried", broken)
-    assert queue.run_all() == [{}]
-    assert queue.queued == [("mailgateway.send_outbound", (i, 1), {}) for i in ids]
-    assert statuses(ids) == ["queued"] * 3
+    queue.queued.clear()
+    with monkeypatch.context() as patch:
+        patch.setattr("mailgateway.outbox.send_untried", broken)
+        assert tasks.send_outbox.run() == {}
+    assert queue.queued == [
+        ("mailgateway.send_outbox", (), {"failed_runs": 1}),
+        *[("mailgateway.send_outbound", (i, 1), {}) for i in ids[:3]],
+    ]
+    assert statuses(ids) == ["queued"] * 5
+    queue.queued = queue.queued[:1]  # the next run, once the database is back: it takes them all
+    first, second = queue.run_all()
+    assert list(first) + list(second) == ids
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_run_that_cannot_take_its_mark_off_queues_a_run_for_when_the_mark_has_lapsed(
+    queue, monkeypatch, django_capture_on_commit_callbacks
+):
+    commit_lone_mails(django_capture_on_commit_callbacks, 1)
+    delete = cache.delete
+
+    def timing_out(key: str, *args: Any, **kwargs: Any) -> Any:
+        if key == OUTBOX_RUN_MARK:
+            raise TimeoutError("Timeout reading from socket")
+        return delete(key, *args, **kwargs)
+
+    queue.queued.clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(cache, "delete", timing_out)
+        tasks.send_outbox.run()
+    # The run that comes once the mark has lapsed, for the mail of the commits that found it.
+    assert queue.queued == [("mailgateway.send_outbox", (), {})]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_mark_set_by_a_call_whose_answer_was_lost_is_taken_off_again(
+    queue, monkeypatch, django_capture_on_commit_callbacks
+):
+    add = cache.add
+
+    def set_then_time_out(key: str, *args: Any, **kwargs: Any) -> Any:
+        add(key, *args, **kwargs)
+        raise TimeoutError("Timeout reading from socket")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cache, "add", set_then_time_out)
+        (first,) = commit_lone_mails(django_capture_on_commit_callbacks, 1)
+    assert queue.queued == [("mailgateway.send_outbound", (first, 1), {})]  # its own task
+    commit_lone_mails(django_capture_on_commit_callbacks, 1, guests="next")
+    assert queue.names()[-1] == "mailgateway.send_outbox"
 
 
 @pytest.mark.postgres
@@ -207,3 +297,43 @@ def test_without_postgresql_each_mail_gets_its_own_task(queue, django_capture_on
         pytest.skip("PostgreSQL runs the outbox")
     ids = commit_lone_mails(django_capture_on_commit_callbacks, 2)
     assert queue.queued == [("mailgateway.send_outbound", (i, 1), {}) for i in ids]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_the_sweeper_queues_a_run_for_mail_never_tried_that_waited_longer_than_a_run_s_mark(
+    queue, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A run killed mid-batch, lost with its broker, or that skipped rows another worker held and
+    let go: the mail waits untried with no task, and the sweep (every minute) starts a run."""
+    from celery import current_app
+    from django.utils import timezone
+
+    from mailgateway.sweeper import run_outbox_for_waiting_mail
+
+    sent_tasks: list[str] = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, *args, **kwargs: sent_tasks.append(name))
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 1)
+    assert run_outbox_for_waiting_mail() is False  # just committed: its run is on the way
+    later = timezone.now() + timedelta(seconds=tasks.OUTBOX_RUN_MARK_SECONDS + 1)
+    assert run_outbox_for_waiting_mail(now=later) is True
+    assert sent_tasks == ["mailgateway.send_outbox"]
+    OutboundEmail.objects.filter(pk__in=ids).update(attempts=1)  # its retry is on the way
+    assert run_outbox_for_waiting_mail(now=later) is False
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_sweeper_queues_no_run_when_each_mail_has_its_own_task(settings, monkeypatch):
+    from celery import current_app
+    from django.utils import timezone
+
+    from mailgateway.sweeper import run_outbox_for_waiting_mail
+
+    settings.OUTBOUND_COALESCE = False
+    monkeypatch.setattr("mailgateway.notifications._enqueue", lambda outbound_ids: None)
+    monkeypatch.setattr(current_app, "send_task", lambda *args, **kwargs: pytest.fail("no run without runs"))
+    commit = make_ticket(User.objects.create_user("asha@example.com", None, name="Asha Rai"))
+    assert OutboundEmail.objects.filter(ticket=commit, status=OutboundStatus.QUEUED).exists()
+    assert run_outbox_for_waiting_mail(now=timezone.now() + timedelta(hours=1)) is False
