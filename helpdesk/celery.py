@@ -13,13 +13,24 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@worker_ready.connect
-@worker_process_init.connect
-def freeze_startup_heap(**_: object) -> None:
+def freeze_startup_heap(*, collect: bool = True) -> None:
     """What a worker holds from its start (Django, the apps and their libraries: about 110,000
     objects) lives as long as the worker: kept out of the garbage collector's full passes, which
     walked all of it every thousand mails or so, about 45 ms each (7% of sending a mail in
-    `bench/outbound.py`). Sent when a pool's child starts (prefork) and when the worker is ready
-    (the solo and thread pools run tasks in the worker itself)."""
-    gc.collect()
+    `bench/outbound.py`)."""
+    if collect:
+        gc.collect()
     gc.freeze()
+
+
+@worker_ready.connect
+def _freeze_in_worker(**_: object) -> None:
+    """The solo and thread pools run tasks in the worker itself."""
+    freeze_startup_heap()
+
+
+@worker_process_init.connect
+def _freeze_in_pool_child(**_: object) -> None:
+    """A prefork child, just forked: no collection first, which would write to every object it
+    shares with the parent and so copy every page they sit on."""
+    freeze_startup_heap(collect=False)
