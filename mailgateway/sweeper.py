@@ -106,15 +106,15 @@ def requeue_stuck_outbound(*, now: datetime | None = None) -> list[str]:
 
 
 def run_outbox_for_waiting_mail(*, now: datetime | None = None) -> bool:
-    """With runs of the outbox (OUTBOUND_COALESCE), queue one when mail never tried has waited
+    """With runs of the outbox (OUTBOUND_COALESCE), ask for one when mail never tried has waited
     longer than a run's mark lives: its run was lost, killed, or skipped rows another worker held
-    and then let go, and nothing else would send it before OUTBOUND_STUCK_AFTER_SECONDS. One
-    indexed read; True when a run was queued. A run too many finds nothing and costs one read."""
-    from celery import current_app
+    and then let go, and nothing else would send it before OUTBOUND_STUCK_AFTER_SECONDS. Through
+    the mark, like any run: none is added while one waits. One indexed read; True when a run was
+    asked for."""
     from django.db import connection
 
     from .models import OutboundEmail, OutboundStatus
-    from .tasks import OUTBOX_RUN_MARK_SECONDS
+    from .tasks import OUTBOX_RUN_MARK_SECONDS, request_outbox_run
 
     if not settings.OUTBOUND_COALESCE or connection.vendor != "postgresql":
         return False
@@ -122,6 +122,6 @@ def run_outbox_for_waiting_mail(*, now: datetime | None = None) -> bool:
     waiting = OutboundEmail.objects.filter(status=OutboundStatus.QUEUED, attempts=0, created_at__lt=since)
     if not waiting.exists():
         return False
-    current_app.send_task("mailgateway.send_outbox")
-    logger.warning("sweeper: mail never tried waited over %s s: a run of the outbox queued", OUTBOX_RUN_MARK_SECONDS)
+    logger.warning("sweeper: mail never tried waited over %s s: a run of the outbox asked for", OUTBOX_RUN_MARK_SECONDS)
+    request_outbox_run()
     return True

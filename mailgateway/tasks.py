@@ -67,10 +67,10 @@ def poll_imap() -> None:
 
 
 @shared_task(bind=True, name="mailgateway.send_outbound", acks_late=True)
-def send_outbound(self, outbound_id: str, attempt: int | None = None) -> str:
+def send_outbound(self, outbound_id: str, attempt: int | None = None, alone: bool = False) -> str:
     """Try number `attempt` (1 for the first) of one queued `OutboundEmail`, with the backlog
-    queued behind it (`outbox.py`); each mail the provider refused gets its next try scheduled
-    with backoff, until it is `failed`."""
+    queued behind it (`outbox.py`) unless `alone`; each mail the provider refused gets its next
+    try scheduled with backoff, until it is `failed`."""
     from .outbox import DEFERRED, RETRY, due_attempt, outbound_key, record_send_failure, send_with_backlog
 
     if attempt is None:
@@ -78,7 +78,7 @@ def send_outbound(self, outbound_id: str, attempt: int | None = None) -> str:
         # their countdown: the try the mail is due for now.
         attempt = due_attempt(outbound_id)
     try:
-        results = send_with_backlog(outbound_id, attempt=attempt)
+        results = send_with_backlog(outbound_id, attempt=attempt, batch=1 if alone else None)
     except Exception as exc:  # nothing was recorded: the transaction rolled back
         logger.warning("sending outbound mail %s failed (try %s): %s", outbound_id, attempt, exc)
         status = record_send_failure(outbound_id, exc, attempt=attempt)
@@ -126,21 +126,22 @@ OUTBOX_RUN_MARK = "mailgateway:outbox-run-queued"
 OUTBOX_RUN_MARK_SECONDS = 60
 
 
-def request_outbox_run() -> bool:
-    """Queue one run of the outbox (`send_outbox`) unless one waits in the queue already, so that a
-    burst of events starts one task per batch of mail instead of one per mail. False when the
-    shared cache does not answer: the caller then queues each mail's own task."""
+def request_outbox_run(*, countdown: float = 0, failed_runs: int = 0) -> bool:
+    """Queue one run of the outbox (`send_outbox`) unless one waits already, so that a burst of
+    events, a run's follow-up and the sweeper start at most one run between them. The mark lives
+    as long as the run may wait: its countdown and a minute. True when a run was queued or waits;
+    False when the shared cache does not answer (the caller queues each mail's own task)."""
     from django.core.cache import cache
 
     try:
-        if not cache.add(OUTBOX_RUN_MARK, 1, timeout=OUTBOX_RUN_MARK_SECONDS):
+        if not cache.add(OUTBOX_RUN_MARK, 1, timeout=int(countdown) + OUTBOX_RUN_MARK_SECONDS):
             return True  # the run waiting in the queue takes these mails too
     except Exception:
         logger.warning("the cache did not answer: outbound mail is queued mail by mail", exc_info=True)
         _clear_outbox_run_mark()  # in case the mark was set and only the answer was lost
         return False
     try:
-        send_outbox.delay()
+        send_outbox.apply_async(kwargs={"failed_runs": failed_runs} if failed_runs else {}, countdown=countdown or None)
     except Exception:
         _clear_outbox_run_mark()  # else the next commits would leave their mail to no run
         raise
@@ -165,28 +166,33 @@ def send_outbox(failed_runs: int = 0) -> dict[str, str]:
     now on, which this run may miss, queues the next run; a full batch queues the next run itself.
     Each mail the provider refused goes to `send_outbound` for its retry.
 
-    A run that breaks (nothing recorded) hands the oldest mails to their own tasks, which count
-    each mail's tries and back off as for any mail, and the next run comes after a backoff
-    (`failed_runs` in a row so far)."""
+    A run that breaks (nothing recorded) is followed by one run after a backoff (`failed_runs` in
+    a row so far), holding the mark meanwhile so that commits and the sweeper add none; and it
+    hands the oldest mails to tasks of their own that send each alone, counting its tries, so that
+    a mail that breaks every batch fails after its retries without costing the others theirs."""
     from django.conf import settings
 
     from .outbound_reads import untried_ids
     from .outbox import DEFERRED, RETRY, send_untried
 
-    if not _clear_outbox_run_mark():
-        # Mail committed while the mark stays finds it and queues nothing: a run once it lapses.
-        send_outbox.apply_async(countdown=OUTBOX_RUN_MARK_SECONDS)
+    marked_off = _clear_outbox_run_mark()
     try:
         results = send_untried()
     except Exception:  # nothing was recorded: the transaction rolled back
         logger.exception("a run of the outbox failed (%s in a row)", failed_runs + 1)
-        send_outbox.apply_async(kwargs={"failed_runs": failed_runs + 1}, countdown=_backoff(failed_runs + 1))
+        countdown = _backoff(failed_runs + 1)
+        if not request_outbox_run(countdown=countdown, failed_runs=failed_runs + 1):
+            send_outbox.apply_async(kwargs={"failed_runs": failed_runs + 1}, countdown=countdown)
         for outbound_id in untried_ids(settings.OUTBOUND_DRAIN_BATCH):
-            send_outbound.delay(outbound_id, 1)
+            send_outbound.apply_async(args=[outbound_id], kwargs={"attempt": 1, "alone": True})
         return {}
-    if DEFERRED in results.values() or len(results) >= settings.OUTBOUND_DRAIN_BATCH:
-        send_outbox.delay()  # more mail waits: the next run, straight away
     retry_later((outbound_id for outbound_id, status in results.items() if status == RETRY), tried=1)
+    more_waits = DEFERRED in results.values() or len(results) >= settings.OUTBOUND_DRAIN_BATCH
+    if more_waits and not request_outbox_run():  # the next run, straight away
+        send_outbox.apply_async()
+    if not marked_off:
+        # Mail committed while the mark stays finds it and queues nothing: a run once it lapses.
+        send_outbox.apply_async(countdown=OUTBOX_RUN_MARK_SECONDS)
     return results
 
 

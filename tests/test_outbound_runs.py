@@ -8,6 +8,8 @@ last test). The broker is the edge: the tasks queued are kept here and run by th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -25,31 +27,44 @@ from tests.outbound_helpers import refuse_mail_to, sent
 
 
 class Queue:
-    """The tasks the commits queue, in order, kept instead of sent to the broker."""
+    """The tasks the commits queue, in order, kept instead of sent to the broker (with the
+    countdown each was given, in `countdowns`)."""
 
     def __init__(self, monkeypatch: Any) -> None:
         self.queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.countdowns: list[float | None] = []
         for task in (tasks.send_outbox, tasks.send_outbound, tasks.send_outbound_batch):
             monkeypatch.setattr(task, "delay", self._keeper(task.name))
             monkeypatch.setattr(task, "apply_async", self._async_keeper(task.name))
 
+    def _keep(self, name: str, args: Any, kwargs: Any, countdown: float | None = None) -> None:
+        self.queued.append((name, tuple(args), dict(kwargs or {})))
+        self.countdowns.append(countdown)
+
     def _keeper(self, name: str) -> Any:
-        return lambda *args, **kwargs: self.queued.append((name, args, kwargs))
+        return lambda *args, **kwargs: self._keep(name, args, kwargs)
 
     def _async_keeper(self, name: str) -> Any:
-        return lambda args=(), kwargs=None, **options: self.queued.append((name, tuple(args), kwargs or {}))
+        return lambda args=(), kwargs=None, countdown=None, **options: self._keep(name, args, kwargs, countdown)
 
     def names(self) -> list[str]:
         return [name for name, _, _ in self.queued]
+
+    def take(self, index: int) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        self.countdowns.pop(index)
+        return self.queued.pop(index)
+
+    def clear(self) -> None:
+        self.queued.clear()
+        self.countdowns.clear()
 
     def run_all(self) -> list[Any]:
         """Run the queued runs of the outbox (and whatever they queue in turn), oldest first."""
         results = []
         while "mailgateway.send_outbox" in self.names():
             assert len(results) < 50, "runs that keep queueing runs"
-            index = self.names().index("mailgateway.send_outbox")
-            self.queued.pop(index)
-            results.append(tasks.send_outbox.run())
+            _, _, kwargs = self.take(self.names().index("mailgateway.send_outbox"))
+            results.append(tasks.send_outbox.run(**kwargs))
         return results
 
 
@@ -118,7 +133,7 @@ def test_a_mail_committed_once_the_run_has_started_starts_the_next_run(queue, dj
 @pytest.mark.django_db
 def test_a_mail_committed_while_a_run_sends_starts_the_next_run(queue, monkeypatch, django_capture_on_commit_callbacks):
     commit_lone_mails(django_capture_on_commit_callbacks, 2)
-    queue.queued.clear()
+    queue.clear()
     late: list[str] = []
     claim = outbound_reads.claim_untried
 
@@ -144,7 +159,7 @@ def test_a_run_out_of_time_queues_the_next_run_for_the_mails_it_left(
 ):
     settings.OUTBOUND_BATCH_SECONDS = 0  # a slow provider: no mail starts after the first
     ids = commit_lone_mails(django_capture_on_commit_callbacks, 3)
-    queue.queued.clear()
+    queue.clear()
     assert tasks.send_outbox.run() == {ids[0]: "sent", ids[1]: "deferred", ids[2]: "deferred"}
     assert queue.names() == ["mailgateway.send_outbox"]
     assert statuses(ids) == ["sent", "queued", "queued"]
@@ -193,30 +208,78 @@ def test_a_mail_the_provider_refused_in_a_run_gets_its_own_task_for_the_second_t
     assert "the provider refused it" in refused.error
 
 
+def broken_runs(monkeypatch: Any) -> None:
+    def broken(**kwargs: Any) -> dict[str, str]:
+        raise RuntimeError("the database went away mid-run")
+
+    monkeypatch.setattr("mailgateway.outbox.send_untried", broken)
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db
-def test_a_run_that_breaks_hands_the_oldest_mails_to_their_own_tasks_and_runs_again_after_a_backoff(
+def test_a_run_that_breaks_hands_the_oldest_mails_to_tasks_that_send_each_alone(
     queue, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
     settings.OUTBOUND_DRAIN_BATCH = 3
     ids = commit_lone_mails(django_capture_on_commit_callbacks, 5)
-
-    def broken(**kwargs: Any) -> dict[str, str]:
-        raise RuntimeError("the database went away mid-run")
-
-    queue.queued.clear()
+    queue.clear()
     with monkeypatch.context() as patch:
-        patch.setattr("mailgateway.outbox.send_untried", broken)
+        broken_runs(patch)
         assert tasks.send_outbox.run() == {}
-    assert queue.queued == [
-        ("mailgateway.send_outbox", (), {"failed_runs": 1}),
-        *[("mailgateway.send_outbound", (i, 1), {}) for i in ids[:3]],
-    ]
+    alone = [("mailgateway.send_outbound", (i,), {"attempt": 1, "alone": True}) for i in ids[:3]]
+    assert queue.queued[1:] == alone
     assert statuses(ids) == ["queued"] * 5
-    queue.queued = queue.queued[:1]  # the next run, once the database is back: it takes them all
-    first, second = queue.run_all()
-    assert list(first) + list(second) == ids
+    # Each alone: the first sends only its own mail, and no other mail's try is counted.
+    tasks.send_outbound.run(ids[0], attempt=1, alone=True)
+    assert statuses(ids) == ["sent"] + ["queued"] * 4
+    assert set(OutboundEmail.objects.filter(pk__in=ids[1:]).values_list("attempts", flat=True)) == {0}
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_run_that_breaks_is_followed_by_one_run_after_a_backoff_that_grows(
+    queue, monkeypatch, django_capture_on_commit_callbacks
+):
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    queue.clear()
+    backoffs = []
+    with monkeypatch.context() as patch:
+        broken_runs(patch)
+        failed_runs = 0
+        for _ in range(3):
+            tasks.send_outbox.run(failed_runs=failed_runs)
+            (name, _, kwargs), countdown = queue.queued[0], queue.countdowns[0]
+            assert name == "mailgateway.send_outbox" and queue.names().count(name) == 1
+            failed_runs = kwargs["failed_runs"]
+            backoffs.append(countdown)
+            queue.clear()
+    assert 15 <= backoffs[0] <= 45 and 30 <= backoffs[1] <= 90 and 60 <= backoffs[2] <= 180  # 30 s doubling, +-50%
+    assert queue.run_all() == []  # nothing queued now: the database is back, the next run sends
+    (results,) = [tasks.send_outbox.run(failed_runs=failed_runs)]
+    assert list(results) == ids
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_while_runs_keep_breaking_commits_and_the_sweeper_add_no_runs_to_the_one_waiting(
+    queue, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from mailgateway.sweeper import run_outbox_for_waiting_mail
+
+    commit_lone_mails(django_capture_on_commit_callbacks, 1)
+    with monkeypatch.context() as patch:
+        broken_runs(patch)
+        for n in range(4):
+            _, _, kwargs = queue.take(queue.names().index("mailgateway.send_outbox"))
+            tasks.send_outbox.run(**kwargs)
+            commit_lone_mails(django_capture_on_commit_callbacks, 1, guests=f"round{n}-")
+            run_outbox_for_waiting_mail(now=timezone.now() + timedelta(minutes=5))
+            assert queue.names().count("mailgateway.send_outbox") == 1
 
 
 @pytest.mark.postgres
@@ -233,7 +296,7 @@ def test_a_run_that_cannot_take_its_mark_off_queues_a_run_for_when_the_mark_has_
             raise TimeoutError("Timeout reading from socket")
         return delete(key, *args, **kwargs)
 
-    queue.queued.clear()
+    queue.clear()
     with monkeypatch.context() as patch:
         patch.setattr(cache, "delete", timing_out)
         tasks.send_outbox.run()
@@ -271,7 +334,7 @@ def test_a_run_the_broker_refused_leaves_no_mark_behind_so_the_next_commit_queue
         raise ConnectionError("the broker is down")
 
     with monkeypatch.context() as patch:
-        patch.setattr(tasks.send_outbox, "delay", refused)
+        patch.setattr(tasks.send_outbox, "apply_async", refused)
         commit_lone_mails(django_capture_on_commit_callbacks, 1)  # logged by the robust on-commit hook
     assert cache.get(OUTBOX_RUN_MARK) is None
     commit_lone_mails(django_capture_on_commit_callbacks, 1, guests="next")
@@ -302,38 +365,104 @@ def test_without_postgresql_each_mail_gets_its_own_task(queue, django_capture_on
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db
-def test_the_sweeper_queues_a_run_for_mail_never_tried_that_waited_longer_than_a_run_s_mark(
-    queue, monkeypatch, django_capture_on_commit_callbacks
+def test_the_sweeper_asks_for_a_run_for_mail_never_tried_that_waited_longer_than_a_run_s_mark(
+    queue, django_capture_on_commit_callbacks
 ):
     """A run killed mid-batch, lost with its broker, or that skipped rows another worker held and
     let go: the mail waits untried with no task, and the sweep (every minute) starts a run."""
-    from celery import current_app
     from django.utils import timezone
 
-    from mailgateway.sweeper import run_outbox_for_waiting_mail
+    from helpdesk.tasks import sweep_stuck_mail
 
-    sent_tasks: list[str] = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, *args, **kwargs: sent_tasks.append(name))
     ids = commit_lone_mails(django_capture_on_commit_callbacks, 1)
-    assert run_outbox_for_waiting_mail() is False  # just committed: its run is on the way
+    queue.clear()
+    cache.delete(OUTBOX_RUN_MARK)  # its run was lost with the broker
+    assert sweep_stuck_mail.run()["outbox_runs"] == 0  # just committed: its run may be on the way
     later = timezone.now() + timedelta(seconds=tasks.OUTBOX_RUN_MARK_SECONDS + 1)
-    assert run_outbox_for_waiting_mail(now=later) is True
-    assert sent_tasks == ["mailgateway.send_outbox"]
+    with freeze_now(later):
+        assert sweep_stuck_mail.run()["outbox_runs"] == 1
+    assert queue.names() == ["mailgateway.send_outbox"]
     OutboundEmail.objects.filter(pk__in=ids).update(attempts=1)  # its retry is on the way
-    assert run_outbox_for_waiting_mail(now=later) is False
+    with freeze_now(later):
+        assert sweep_stuck_mail.run()["outbox_runs"] == 0
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_the_sweeper_queues_no_run_when_each_mail_has_its_own_task(settings, monkeypatch):
-    from celery import current_app
     from django.utils import timezone
 
     from mailgateway.sweeper import run_outbox_for_waiting_mail
 
     settings.OUTBOUND_COALESCE = False
     monkeypatch.setattr("mailgateway.notifications._enqueue", lambda outbound_ids: None)
-    monkeypatch.setattr(current_app, "send_task", lambda *args, **kwargs: pytest.fail("no run without runs"))
+    monkeypatch.setattr(tasks, "request_outbox_run", lambda **kwargs: pytest.fail("no run without runs"))
     commit = make_ticket(User.objects.create_user("asha@example.com", None, name="Asha Rai"))
     assert OutboundEmail.objects.filter(ticket=commit, status=OutboundStatus.QUEUED).exists()
     assert run_outbox_for_waiting_mail(now=timezone.now() + timedelta(hours=1)) is False
+
+
+@contextmanager
+def freeze_now(moment: Any) -> Iterator[None]:
+    """`timezone.now()` answers `moment` (the sweeper's clock)."""
+    from unittest import mock
+
+    with mock.patch("django.utils.timezone.now", return_value=moment):
+        yield
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_run_takes_the_mails_that_waited_longest_whatever_order_they_were_written_in(
+    queue, settings, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    settings.OUTBOUND_DRAIN_BATCH = 2
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 4)
+    for age, outbound_id in enumerate(ids):  # the last written waited longest
+        OutboundEmail.objects.filter(pk=outbound_id).update(created_at=timezone.now() - timedelta(minutes=age))
+    queue.clear()
+    assert list(tasks.send_outbox.run()) == [ids[3], ids[2]]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_run_skips_the_mails_another_worker_holds_instead_of_waiting_for_them(
+    queue, django_capture_on_commit_callbacks
+):
+    import psycopg
+    from django.db import connection
+
+    ids = commit_lone_mails(django_capture_on_commit_callbacks, 3)
+    queue.clear()
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
+    ) as other:
+        other.execute(f"SELECT 1 FROM {OutboundEmail._meta.db_table} WHERE id = %s FOR UPDATE", [ids[1]])
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")  # waiting instead of skipping fails here
+        assert list(tasks.send_outbox.run()) == [ids[0], ids[2]]
+        other.rollback()
+    assert statuses(ids) == ["sent", "queued", "sent"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_the_mark_of_a_waiting_run_lapses_after_the_run_s_countdown_and_a_minute(queue):
+    def seconds_left() -> int:
+        key = cache.make_and_validate_key(OUTBOX_RUN_MARK)
+        return int(cache._cache.get_client(key).ttl(key))  # type: ignore[attr-defined]
+
+    assert tasks.request_outbox_run() is True
+    assert 50 <= seconds_left() <= 60
+    cache.delete(OUTBOX_RUN_MARK)
+    assert tasks.request_outbox_run(countdown=120, failed_runs=2) is True
+    assert 170 <= seconds_left() <= 180
+    assert queue.queued == [("mailgateway.send_outbox", (), {}), ("mailgateway.send_outbox", (), {"failed_runs": 2})]
+    assert queue.countdowns == [None, 120]
