@@ -25,7 +25,8 @@ def freeze_startup_heap(*, collect: bool = True) -> None:
 
 @worker_ready.connect
 def _freeze_in_worker(**_: object) -> None:
-    """The solo and thread pools run tasks in the worker itself."""
+    """The solo and thread pools run tasks in the worker itself (the solo pool, having sent
+    `worker_process_init` too, freezes again after a collection)."""
     freeze_startup_heap()
 
 
