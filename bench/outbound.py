@@ -161,11 +161,14 @@ class Broker:
     def __init__(self) -> None:
         from mailgateway import tasks
 
-        self.tasks: list[tuple[object, tuple]] = []  # type: ignore[type-arg]
+        self.tasks: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
         for task in (tasks.send_outbound, tasks.send_outbound_batch, tasks.send_outbox):
-            task.delay = lambda *args, task=task: self.tasks.append((task, args))  # type: ignore[method-assign]
+            task.delay = lambda *args, task=task, **kwargs: self.tasks.append((task, args, kwargs))  # type: ignore[method-assign]
+            task.apply_async = lambda args=(), kwargs=None, task=task, **options: self.tasks.append(  # type: ignore[method-assign]
+                (task, tuple(args), kwargs or {})
+            )
 
-    def take(self) -> list[tuple[object, tuple]]:  # type: ignore[type-arg]
+    def take(self) -> list[tuple[Any, tuple[Any, ...], dict[str, Any]]]:
         taken, self.tasks = self.tasks, []
         return taken
 
@@ -227,7 +230,7 @@ def run_backlog(broker: Broker) -> tuple[float, int]:
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as captured:
         while tasks := broker.take():
-            results += [task.run(*args) for task, args in tasks]  # type: ignore[attr-defined]
+            results += [task.run(*args, **kwargs) for task, args, kwargs in tasks]
     elapsed = time.perf_counter() - started
     assert set(_statuses(results)) == {"sent"}, results
     mail.outbox = []
@@ -240,7 +243,7 @@ def _statuses(results: list[Any]) -> list[str]:
     return [status for result in results for status in (result.values() if isinstance(result, dict) else [result])]
 
 
-def run_alone(task: tuple[object, tuple]) -> tuple[float, int]:  # type: ignore[type-arg]
+def run_alone(task: tuple[Any, tuple[Any, ...], dict[str, Any]]) -> tuple[float, int]:
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
@@ -248,7 +251,7 @@ def run_alone(task: tuple[object, tuple]) -> tuple[float, int]:  # type: ignore[
     gc.collect()  # each way pays for the garbage it makes, not for the last way's
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as captured:
-        result = task[0].run(*task[1])  # type: ignore[attr-defined]
+        result = task[0].run(*task[1], **task[2])
     elapsed = time.perf_counter() - started
     assert _statuses([result]) == ["sent"], result
     return elapsed, len(captured.captured_queries)
