@@ -271,9 +271,6 @@ OUTBOUND_RETRY_SECONDS = max(1, env_int("OUTBOUND_RETRY_SECONDS", 30))
 # A send task that finds other mails queued behind its own (a backlog) sends up to this many in
 # one batch (mailgateway/outbox.py); 1 sends each mail alone.
 OUTBOUND_DRAIN_BATCH = max(1, env_int("OUTBOUND_DRAIN_BATCH", 100))
-# A mail whose sending killed its worker this many times (out of memory, a crash, the hard time
-# limit) is failed instead of handed to the next worker (mailgateway/outbound_claims.py).
-OUTBOUND_MAX_DELIVERIES = max(1, env_int("OUTBOUND_MAX_DELIVERIES", 5))
 # One task for a burst of mail: a commit that queues mail starts a run of the outbox unless one
 # already waits in the queue (a mark in the shared cache), and each run sends up to
 # OUTBOUND_DRAIN_BATCH mails; otherwise every mail has its own task. Needs PostgreSQL and a cache

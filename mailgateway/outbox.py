@@ -50,7 +50,6 @@ from helpdesk import metrics
 
 from .models import OutboundEmail, OutboundStatus
 from .outbound import Renderer, compose
-from .outbound_claims import ALONE, count_claims, is_killing_workers, killing_workers_error, uncount_claims
 from .outbound_reads import Thread, claim_rows, claim_untried, find_state, lock_rows, read_threads
 
 logger = logging.getLogger("mailgateway.outbound")
@@ -88,8 +87,7 @@ def send_with_backlog(outbound_id: str, *, attempt: int = 1, batch: int | None =
         rows = claim_rows(outbound_id, tried=attempt - 1, backlog=size - 1)
         if not rows or str(rows[0].pk) != outbound_id:
             return {outbound_id: TAKEN}
-        results = send_rows(rows)
-    return _send_set_aside(results)
+        return send_rows(rows)
 
 
 def send_untried(*, batch: int | None = None) -> dict[str, str]:
@@ -98,8 +96,7 @@ def send_untried(*, batch: int | None = None) -> dict[str, str]:
     PostgreSQL only (`can_claim_backlog()`): elsewhere each mail has its own task."""
     size = settings.OUTBOUND_DRAIN_BATCH if batch is None else batch
     with transaction.atomic():
-        results = send_rows(claim_untried(size))
-    return _send_set_aside(results)
+        return send_rows(claim_untried(size))
 
 
 def due_attempt(outbound_id: str) -> int:
@@ -149,17 +146,7 @@ def send_outbound_batch(outbound_ids: Sequence[str]) -> dict[str, str]:
     What each row records is `send_rows()`'s.
     """
     with transaction.atomic():
-        results = send_rows(lock_rows(outbound_ids, skip_locked=True, tried=0))
-    return _send_set_aside(results)
-
-
-def _send_set_aside(results: dict[str, str]) -> dict[str, str]:
-    """The mails a batch set aside (ALONE: an earlier claim of theirs ended without an outcome),
-    each sent alone in its own transaction once the batch has committed: a mail that kills the
-    worker now costs the others nothing but this task's redelivery."""
-    for outbound_id in [key for key, status in results.items() if status == ALONE]:
-        results.update(send_with_backlog(outbound_id, attempt=due_attempt(outbound_id), batch=1))
-    return results
+        return send_rows(lock_rows(outbound_ids, skip_locked=True, tried=0))
 
 
 def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
@@ -177,7 +164,6 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
     sent again by its task (and the killed task, put back, would claim the same batch again).
     """
     results: dict[str, str] = {}
-    rows = _set_aside(rows, results)
     if not rows:
         return results
     threads = read_threads(rows)
@@ -193,7 +179,6 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
         _send_rows(rows, threads, renderer, backend, results, deadline)
     finally:
         backend.close()
-    uncount_claims([row for row in rows if results[str(row.pk)] == DEFERRED])
     _save_batch([row for row in rows if results[str(row.pk)] != DEFERRED])
     metrics.count_sent(sum(1 for status in results.values() if status == OutboundStatus.SENT))
     if len(rows) == 1:
@@ -201,31 +186,6 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
     else:
         logger.info("outbound batch of %s: %s", len(rows), sorted(str(status) for status in results.values()))
     return results
-
-
-def _set_aside(rows: list[OutboundEmail], results: dict[str, str]) -> list[OutboundEmail]:
-    """The rows to send now. A row whose earlier claims ended without an outcome is set aside
-    from a batch (ALONE, for the caller to send alone) and, alone, failed once it has killed
-    workers too often (`outbound_claims`)."""
-    if not rows:
-        return rows
-    unfinished = count_claims(rows)
-    if unfinished is None:
-        return rows
-    if len(rows) > 1:
-        aside = [row for row in rows if unfinished[row.pk]]
-        uncount_claims(aside)
-        results.update((str(row.pk), ALONE) for row in aside)
-        return [row for row in rows if not unfinished[row.pk]]
-    (row,) = rows
-    if is_killing_workers(unfinished[row.pk]):
-        logger.error("outbound %s killed %s workers: failed", row.pk, unfinished[row.pk])
-        row.status, row.error = OutboundStatus.FAILED, killing_workers_error(unfinished[row.pk])
-        row.updated_at = timezone.now()
-        row.save(update_fields=["status", "error", "updated_at"])
-        results[str(row.pk)] = OutboundStatus.FAILED
-        return []
-    return rows
 
 
 def _send_rows(

@@ -43,15 +43,3 @@ def tries_of(state: Path) -> list[tuple[str, float]]:
     """(outcome, time) of each try to the refused address, oldest first."""
     _, *tries = state.read_text().splitlines()
     return [(outcome, float(at)) for outcome, at in (line.split() for line in tries)]
-
-
-class KillingProviderBackend(EmailBackend):
-    """Sending a mail to KILL_MAIL_TO ends the worker's process on the spot, as running out of
-    memory or a crash in a C library would; each such death is logged in KILL_MAIL_LOG."""
-
-    def send_messages(self, email_messages: Sequence[Any]) -> int:
-        if any(os.environ["KILL_MAIL_TO"] in message.to for message in email_messages):
-            with Path(os.environ["KILL_MAIL_LOG"]).open("a") as log:
-                log.write(f"died {time.time():.3f}\n")
-            os._exit(1)
-        return super().send_messages(email_messages)
