@@ -43,7 +43,7 @@ from support.models import Message, Notification, NotificationEvent, Notificatio
 
 from .models import OutboundEmail, OutboundStatus, UndeliverableAddress
 from .outbound import CARRIES_MESSAGE, carried_message_id, is_own_message_id, new_message_id
-from .outbound_reads import can_claim_backlog
+from .outbound_reads import outbox_runs_on
 
 logger = logging.getLogger("mailgateway.notifications")
 
@@ -302,7 +302,7 @@ def _enqueue(outbound_ids: list[str]) -> None:
     else one event's mails go out together (one transaction, one connection), a single one alone."""
     from .tasks import request_outbox_run, send_outbound, send_outbound_batch
 
-    if settings.OUTBOUND_COALESCE and can_claim_backlog() and request_outbox_run():
+    if outbox_runs_on() and request_outbox_run():
         return
     if len(outbound_ids) == 1:
         send_outbound.delay(outbound_ids[0], 1)  # its first try

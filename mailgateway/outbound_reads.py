@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, connections
 from django.db.models import Exists, F, OuterRef, Subquery, Window
 from django.db.models.base import ModelState
@@ -235,6 +236,11 @@ def can_claim_backlog() -> bool:
     return connection.vendor == "postgresql"
 
 
+def outbox_runs_on() -> bool:
+    """Whether mail goes out in runs of the outbox (OUTBOUND_COALESCE, where a run can claim)."""
+    return bool(settings.OUTBOUND_COALESCE) and can_claim_backlog()
+
+
 def find_state(outbound_id: Any) -> tuple[str, int] | None:
     """The row's status and how often it was tried, read without a lock or a transaction (one
     query); None when it is gone."""
@@ -340,10 +346,14 @@ def claim_untried(limit: int) -> list[OutboundEmail]:
     return rows
 
 
+def untried() -> Any:
+    """The queued rows never tried (a row tried before has its retry on the way)."""
+    return OutboundEmail.objects.filter(status=OutboundStatus.QUEUED, attempts=0)
+
+
 def untried_ids(limit: int) -> list[str]:
     """The ids of up to `limit` queued rows never tried, oldest first (no lock)."""
-    rows = OutboundEmail.objects.filter(status=OutboundStatus.QUEUED, attempts=0).order_by("created_at")
-    return [str(pk) for pk in rows.values_list("pk", flat=True)[:limit]]
+    return [str(pk) for pk in untried().order_by("created_at").values_list("pk", flat=True)[:limit]]
 
 
 @functools.cache

@@ -111,16 +111,13 @@ def run_outbox_for_waiting_mail(*, now: datetime | None = None) -> bool:
     and then let go, and nothing else would send it before OUTBOUND_STUCK_AFTER_SECONDS. Through
     the mark, like any run: none is added while one waits. One indexed read; True when a run was
     asked for."""
-    from django.db import connection
-
-    from .models import OutboundEmail, OutboundStatus
+    from .outbound_reads import outbox_runs_on, untried
     from .tasks import OUTBOX_RUN_MARK_SECONDS, request_outbox_run
 
-    if not settings.OUTBOUND_COALESCE or connection.vendor != "postgresql":
+    if not outbox_runs_on():
         return False
     since = (now or timezone.now()) - timedelta(seconds=OUTBOX_RUN_MARK_SECONDS)
-    waiting = OutboundEmail.objects.filter(status=OutboundStatus.QUEUED, attempts=0, created_at__lt=since)
-    if not waiting.exists():
+    if not untried().filter(created_at__lt=since).exists():
         return False
     logger.warning("sweeper: mail never tried waited over %s s: a run of the outbox asked for", OUTBOX_RUN_MARK_SECONDS)
     request_outbox_run()

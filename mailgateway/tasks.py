@@ -111,11 +111,12 @@ def retry_later(outbound_ids: Iterable[str], *, tried: int) -> None:
         send_outbound.apply_async(args=[outbound_id], kwargs={"attempt": tried + 1}, countdown=_backoff(tried))
 
 
-def send_again(outbound_ids: Iterable[str]) -> None:
-    """Mails a batch left untouched when it ran out of time (never tried, still queued) are queued
-    again at once: their own tasks may have found them held by that batch and given up."""
+def send_again(outbound_ids: Iterable[str], *, alone: bool = False) -> None:
+    """Mails never tried, still queued, that a batch left untouched (it ran out of time, or broke)
+    are queued again at once, for their first try: their own tasks may have found them held by
+    that batch and given up. With `alone`, each is sent without a backlog."""
     for outbound_id in outbound_ids:
-        send_outbound.apply_async(args=[outbound_id], kwargs={"attempt": 1})
+        send_outbound.apply_async(args=[outbound_id], kwargs={"attempt": 1, **({"alone": True} if alone else {})})
 
 
 # Set while a run of the outbox waits in the queue (`request_outbox_run()`): mails committed
@@ -183,8 +184,7 @@ def send_outbox(failed_runs: int = 0) -> dict[str, str]:
         countdown = _backoff(failed_runs + 1)
         if not request_outbox_run(countdown=countdown, failed_runs=failed_runs + 1):
             send_outbox.apply_async(kwargs={"failed_runs": failed_runs + 1}, countdown=countdown)
-        for outbound_id in untried_ids(settings.OUTBOUND_DRAIN_BATCH):
-            send_outbound.apply_async(args=[outbound_id], kwargs={"attempt": 1, "alone": True})
+        send_again(untried_ids(settings.OUTBOUND_DRAIN_BATCH), alone=True)
         return {}
     retry_later((outbound_id for outbound_id, status in results.items() if status == RETRY), tried=1)
     more_waits = DEFERRED in results.values() or len(results) >= settings.OUTBOUND_DRAIN_BATCH
