@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 from email.message import EmailMessage
 from email.policy import default
 from email.utils import getaddresses
+from typing import Any
 
 from anymail.backends.test import EmailBackend
 from anymail.exceptions import AnymailAPIError
@@ -86,3 +88,37 @@ def refuse_mail_to(monkeypatch, address: str, error: str = "the provider refused
 
     monkeypatch.setattr(EmailBackend, "post_to_esp", refusing)
     return tries
+
+
+def queue_lone_mails(count: int, *, guests: str = "guest", commit: Any = None) -> list[str]:
+    """`count` queued mails, each the only mail of its event (a reply to one guest), oldest first;
+    their ids. With `commit` (pytest-django's `django_capture_on_commit_callbacks`), each event is
+    committed on its own and its on-commit work (the tasks it queues) runs."""
+    from django.db import transaction
+
+    from mailgateway.models import OutboundEmail, OutboundStatus
+    from mailgateway.notifications import Notice, queue_notices
+    from mailgateway.tokens import issue_reply_token
+    from support.models import User
+    from tests.builders import make_reply, make_ticket
+
+    customer = User.objects.create_user(f"{guests}-customer@example.com", None, name="Asha Rai")
+    ticket = make_ticket(customer)
+    message = make_reply(ticket, customer, "The cleaner came at noon.")
+    OutboundEmail.objects.filter(ticket=ticket).update(status=OutboundStatus.SKIPPED)  # not the backlog under test
+    ids = []
+    for n in range(count):
+        guest = User.objects.create_user(f"{guests}{n}@example.com", None, name=f"Guest {n}")
+        issue_reply_token(ticket_id=ticket.pk, person_id=guest.pk)  # mailed about it before (a first mail writes one)
+        with commit(execute=True) if commit else contextlib.nullcontext(), transaction.atomic():
+            (row,) = queue_notices(ticket=ticket, message=message, notices=[Notice(guest, "agent_reply", in_app=False)])
+        ids.append(str(row.pk))
+    return ids
+
+
+def statuses(ids: list[str]) -> list[str]:
+    """The status of each of these outbound mails, in their order."""
+    from mailgateway.models import OutboundEmail
+
+    found = {str(pk): status for pk, status in OutboundEmail.objects.filter(pk__in=ids).values_list("pk", "status")}
+    return [found[i] for i in ids]

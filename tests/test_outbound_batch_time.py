@@ -15,9 +15,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from mailgateway import tasks
 from mailgateway.models import OutboundEmail
 from mailgateway.outbox import DEFERRED, RETRY, send_outbound_batch
-from tests.outbound_helpers import sent
+from tests.outbound_helpers import queue_lone_mails, sent
 from tests.test_outbound_batch import people, queue_event
-from tests.test_outbound_drainer import queue_lone_mails, run_task
+from tests.test_outbound_drainer import run_task
 
 pytestmark = pytest.mark.django_db
 

@@ -14,13 +14,9 @@ from django.test.utils import CaptureQueriesContext
 
 from mailgateway import tasks
 from mailgateway.models import OutboundEmail, OutboundStatus
-from mailgateway.notifications import Notice, queue_notices
 from mailgateway.outbound_reads import claim_rows
 from mailgateway.outbox import TAKEN, send_with_backlog
-from mailgateway.tokens import issue_reply_token
-from support.models import User
-from tests.builders import make_reply, make_ticket
-from tests.outbound_helpers import refuse_mail_to, sent
+from tests.outbound_helpers import queue_lone_mails, refuse_mail_to, sent, statuses
 
 postgres = pytest.mark.postgres
 
@@ -29,26 +25,6 @@ postgres = pytest.mark.postgres
 def _outbox(anymail_outbox, monkeypatch):  # type: ignore[no-untyped-def]
     """Queued mails wait for their tasks: the broker is the edge, and each test runs the tasks."""
     monkeypatch.setattr("mailgateway.notifications._enqueue", lambda outbound_ids: None)
-
-
-def queue_lone_mails(count: int, *, guests: str = "guest") -> list[str]:
-    """`count` queued mails, each the only mail of its event (a reply to one guest), oldest first."""
-    customer = User.objects.create_user(f"{guests}-customer@example.com", None, name="Asha Rai")
-    ticket = make_ticket(customer)
-    message = make_reply(ticket, customer, "The cleaner came at noon.")
-    OutboundEmail.objects.filter(ticket=ticket).update(status=OutboundStatus.SKIPPED)  # not the backlog under test
-    ids = []
-    for n in range(count):
-        guest = User.objects.create_user(f"{guests}{n}@example.com", None, name=f"Guest {n}")
-        issue_reply_token(ticket_id=ticket.pk, person_id=guest.pk)  # mailed about it before (a first mail writes one)
-        (row,) = queue_notices(ticket=ticket, message=message, notices=[Notice(guest, "agent_reply", in_app=False)])
-        ids.append(str(row.pk))
-    return ids
-
-
-def statuses(ids: list[str]) -> list[str]:
-    found = dict(OutboundEmail.objects.filter(pk__in=ids).values_list("pk", "status"))
-    return [found[OutboundEmail._meta.pk.to_python(i)] for i in ids]  # type: ignore[union-attr]
 
 
 def run_task(outbound_id: str, attempt: int = 1) -> str:

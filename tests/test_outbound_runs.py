@@ -15,15 +15,13 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import transaction
 
 from mailgateway import outbound_reads, tasks
 from mailgateway.models import OutboundEmail, OutboundStatus
-from mailgateway.notifications import Notice, queue_notices
 from mailgateway.tasks import OUTBOX_RUN_MARK
 from support.models import User
-from tests.builders import make_reply, make_ticket
-from tests.outbound_helpers import refuse_mail_to, sent
+from tests.builders import make_ticket
+from tests.outbound_helpers import queue_lone_mails, refuse_mail_to, sent, statuses
 
 
 class Queue:
@@ -75,31 +73,11 @@ def queue(monkeypatch, settings, anymail_outbox, django_capture_on_commit_callba
     return Queue(monkeypatch)
 
 
-def commit_lone_mails(capture: Any, count: int, *, guests: str = "guest") -> list[str]:
-    """`count` events, each committed on its own with one mail (a reply to one guest); their ids."""
-    customer = User.objects.create_user(f"{guests}-customer@example.com", None, name="Asha Rai")
-    ticket = make_ticket(customer)
-    message = make_reply(ticket, customer, "The cleaner came at noon.")
-    OutboundEmail.objects.filter(ticket=ticket).update(status=OutboundStatus.SKIPPED)  # not under test
-    ids = []
-    for n in range(count):
-        guest = User.objects.create_user(f"{guests}{n}@example.com", None, name=f"Guest {n}")
-        with capture(execute=True), transaction.atomic():
-            (row,) = queue_notices(ticket=ticket, message=message, notices=[Notice(guest, "agent_reply", in_app=False)])
-        ids.append(str(row.pk))
-    return ids
-
-
-def statuses(ids: list[str]) -> list[str]:
-    found = {str(pk): status for pk, status in OutboundEmail.objects.filter(pk__in=ids).values_list("pk", "status")}
-    return [found[i] for i in ids]
-
-
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db
 def test_a_burst_of_events_starts_one_run_of_the_outbox_and_no_task_per_mail(queue, django_capture_on_commit_callbacks):
-    commit_lone_mails(django_capture_on_commit_callbacks, 5)
+    queue_lone_mails(5, commit=django_capture_on_commit_callbacks)
     assert queue.names() == ["mailgateway.send_outbox"]
 
 
@@ -109,7 +87,7 @@ def test_a_burst_of_events_starts_one_run_of_the_outbox_and_no_task_per_mail(que
 def test_the_run_sends_every_mail_of_the_burst_as_one_batch_each_on_its_first_try(
     queue, django_capture_on_commit_callbacks
 ):
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 5)
+    ids = queue_lone_mails(5, commit=django_capture_on_commit_callbacks)
     (results,) = queue.run_all()
     assert results == dict.fromkeys(ids, "sent")
     assert sorted(m["To"] for m in sent()) == [f"guest{n}@example.com" for n in range(5)]
@@ -120,9 +98,9 @@ def test_the_run_sends_every_mail_of_the_burst_as_one_batch_each_on_its_first_tr
 @pytest.mark.redis
 @pytest.mark.django_db
 def test_a_mail_committed_once_the_run_has_started_starts_the_next_run(queue, django_capture_on_commit_callbacks):
-    commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    queue_lone_mails(2, commit=django_capture_on_commit_callbacks)
     queue.run_all()
-    later = commit_lone_mails(django_capture_on_commit_callbacks, 1, guests="late")
+    later = queue_lone_mails(1, guests="late", commit=django_capture_on_commit_callbacks)
     assert queue.names() == ["mailgateway.send_outbox"]
     (results,) = queue.run_all()
     assert results == {later[0]: "sent"}
@@ -132,14 +110,14 @@ def test_a_mail_committed_once_the_run_has_started_starts_the_next_run(queue, dj
 @pytest.mark.redis
 @pytest.mark.django_db
 def test_a_mail_committed_while_a_run_sends_starts_the_next_run(queue, monkeypatch, django_capture_on_commit_callbacks):
-    commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    queue_lone_mails(2, commit=django_capture_on_commit_callbacks)
     queue.clear()
     late: list[str] = []
     claim = outbound_reads.claim_untried
 
     def claim_then_commit(limit: int) -> Any:
         rows = claim(limit)
-        late.extend(commit_lone_mails(django_capture_on_commit_callbacks, 1, guests="late"))
+        late.extend(queue_lone_mails(1, guests="late", commit=django_capture_on_commit_callbacks))
         return rows
 
     with monkeypatch.context() as patch:
@@ -158,7 +136,7 @@ def test_a_run_out_of_time_queues_the_next_run_for_the_mails_it_left(
     queue, settings, django_capture_on_commit_callbacks
 ):
     settings.OUTBOUND_BATCH_SECONDS = 0  # a slow provider: no mail starts after the first
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 3)
+    ids = queue_lone_mails(3, commit=django_capture_on_commit_callbacks)
     queue.clear()
     assert tasks.send_outbox.run() == {ids[0]: "sent", ids[1]: "deferred", ids[2]: "deferred"}
     assert queue.names() == ["mailgateway.send_outbox"]
@@ -172,7 +150,7 @@ def test_a_run_that_sends_a_full_batch_queues_the_next_run_for_the_rest(
     queue, settings, django_capture_on_commit_callbacks
 ):
     settings.OUTBOUND_DRAIN_BATCH = 3
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 5)
+    ids = queue_lone_mails(5, commit=django_capture_on_commit_callbacks)
     first, second = queue.run_all()
     assert list(first) == ids[:3]  # oldest first
     assert list(second) == ids[3:]
@@ -184,7 +162,7 @@ def test_a_run_that_sends_a_full_batch_queues_the_next_run_for_the_rest(
 @pytest.mark.redis
 @pytest.mark.django_db
 def test_a_mail_waiting_for_its_retry_is_left_to_it_by_a_run(queue, django_capture_on_commit_callbacks):
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    ids = queue_lone_mails(2, commit=django_capture_on_commit_callbacks)
     OutboundEmail.objects.filter(pk=ids[0]).update(attempts=1, error="AnymailAPIError: 503")
     (results,) = queue.run_all()
     assert results == {ids[1]: "sent"}
@@ -197,7 +175,7 @@ def test_a_mail_waiting_for_its_retry_is_left_to_it_by_a_run(queue, django_captu
 def test_a_mail_the_provider_refused_in_a_run_gets_its_own_task_for_the_second_try_after_a_backoff(
     queue, monkeypatch, django_capture_on_commit_callbacks
 ):
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 3)
+    ids = queue_lone_mails(3, commit=django_capture_on_commit_callbacks)
     refuse_mail_to(monkeypatch, "guest1@example.com")
     (results,) = queue.run_all()
     assert results == {ids[0]: "sent", ids[1]: "retry", ids[2]: "sent"}
@@ -222,7 +200,7 @@ def test_a_run_that_breaks_hands_the_oldest_mails_to_tasks_that_send_each_alone(
     queue, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
     settings.OUTBOUND_DRAIN_BATCH = 3
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 5)
+    ids = queue_lone_mails(5, commit=django_capture_on_commit_callbacks)
     queue.clear()
     with monkeypatch.context() as patch:
         broken_runs(patch)
@@ -242,7 +220,7 @@ def test_a_run_that_breaks_hands_the_oldest_mails_to_tasks_that_send_each_alone(
 def test_a_run_that_breaks_is_followed_by_one_run_after_a_backoff_that_grows(
     queue, monkeypatch, django_capture_on_commit_callbacks
 ):
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    ids = queue_lone_mails(2, commit=django_capture_on_commit_callbacks)
     queue.clear()
     backoffs = []
     with monkeypatch.context() as patch:
@@ -271,13 +249,13 @@ def test_while_runs_keep_breaking_commits_and_the_sweeper_add_no_runs_to_the_one
 
     from mailgateway.sweeper import run_outbox_for_waiting_mail
 
-    commit_lone_mails(django_capture_on_commit_callbacks, 1)
+    queue_lone_mails(1, commit=django_capture_on_commit_callbacks)
     with monkeypatch.context() as patch:
         broken_runs(patch)
         for n in range(4):
             _, _, kwargs = queue.take(queue.names().index("mailgateway.send_outbox"))
             tasks.send_outbox.run(**kwargs)
-            commit_lone_mails(django_capture_on_commit_callbacks, 1, guests=f"round{n}-")
+            queue_lone_mails(1, guests=f"round{n}-", commit=django_capture_on_commit_callbacks)
             run_outbox_for_waiting_mail(now=timezone.now() + timedelta(minutes=5))
             assert queue.names().count("mailgateway.send_outbox") == 1
 
@@ -288,7 +266,7 @@ def test_while_runs_keep_breaking_commits_and_the_sweeper_add_no_runs_to_the_one
 def test_a_run_that_cannot_take_its_mark_off_queues_a_run_for_when_the_mark_has_lapsed(
     queue, monkeypatch, django_capture_on_commit_callbacks
 ):
-    commit_lone_mails(django_capture_on_commit_callbacks, 1)
+    queue_lone_mails(1, commit=django_capture_on_commit_callbacks)
     delete = cache.delete
 
     def timing_out(key: str, *args: Any, **kwargs: Any) -> Any:
@@ -318,9 +296,9 @@ def test_a_mark_set_by_a_call_whose_answer_was_lost_is_taken_off_again(
 
     with monkeypatch.context() as patch:
         patch.setattr(cache, "add", set_then_time_out)
-        (first,) = commit_lone_mails(django_capture_on_commit_callbacks, 1)
+        (first,) = queue_lone_mails(1, commit=django_capture_on_commit_callbacks)
     assert queue.queued == [("mailgateway.send_outbound", (first, 1), {})]  # its own task
-    commit_lone_mails(django_capture_on_commit_callbacks, 1, guests="next")
+    queue_lone_mails(1, guests="next", commit=django_capture_on_commit_callbacks)
     assert queue.names()[-1] == "mailgateway.send_outbox"
 
 
@@ -335,9 +313,9 @@ def test_a_run_the_broker_refused_leaves_no_mark_behind_so_the_next_commit_queue
 
     with monkeypatch.context() as patch:
         patch.setattr(tasks.send_outbox, "apply_async", refused)
-        commit_lone_mails(django_capture_on_commit_callbacks, 1)  # logged by the robust on-commit hook
+        queue_lone_mails(1, commit=django_capture_on_commit_callbacks)  # logged by the robust on-commit hook
     assert cache.get(OUTBOX_RUN_MARK) is None
-    commit_lone_mails(django_capture_on_commit_callbacks, 1, guests="next")
+    queue_lone_mails(1, guests="next", commit=django_capture_on_commit_callbacks)
     assert queue.names() == ["mailgateway.send_outbox"]
     (results,) = queue.run_all()
     assert list(results.values()) == ["sent", "sent"]  # the first event's mail too
@@ -348,7 +326,7 @@ def test_a_run_the_broker_refused_leaves_no_mark_behind_so_the_next_commit_queue
 def test_without_the_shared_cache_each_mail_gets_its_own_task(
     queue, unreachable_cache, django_capture_on_commit_callbacks
 ):
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    ids = queue_lone_mails(2, commit=django_capture_on_commit_callbacks)
     assert queue.queued == [("mailgateway.send_outbound", (i, 1), {}) for i in ids]
 
 
@@ -358,7 +336,7 @@ def test_without_postgresql_each_mail_gets_its_own_task(queue, django_capture_on
 
     if connection.vendor == "postgresql":
         pytest.skip("PostgreSQL runs the outbox")
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 2)
+    ids = queue_lone_mails(2, commit=django_capture_on_commit_callbacks)
     assert queue.queued == [("mailgateway.send_outbound", (i, 1), {}) for i in ids]
 
 
@@ -374,7 +352,7 @@ def test_the_sweeper_asks_for_a_run_for_mail_never_tried_that_waited_longer_than
 
     from helpdesk.tasks import sweep_stuck_mail
 
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 1)
+    ids = queue_lone_mails(1, commit=django_capture_on_commit_callbacks)
     queue.clear()
     cache.delete(OUTBOX_RUN_MARK)  # its run was lost with the broker
     assert sweep_stuck_mail.run()["outbox_runs"] == 0  # just committed: its run may be on the way
@@ -420,7 +398,7 @@ def test_a_run_takes_the_mails_that_waited_longest_whatever_order_they_were_writ
     from django.utils import timezone
 
     settings.OUTBOUND_DRAIN_BATCH = 2
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 4)
+    ids = queue_lone_mails(4, commit=django_capture_on_commit_callbacks)
     for age, outbound_id in enumerate(ids):  # the last written waited longest
         OutboundEmail.objects.filter(pk=outbound_id).update(created_at=timezone.now() - timedelta(minutes=age))
     queue.clear()
@@ -436,7 +414,7 @@ def test_a_run_skips_the_mails_another_worker_holds_instead_of_waiting_for_them(
     import psycopg
     from django.db import connection
 
-    ids = commit_lone_mails(django_capture_on_commit_callbacks, 3)
+    ids = queue_lone_mails(3, commit=django_capture_on_commit_callbacks)
     queue.clear()
     db = connection.settings_dict
     with psycopg.connect(
