@@ -9,6 +9,8 @@ share between threads.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -33,6 +35,10 @@ class SharedRedisCache(RedisCache):
         super().__init__(server, params)
         self._class = _ClientPerPool
 
+    def redis(self) -> Any:
+        """The client for writes (`redis.Redis`), for what Django's cache API cannot say."""
+        return self._cache.get_client(write=True)
+
 
 def count_up(key: str, *, timeout: int) -> int:
     """Add one to the counter at `key`, kept `timeout` seconds from its first count; the new count.
@@ -49,3 +55,86 @@ def count_up(key: str, *, timeout: int) -> int:
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=timeout)
         return 1
+
+
+# -- tallies: a count per member under one name, changed for many members in one round trip -----
+
+# On Redis a tally is a hash, changed by a script: every member in one round trip, atomically. It
+# lives TALLY_SECONDS after its last addition; a member whose count falls to zero is removed.
+TALLY_SECONDS = 7 * 86400
+_ADD = f"""
+local counts = {{}}
+for i, member in ipairs(ARGV) do counts[i] = redis.call('HINCRBY', KEYS[1], member, 1) end
+redis.call('EXPIRE', KEYS[1], {TALLY_SECONDS})
+return counts
+"""
+_SUBTRACT = """
+for _, member in ipairs(ARGV) do
+  if redis.call('HINCRBY', KEYS[1], member, -1) <= 0 then redis.call('HDEL', KEYS[1], member) end
+end
+return 0
+"""
+# Elsewhere (the embedded default's memory cache) a tally is a dict in one entry, changed under a
+# lock: that cache is the process's own.
+_local_tallies = threading.Lock()
+
+
+def add_to_tally(name: str, members: Sequence[str]) -> list[int]:
+    """Add one to each member's count in the tally `name`; their new counts, in order. Raises
+    what the cache raises when it cannot be reached."""
+    from django.core.cache import cache
+
+    if not members:
+        return []
+    if isinstance(cache, SharedRedisCache):
+        return [int(n) for n in cache.redis().eval(_ADD, 1, cache.make_and_validate_key(name), *members)]
+    with _local_tallies:
+        tally = cache.get(name) or {}
+        for member in members:
+            tally[member] = tally.get(member, 0) + 1
+        cache.set(name, tally, timeout=TALLY_SECONDS)
+        return [tally[member] for member in members]
+
+
+def subtract_from_tally(name: str, members: Sequence[str]) -> None:
+    """Take one from each member's count, removing the members that reach zero."""
+    from django.core.cache import cache
+
+    if not members:
+        return
+    if isinstance(cache, SharedRedisCache):
+        cache.redis().eval(_SUBTRACT, 1, cache.make_and_validate_key(name), *members)
+        return
+    with _local_tallies:
+        tally = cache.get(name) or {}
+        for member in members:
+            tally[member] = tally.get(member, 0) - 1
+            if tally[member] <= 0:
+                del tally[member]
+        cache.set(name, tally, timeout=TALLY_SECONDS)
+
+
+def drop_from_tally(name: str, members: Sequence[str]) -> None:
+    """Remove these members, whatever their counts."""
+    from django.core.cache import cache
+
+    if not members:
+        return
+    if isinstance(cache, SharedRedisCache):
+        cache.redis().hdel(cache.make_and_validate_key(name), *members)
+        return
+    with _local_tallies:
+        tally = cache.get(name) or {}
+        for member in members:
+            tally.pop(member, None)
+        cache.set(name, tally, timeout=TALLY_SECONDS)
+
+
+def tally_of(name: str) -> dict[str, int]:
+    """The whole tally, member by member (for tests and operators)."""
+    from django.core.cache import cache
+
+    if isinstance(cache, SharedRedisCache):
+        found = cache.redis().hgetall(cache.make_and_validate_key(name))
+        return {member.decode(): int(count) for member, count in found.items()}
+    return dict(cache.get(name) or {})

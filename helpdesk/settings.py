@@ -279,6 +279,10 @@ OUTBOUND_COALESCE = env_bool("OUTBOUND_COALESCE", bool(REDIS_URL) and not CELERY
 # A batch starts no mail after this many seconds (a slow provider): the rest stay queued and their
 # tasks are queued again, so that a batch commits well inside CELERY_TASK_SOFT_TIME_LIMIT.
 OUTBOUND_BATCH_SECONDS = env_int("OUTBOUND_BATCH_SECONDS", 60)
+# A mail whose sending ended the worker's process (out of memory, a crash, the hard time limit) is
+# sent alone from then on, and failed with the reason once this many workers died sending it
+# (mailgateway/worker_deaths.py; needs the shared cache).
+OUTBOUND_MAX_WORKER_DEATHS = max(1, env_int("OUTBOUND_MAX_WORKER_DEATHS", 3))
 # Who hears of an escalation: these staff addresses; empty means every active superuser.
 SUPERVISOR_ADDRESSES = env_list("SUPERVISOR_ADDRESSES")
 # Who hears of new tickets and of customer replies on unassigned tickets: these staff addresses;

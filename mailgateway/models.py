@@ -155,6 +155,8 @@ class OutboundEmail(models.Model):
     provider_message_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Workers that died while sending it (`mailgateway.worker_deaths`): such a mail goes alone.
+    worker_deaths = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -29,6 +29,10 @@ schedules its next try with backoff. The tasks that come for a try already made 
 first task, queued behind a batch that tried it; a duplicate delivery) answer WAITING and do
 nothing, so a mail is never tried before its backoff nor more than `OUTBOUND_MAX_RETRIES + 1`
 times; after its last try it is `failed`.
+
+A mail that a worker died holding (out of memory, a crash, the hard time limit) is not sent with
+a batch again but alone, and failed after OUTBOUND_MAX_WORKER_DEATHS such deaths
+(`worker_deaths`, `send_claimed()`).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from helpdesk import metrics
 from .models import OutboundEmail, OutboundStatus
 from .outbound import Renderer, compose
 from .outbound_reads import Thread, claim_rows, claim_untried, find_state, lock_rows, read_threads
+from .worker_deaths import Holds, holding, record_suspects, screen
 
 logger = logging.getLogger("mailgateway.outbound")
 
@@ -66,6 +71,10 @@ WAITING = "waiting"
 # A mail of a batch left untouched (still queued, never tried) because the batch ran out of time:
 # the caller queues its task again at once.
 DEFERRED = "deferred"
+
+# A mail of a batch that a worker died holding (`worker_deaths`): still queued, untouched, for a
+# task of its own that sends it alone.
+SET_ASIDE = "set-aside"
 
 
 def send_with_backlog(outbound_id: str, *, attempt: int = 1, batch: int | None = None) -> dict[str, str]:
@@ -83,11 +92,11 @@ def send_with_backlog(outbound_id: str, *, attempt: int = 1, batch: int | None =
     if state[1] != attempt - 1:
         return {outbound_id: WAITING}
     size = settings.OUTBOUND_DRAIN_BATCH if batch is None else batch
-    with transaction.atomic():
+    with holding() as holds, transaction.atomic():
         rows = claim_rows(outbound_id, tried=attempt - 1, backlog=size - 1)
         if not rows or str(rows[0].pk) != outbound_id:
             return {outbound_id: TAKEN}
-        return send_rows(rows)
+        return send_claimed(rows, holds, own=outbound_id)
 
 
 def send_untried(*, batch: int | None = None) -> dict[str, str]:
@@ -95,8 +104,8 @@ def send_untried(*, batch: int | None = None) -> dict[str, str]:
     claimed and sent as one batch as their first try; statuses by id, empty when none waited.
     PostgreSQL only (`can_claim_backlog()`): elsewhere each mail has its own task."""
     size = settings.OUTBOUND_DRAIN_BATCH if batch is None else batch
-    with transaction.atomic():
-        return send_rows(claim_untried(size))
+    with holding() as holds, transaction.atomic():
+        return send_claimed(claim_untried(size), holds)
 
 
 def due_attempt(outbound_id: str) -> int:
@@ -145,8 +154,23 @@ def send_outbound_batch(outbound_ids: Sequence[str]) -> dict[str, str]:
     before: this is their first try, and a refused one has its retry scheduled with backoff.
     What each row records is `send_rows()`'s.
     """
-    with transaction.atomic():
-        return send_rows(lock_rows(outbound_ids, skip_locked=True, tried=0))
+    with holding() as holds, transaction.atomic():
+        return send_claimed(lock_rows(outbound_ids, skip_locked=True, tried=0), holds)
+
+
+def send_claimed(rows: list[OutboundEmail], holds: Holds, *, own: str | None = None) -> dict[str, str]:
+    """Send rows claimed by the caller's transaction (`own` is the task's own mail), tallied as held
+    while it lasts, as `send_rows()` does; statuses by id. A mail a worker died holding is not sent
+    with the others (`worker_deaths.screen()`): SET_ASIDE, for a task that sends it alone; the
+    backlog claimed with a task's own such mail is DEFERRED; one that killed too many is `failed`."""
+    screened = screen(rows, holds.take(rows), own=own, limit=settings.OUTBOUND_MAX_WORKER_DEATHS)
+    record_suspects(screened)
+    results = {str(row.pk): SET_ASIDE for row in screened.set_aside}
+    results.update((str(row.pk), DEFERRED) for row in screened.left)
+    results.update((str(row.pk), OutboundStatus.FAILED) for row in screened.failed)
+    results.update(send_rows(screened.send))
+    holds.settle(results)
+    return results
 
 
 def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:

@@ -71,7 +71,7 @@ def send_outbound(self, outbound_id: str, attempt: int | None = None, alone: boo
     """Try number `attempt` (1 for the first) of one queued `OutboundEmail`, with the backlog
     queued behind it (`outbox.py`) unless `alone`; each mail the provider refused gets its next
     try scheduled with backoff, until it is `failed`."""
-    from .outbox import DEFERRED, RETRY, due_attempt, outbound_key, record_send_failure, send_with_backlog
+    from .outbox import DEFERRED, RETRY, SET_ASIDE, due_attempt, outbound_key, record_send_failure, send_with_backlog
 
     if attempt is None:
         # Queued by an earlier version (every task now names its try), whose retries came after
@@ -89,6 +89,7 @@ def send_outbound(self, outbound_id: str, attempt: int | None = None, alone: boo
     # The others of the batch were claimed untried: this was their first try.
     retry_later((other for other, status in results.items() if status == RETRY and other != own), tried=1)
     send_again(other for other, status in results.items() if status == DEFERRED)
+    send_again((other for other, status in results.items() if status == SET_ASIDE), alone=True)
     status = results[own]
     if status == RETRY:
         logger.warning("the provider refused outbound mail %s (try %s)", outbound_id, attempt)
@@ -112,9 +113,10 @@ def retry_later(outbound_ids: Iterable[str], *, tried: int) -> None:
 
 
 def send_again(outbound_ids: Iterable[str], *, alone: bool = False) -> None:
-    """Mails never tried, still queued, that a batch left untouched (it ran out of time, or broke)
-    are queued again at once, for their first try: their own tasks may have found them held by
-    that batch and given up. With `alone`, each is sent without a backlog."""
+    """Mails never tried, still queued, that a batch left untouched (it ran out of time, or broke,
+    or a worker died holding them) are queued again at once, for their first try: their own tasks
+    may have found them held by that batch and given up. With `alone`, each is sent without a
+    backlog."""
     for outbound_id in outbound_ids:
         send_outbound.apply_async(args=[outbound_id], kwargs={"attempt": 1, **({"alone": True} if alone else {})})
 
@@ -174,7 +176,7 @@ def send_outbox(failed_runs: int = 0) -> dict[str, str]:
     from django.conf import settings
 
     from .outbound_reads import untried_ids
-    from .outbox import DEFERRED, RETRY, send_untried
+    from .outbox import DEFERRED, RETRY, SET_ASIDE, send_untried
 
     marked_off = _clear_outbox_run_mark()
     try:
@@ -187,6 +189,7 @@ def send_outbox(failed_runs: int = 0) -> dict[str, str]:
         send_again(untried_ids(settings.OUTBOUND_DRAIN_BATCH), alone=True)
         return {}
     retry_later((outbound_id for outbound_id, status in results.items() if status == RETRY), tried=1)
+    send_again((outbound_id for outbound_id, status in results.items() if status == SET_ASIDE), alone=True)
     more_waits = DEFERRED in results.values() or len(results) >= settings.OUTBOUND_DRAIN_BATCH
     if more_waits and not request_outbox_run():  # the next run, straight away
         send_outbox.apply_async()
@@ -199,10 +202,11 @@ def send_outbox(failed_runs: int = 0) -> dict[str, str]:
 @shared_task(name="mailgateway.send_outbound_batch", acks_late=True)
 def send_outbound_batch(outbound_ids: list[str]) -> dict[str, str]:
     """Send the mails of one event together; each one the provider refused goes to `send_outbound`."""
-    from .outbox import DEFERRED, RETRY
+    from .outbox import DEFERRED, RETRY, SET_ASIDE
     from .outbox import send_outbound_batch as send_batch
 
     results = send_batch(outbound_ids)
     retry_later((outbound_id for outbound_id, status in results.items() if status == RETRY), tried=1)
     send_again(outbound_id for outbound_id, status in results.items() if status == DEFERRED)
+    send_again((outbound_id for outbound_id, status in results.items() if status == SET_ASIDE), alone=True)
     return results

@@ -1,9 +1,10 @@
-"""A mail backend for real workers whose provider refuses the first tries of one address.
+"""Mail backends for real workers whose provider misbehaves on one address.
 
-Django's file backend (each connection's mails in one file under EMAIL_FILE_PATH), except that a
-mail to REFUSE_MAIL_TO is refused while the file named by REFUSE_MAIL_STATE holds a count above
-zero, one less per refusal. Every try to that address is logged there too, so a test sees each
-try of every worker process, in order, with its time.
+Django's file backend (each connection's mails in one file under EMAIL_FILE_PATH), except that:
+- `RefusingProviderBackend`: a mail to REFUSE_MAIL_TO is refused while the file named by
+  REFUSE_MAIL_STATE holds a count above zero, one less per refusal. Every try to that address is
+  logged there too, so a test sees each try of every worker process, in order, with its time.
+- `KillingProviderBackend`: sending a mail to KILL_MAIL_TO ends the worker's process.
 """
 
 from __future__ import annotations
@@ -43,3 +44,15 @@ def tries_of(state: Path) -> list[tuple[str, float]]:
     """(outcome, time) of each try to the refused address, oldest first."""
     _, *tries = state.read_text().splitlines()
     return [(outcome, float(at)) for outcome, at in (line.split() for line in tries)]
+
+
+class KillingProviderBackend(EmailBackend):
+    """Sending a mail to KILL_MAIL_TO ends the process on the spot, as running out of memory or a
+    crash in a C library would; each death is logged as a line in the file KILL_MAIL_LOG."""
+
+    def send_messages(self, email_messages: Sequence[Any]) -> int:
+        if any(os.environ["KILL_MAIL_TO"] in message.to for message in email_messages):
+            with Path(os.environ["KILL_MAIL_LOG"]).open("a") as log:
+                log.write(f"died {time.time():.3f}\n")
+            os._exit(1)
+        return super().send_messages(email_messages)

@@ -1,0 +1,151 @@
+"""A mail that kills the worker sending it must not take the outbox down with it.
+
+A worker can die while it sends: out of memory, a crash in a C library, the hard time limit. Its
+transaction rolls back, so the database keeps no trace, and its task comes back (acks late,
+rejected on worker loss) to claim the same mails again; as long as such a mail is the oldest
+waiting, every run and every backlog would claim it, and no outbound mail would go out.
+
+So the mails a transaction holds for sending are tallied in the shared cache while it holds them
+(one round trip when they are claimed, one when the transaction is over, however it ended). Only a
+process that died leaves its count standing: a count found when a mail is claimed again is the
+number of workers that died holding it.
+
+Such a mail is a suspect (`screen()`):
+- in a batch it is set aside, untouched, its deaths written on the row (`worker_deaths`, which
+  keeps it out of later runs and backlogs), and handed to a task that sends it alone;
+- a task's own mail is sent alone at once, and the backlog claimed with it is left for other tasks;
+- alone, at OUTBOUND_MAX_WORKER_DEATHS deaths, it is failed with the reason instead of sent again.
+
+The tally needs the shared cache (Redis); without one that answers, mails are sent untallied.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from helpdesk.cache import add_to_tally, drop_from_tally, subtract_from_tally
+
+from .models import OutboundEmail, OutboundStatus
+
+logger = logging.getLogger("mailgateway.outbound")
+
+HOLDS_TALLY = "mailgateway:outbound-held"
+
+# After the transaction, a mail in one of these states is never claimed again: its count goes.
+_DONE = frozenset({OutboundStatus.SENT, OutboundStatus.REJECTED, OutboundStatus.SKIPPED, OutboundStatus.FAILED})
+
+
+@dataclass
+class Holds:
+    """The mails this process holds for sending, as tallied in the shared cache."""
+
+    tallied: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+
+    def take(self, rows: Sequence[OutboundEmail]) -> dict[str, int]:
+        """Tally these rows as held; for each one a worker died holding, how many did."""
+        ids = [str(row.pk) for row in rows]
+        try:
+            counts = add_to_tally(HOLDS_TALLY, ids)
+        except Exception:
+            logger.warning("the shared cache did not answer: the mails held for sending are not tallied", exc_info=True)
+            return {}
+        self.tallied += ids
+        return {outbound_id: count - 1 for outbound_id, count in zip(ids, counts, strict=True) if count > 1}
+
+    def settle(self, results: dict[str, str]) -> None:
+        """What the transaction will leave each mail as, if it commits."""
+        self.done = [outbound_id for outbound_id, status in results.items() if status in _DONE]
+
+    def release(self, *, committed: bool) -> None:
+        """The transaction is over: take this process's count off each mail, and the whole count
+        off a mail it finished (the deaths before it no longer matter)."""
+        if not self.tallied:
+            return
+        done = self.done if committed else []
+        try:
+            subtract_from_tally(HOLDS_TALLY, [i for i in self.tallied if i not in done])
+            drop_from_tally(HOLDS_TALLY, done)
+        except Exception:  # a count left standing makes the mail go alone next time, no worse
+            logger.warning("the shared cache did not answer: mails held for sending stay tallied", exc_info=True)
+        self.tallied = []
+
+
+@contextmanager
+def holding() -> Iterator[Holds]:
+    """Holds for one transaction, entered before it (`with holding() as holds, transaction.atomic()`):
+    released when it is over, committed or rolled back. Inside an outer transaction nothing is
+    committed yet, so nothing counts as finished."""
+    holds = Holds()
+    outer = transaction.get_connection().in_atomic_block
+    committed = False
+    try:
+        yield holds
+        committed = not outer
+    finally:
+        holds.release(committed=committed)
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A claimed batch sorted by the deaths of the workers that held its mails before."""
+
+    send: list[OutboundEmail]
+    set_aside: list[OutboundEmail] = field(default_factory=list)  # suspects of a batch: each to go alone
+    left: list[OutboundEmail] = field(default_factory=list)  # claimed with a task's own suspect: untouched
+    failed: list[OutboundEmail] = field(default_factory=list)  # alone, and killed workers too often
+    deaths: dict[str, int] = field(default_factory=dict)  # each suspect's deaths
+
+
+def screen(rows: Sequence[OutboundEmail], tallied: dict[str, int], *, own: str | None, limit: int) -> Screened:
+    """Sort claimed rows by the deaths of their earlier holders: those tallied now, or those written
+    on the row (the cache may have lost its tally since). `own` is the row the task is for."""
+    deaths = {str(row.pk): max(tallied.get(str(row.pk), 0), row.worker_deaths) for row in rows}
+    suspects = {outbound_id: n for outbound_id, n in deaths.items() if n}
+    if not suspects:
+        return Screened(send=list(rows))
+    if own in suspects:
+        alone = [row for row in rows if str(row.pk) == own]
+        left = [row for row in rows if str(row.pk) != own]
+    elif len(rows) == 1:
+        alone, left = list(rows), []
+    else:
+        return Screened(
+            send=[row for row in rows if str(row.pk) not in suspects],
+            set_aside=[row for row in rows if str(row.pk) in suspects],
+            deaths=suspects,
+        )
+    (row,) = alone
+    if deaths[str(row.pk)] >= limit:
+        return Screened(send=[], left=left, failed=alone, deaths=suspects)
+    return Screened(send=alone, left=left, deaths=suspects)
+
+
+def record_suspects(screened: Screened) -> None:
+    """Write each suspect's deaths on its row, and fail those that killed workers too often (in the
+    caller's transaction, which holds their locks)."""
+    failed = {row.pk for row in screened.failed}
+    for row in [*screened.send, *screened.set_aside, *screened.left, *screened.failed]:
+        deaths = screened.deaths.get(str(row.pk), 0)
+        if deaths <= row.worker_deaths and row.pk not in failed:
+            continue
+        row.worker_deaths = deaths
+        fields = ["worker_deaths"]
+        if row.pk in failed:
+            row.status = OutboundStatus.FAILED
+            row.error = (
+                f"Sending it ended the worker's process {deaths} times (out of memory, a crash, or the task's "
+                "time limit); it is not tried again."
+            )
+            row.updated_at = timezone.now()
+            fields += ["status", "error", "updated_at"]
+            logger.error("outbound %s to %s ended %s workers: failed", row.pk, row.to_address, deaths)
+        else:
+            logger.warning("outbound %s ended %s worker(s) while held for sending: it goes alone", row.pk, deaths)
+        row.save(update_fields=fields)

@@ -1,0 +1,207 @@
+"""A mail that kills the worker sending it does not take the outbox down with it.
+
+The mails a transaction holds for sending are tallied in the shared cache until it is over; a
+count left standing is a worker that died holding the mail (out of memory, a crash, the hard time
+limit). Here a death is stood in for by the count it leaves (`died_holding()`); a real prefork
+worker whose provider ends its process is in `test_outbound_worker.py`. The broker is the edge:
+the tasks queued are kept, and the tests run them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from helpdesk.cache import add_to_tally, drop_from_tally, subtract_from_tally, tally_of
+from mailgateway import outbox, tasks
+from mailgateway.models import OutboundEmail, OutboundStatus
+from mailgateway.worker_deaths import HOLDS_TALLY, screen
+from tests.outbound_helpers import queue_lone_mails, sent, statuses
+
+postgres = pytest.mark.postgres
+
+
+@pytest.fixture(autouse=True)
+def _outbox(anymail_outbox, monkeypatch):  # type: ignore[no-untyped-def]
+    """Queued mails wait for their tasks: each test runs them."""
+    monkeypatch.setattr("mailgateway.notifications._enqueue", lambda outbound_ids: None)
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[tuple[str, dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    """The `send_outbound` tasks queued, as (mail, keyword arguments), kept instead of sent."""
+    kept: list[tuple[str, dict[str, Any]]] = []
+
+    def keep(args=(), kwargs=None, **options):  # type: ignore[no-untyped-def]
+        kept.append((args[0], dict(kwargs or {})))
+
+    monkeypatch.setattr(tasks.send_outbound, "apply_async", keep)
+    return kept
+
+
+def died_holding(outbound_id: str, times: int = 1) -> None:
+    """`times` workers died while they held this mail for sending: their counts stand."""
+    for _ in range(times):
+        add_to_tally(HOLDS_TALLY, [outbound_id])
+
+
+def rows(*worker_deaths: int) -> list[OutboundEmail]:
+    return [OutboundEmail(worker_deaths=n) for n in worker_deaths]
+
+
+def ids_of(found: list[OutboundEmail]) -> list[str]:
+    return [str(row.pk) for row in found]
+
+
+# -- sorting a claimed batch (pure) --------------------------------------------------------------
+
+
+def test_a_batch_no_worker_died_holding_is_sent_whole():
+    batch = rows(0, 0, 0)
+    screened = screen(batch, {}, own=None, limit=3)
+    assert screened.send == batch and not (screened.set_aside or screened.left or screened.failed)
+
+
+def test_a_batch_sets_aside_each_mail_a_worker_died_holding_and_sends_the_rest():
+    batch = rows(0, 0, 0)
+    screened = screen(batch, {str(batch[1].pk): 1}, own=None, limit=3)
+    assert (screened.send, screened.set_aside) == ([batch[0], batch[2]], [batch[1]])
+    assert screened.deaths == {str(batch[1].pk): 1}
+
+
+def test_a_task_s_own_mail_a_worker_died_holding_goes_alone_and_the_backlog_claimed_with_it_is_left():
+    own, *backlog = rows(0, 0, 0)
+    screened = screen([own, *backlog], {str(own.pk): 2}, own=str(own.pk), limit=3)
+    assert (screened.send, screened.left, screened.set_aside) == ([own], backlog, [])
+
+
+def test_a_mail_alone_is_sent_below_the_bound_and_failed_at_it():
+    (mail,) = rows(0)
+    assert screen([mail], {str(mail.pk): 2}, own=None, limit=3).send == [mail]
+    at_bound = screen([mail], {str(mail.pk): 3}, own=None, limit=3)
+    assert (at_bound.send, at_bound.failed) == ([], [mail])
+
+
+def test_deaths_written_on_the_row_count_when_the_cache_has_lost_its_tally():
+    batch = rows(0, 2)
+    assert screen(batch, {}, own=None, limit=3).set_aside == [batch[1]]
+    assert screen(batch[1:], {}, own=None, limit=2).failed == [batch[1]]
+
+
+# -- the tally -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_tally_counts_each_member_and_forgets_a_member_back_at_zero():
+    assert add_to_tally("test:tally", ["a", "b"]) == [1, 1]
+    assert add_to_tally("test:tally", ["a"]) == [2]
+    subtract_from_tally("test:tally", ["a", "b"])
+    assert tally_of("test:tally") == {"a": 1}
+    drop_from_tally("test:tally", ["a"])
+    assert tally_of("test:tally") == {}
+
+
+# -- sending -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sending_leaves_no_tally_behind():
+    ids = queue_lone_mails(3)
+    assert set(outbox.send_outbound_batch(ids).values()) == {OutboundStatus.SENT}
+    assert tally_of(HOLDS_TALLY) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_rolled_back_is_not_counted_as_a_death(monkeypatch):
+    ids = queue_lone_mails(2)
+    with monkeypatch.context() as patch:
+        patch.setattr(outbox, "_save_batch", _database_gone)
+        with pytest.raises(RuntimeError):
+            outbox.send_outbound_batch(ids)
+    assert tally_of(HOLDS_TALLY) == {} and statuses(ids) == ["queued", "queued"]
+    assert outbox.send_outbound_batch(ids) == {i: OutboundStatus.SENT for i in ids}  # none set aside
+
+
+def _database_gone(rows: Any) -> None:
+    raise RuntimeError("the database connection was lost")
+
+
+@pytest.mark.django_db
+def test_a_mail_of_a_batch_a_worker_died_holding_is_set_aside_and_then_sent_alone_once(queued):
+    ids = queue_lone_mails(3)
+    died_holding(ids[1])
+    results = tasks.send_outbound_batch.run(ids)
+    assert results[ids[1]] == outbox.SET_ASIDE and statuses(ids) == ["sent", "queued", "sent"]
+    assert OutboundEmail.objects.get(pk=ids[1]).worker_deaths == 1
+    assert queued == [(ids[1], {"attempt": 1, "alone": True})]
+    assert tasks.send_outbound.run(ids[1], attempt=1, alone=True) == OutboundStatus.SENT
+    assert sorted(m["To"] for m in sent()) == ["guest0@example.com", "guest1@example.com", "guest2@example.com"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_that_ended_too_many_workers_is_failed_with_the_reason_and_never_handed_to_the_provider(settings):
+    settings.OUTBOUND_MAX_WORKER_DEATHS = 2
+    (mail,) = queue_lone_mails(1)
+    died_holding(mail, times=2)
+    assert tasks.send_outbound.run(mail, attempt=1, alone=True) == OutboundStatus.FAILED
+    failed = OutboundEmail.objects.get(pk=mail)
+    assert (failed.status, failed.attempts, failed.worker_deaths) == (OutboundStatus.FAILED, 0, 2)
+    assert "ended the worker's process 2 times" in failed.error
+    assert sent() == [] and tally_of(HOLDS_TALLY) == {}
+
+
+@pytest.mark.django_db
+def test_below_the_bound_a_mail_a_worker_died_holding_is_sent_alone(settings):
+    settings.OUTBOUND_MAX_WORKER_DEATHS = 3
+    (mail,) = queue_lone_mails(1)
+    died_holding(mail, times=2)
+    assert tasks.send_outbound.run(mail, attempt=1, alone=True) == OutboundStatus.SENT
+    assert OutboundEmail.objects.get(pk=mail).worker_deaths == 2
+
+
+@pytest.mark.django_db
+def test_without_the_cache_mails_are_sent_untallied(unreachable_cache):
+    ids = queue_lone_mails(2)
+    assert outbox.send_outbound_batch(ids) == {i: OutboundStatus.SENT for i in ids}
+
+
+@postgres
+@pytest.mark.django_db
+def test_a_task_whose_own_mail_a_worker_died_holding_sends_it_alone_and_leaves_the_backlog_to_first_tries(queued):
+    ids = queue_lone_mails(3)
+    died_holding(ids[0])
+    assert tasks.send_outbound.run(ids[0], attempt=1) == OutboundStatus.SENT
+    assert statuses(ids) == ["sent", "queued", "queued"]
+    assert queued == [(ids[1], {"attempt": 1}), (ids[2], {"attempt": 1})]
+
+
+@postgres
+@pytest.mark.django_db
+def test_runs_and_backlogs_leave_a_mail_set_aside_to_its_own_task():
+    ids = queue_lone_mails(4)
+    OutboundEmail.objects.filter(pk=ids[1]).update(worker_deaths=1)
+    assert set(outbox.send_untried()) == {ids[0], ids[2], ids[3]}
+    assert statuses(ids) == ["sent", "queued", "sent", "sent"]
+    more = queue_lone_mails(2, guests="later")
+    assert set(outbox.send_with_backlog(more[0])) == set(more)  # its backlog: the other new one only
+
+
+@postgres
+@pytest.mark.django_db
+def test_the_sweeper_asks_no_run_for_a_mail_set_aside_and_requeues_it_once_it_is_stuck(settings, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mailgateway import sweeper
+
+    settings.OUTBOUND_COALESCE = True
+    (mail,) = queue_lone_mails(1)
+    OutboundEmail.objects.filter(pk=mail).update(worker_deaths=1, created_at=timezone.now() - timedelta(hours=1))
+    assert sweeper.run_outbox_for_waiting_mail() is False
+    requeued: list[Any] = []
+    monkeypatch.setattr("celery.current_app.send_task", lambda *task, **kwargs: requeued.append((*task, kwargs)))
+    assert sweeper.requeue_stuck_outbound() == [mail]
+    assert requeued == [("mailgateway.send_outbound", {"args": [mail], "kwargs": {"attempt": 1}})]
+    assert tasks.send_outbound.run(mail, attempt=1) == OutboundStatus.SENT
