@@ -79,11 +79,18 @@ return 0
 _local_tallies = threading.Lock()
 
 
+def _cache() -> Any:
+    """The default cache itself: `django.core.cache.cache` is a proxy, which no `isinstance` sees
+    through."""
+    from django.core.cache import caches
+
+    return caches["default"]
+
+
 def add_to_tally(name: str, members: Sequence[str]) -> list[int]:
     """Add one to each member's count in the tally `name`; their new counts, in order. Raises
     what the cache raises when it cannot be reached."""
-    from django.core.cache import cache
-
+    cache = _cache()
     if not members:
         return []
     if isinstance(cache, SharedRedisCache):
@@ -98,8 +105,7 @@ def add_to_tally(name: str, members: Sequence[str]) -> list[int]:
 
 def subtract_from_tally(name: str, members: Sequence[str]) -> None:
     """Take one from each member's count, removing the members that reach zero."""
-    from django.core.cache import cache
-
+    cache = _cache()
     if not members:
         return
     if isinstance(cache, SharedRedisCache):
@@ -116,8 +122,7 @@ def subtract_from_tally(name: str, members: Sequence[str]) -> None:
 
 def drop_from_tally(name: str, members: Sequence[str]) -> None:
     """Remove these members, whatever their counts."""
-    from django.core.cache import cache
-
+    cache = _cache()
     if not members:
         return
     if isinstance(cache, SharedRedisCache):
@@ -132,8 +137,7 @@ def drop_from_tally(name: str, members: Sequence[str]) -> None:
 
 def tally_of(name: str) -> dict[str, int]:
     """The whole tally, member by member (for tests and operators)."""
-    from django.core.cache import cache
-
+    cache = _cache()
     if isinstance(cache, SharedRedisCache):
         found = cache.redis().hgetall(cache.make_and_validate_key(name))
         return {member.decode(): int(count) for member, count in found.items()}

@@ -102,6 +102,27 @@ def test_a_tally_counts_each_member_and_forgets_a_member_back_at_zero():
     assert tally_of("test:tally") == {}
 
 
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_on_redis_a_tally_keeps_every_count_of_processes_adding_at_once():
+    """The tally is shared by every worker: additions from several processes are never lost."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    adders = [context.Process(target=_add_to_test_tally, args=(300,)) for _ in range(3)]
+    for adder in adders:
+        adder.start()
+    for adder in adders:
+        adder.join(timeout=60)
+    assert [adder.exitcode for adder in adders] == [0, 0, 0]
+    assert tally_of("test:tally") == {"m": 900}
+
+
+def _add_to_test_tally(times: int) -> None:
+    for _ in range(times):
+        add_to_tally("test:tally", ["m"])
+
+
 # -- sending -------------------------------------------------------------------------------------
 
 
