@@ -281,8 +281,9 @@ OUTBOUND_COALESCE = env_bool("OUTBOUND_COALESCE", bool(REDIS_URL) and not CELERY
 OUTBOUND_BATCH_SECONDS = env_int("OUTBOUND_BATCH_SECONDS", 60)
 # A mail whose sending ended the worker's process (out of memory, a crash, the hard time limit) is
 # sent alone from then on, and failed with the reason once this many workers died sending it
-# (mailgateway/worker_deaths.py; needs the shared cache).
-OUTBOUND_MAX_WORKER_DEATHS = max(1, env_int("OUTBOUND_MAX_WORKER_DEATHS", 3))
+# (mailgateway/worker_deaths.py; needs the shared cache). At least 2: the first death may have
+# been another mail's of the same batch, so each mail is sent alone at least once.
+OUTBOUND_MAX_WORKER_DEATHS = max(2, env_int("OUTBOUND_MAX_WORKER_DEATHS", 3))
 # Who hears of an escalation: these staff addresses; empty means every active superuser.
 SUPERVISOR_ADDRESSES = env_list("SUPERVISOR_ADDRESSES")
 # Who hears of new tickets and of customer replies on unassigned tickets: these staff addresses;

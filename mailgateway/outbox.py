@@ -164,12 +164,15 @@ def send_claimed(rows: list[OutboundEmail], holds: Holds, *, own: str | None = N
     with the others (`worker_deaths.screen()`): SET_ASIDE, for a task that sends it alone; the
     backlog claimed with a task's own such mail is DEFERRED; one that killed too many is `failed`."""
     screened = screen(rows, holds.take(rows), own=own, limit=settings.OUTBOUND_MAX_WORKER_DEATHS)
+    # Only the mails being sent stay held: a death while sending them is not the others'.
+    holds.put_down(str(row.pk) for row in (*screened.set_aside, *screened.left, *screened.failed))
     record_suspects(screened)
     results = {str(row.pk): SET_ASIDE for row in screened.set_aside}
     results.update((str(row.pk), DEFERRED) for row in screened.left)
     results.update((str(row.pk), OutboundStatus.FAILED) for row in screened.failed)
     results.update(send_rows(screened.send))
-    holds.settle(results)
+    holds.put_down(list(holds.tallied))  # the sending is over, and the rows still locked
+    holds.finish(results, screened.deaths)
     return results
 
 

@@ -5,24 +5,31 @@ transaction rolls back, so the database keeps no trace, and its task comes back 
 rejected on worker loss) to claim the same mails again; as long as such a mail is the oldest
 waiting, every run and every backlog would claim it, and no outbound mail would go out.
 
-So the mails a transaction holds for sending are tallied in the shared cache while it holds them
-(one round trip when they are claimed, one when the transaction is over, however it ended). Only a
-process that died leaves its count standing: a count found when a mail is claimed again is the
-number of workers that died holding it.
+So the mails a transaction sends are tallied in the shared cache while it sends them (a script
+call when they are claimed, and one when the sending is over, before the commit, while the rows
+are still locked; a broken transaction takes its counts off as it ends). Only a process that died
+leaves its count standing: a count found when a mail is claimed again is the number of workers
+that died sending it, or sending a batch with it.
 
 Such a mail is a suspect (`screen()`):
 - in a batch it is set aside, untouched, its deaths written on the row (`worker_deaths`, which
   keeps it out of later runs and backlogs), and handed to a task that sends it alone;
 - a task's own mail is sent alone at once, and the backlog claimed with it is left for other tasks;
-- alone, at OUTBOUND_MAX_WORKER_DEATHS deaths, it is failed with the reason instead of sent again.
+- alone, at OUTBOUND_MAX_WORKER_DEATHS deaths (at least 2, so each is sent alone once), it is
+  failed with the reason instead of sent again.
+Only the mails being sent stay tallied: a mail set aside, left or failed gains no death.
 
-The tally needs the shared cache (Redis); without one that answers, mails are sent untallied.
+A death by the hard time limit acknowledges the task (Celery's `acks_on_timeout`): the mails wait
+for the sweeper's next run of the outbox or re-queueing. The mails a batch sent before the death
+are sent again (the provider had them, the rollback forgot it): only the killer is bounded here.
+The tally needs the shared cache (Redis): without one that answers, mails are sent untallied, and
+in the embedded default, whose tasks run in the web process, the tally dies with the process.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -45,8 +52,8 @@ _DONE = frozenset({OutboundStatus.SENT, OutboundStatus.REJECTED, OutboundStatus.
 class Holds:
     """The mails this process holds for sending, as tallied in the shared cache."""
 
-    tallied: list[str] = field(default_factory=list)
-    done: list[str] = field(default_factory=list)
+    tallied: list[str] = field(default_factory=list)  # counted as held by this process, now
+    finished: list[str] = field(default_factory=list)  # suspects the transaction finishes if it commits
 
     def take(self, rows: Sequence[OutboundEmail]) -> dict[str, int]:
         """Tally these rows as held; for each one a worker died holding, how many did."""
@@ -59,29 +66,41 @@ class Holds:
         self.tallied += ids
         return {outbound_id: count - 1 for outbound_id, count in zip(ids, counts, strict=True) if count > 1}
 
-    def settle(self, results: dict[str, str]) -> None:
-        """What the transaction will leave each mail as, if it commits."""
-        self.done = [outbound_id for outbound_id, status in results.items() if status in _DONE]
-
-    def release(self, *, committed: bool) -> None:
-        """The transaction is over: take this process's count off each mail, and the whole count
-        off a mail it finished (the deaths before it no longer matter)."""
-        if not self.tallied:
+    def put_down(self, outbound_ids: Iterable[str]) -> None:
+        """Take this process's count off these mails: they are not being sent, or no longer. Done
+        before the commit, while the rows are still locked, so that no claim after it finds them."""
+        putting = set(outbound_ids).intersection(self.tallied)
+        if not putting:
             return
-        done = self.done if committed else []
+        self.tallied = [outbound_id for outbound_id in self.tallied if outbound_id not in putting]
         try:
-            subtract_from_tally(HOLDS_TALLY, [i for i in self.tallied if i not in done])
-            drop_from_tally(HOLDS_TALLY, done)
+            subtract_from_tally(HOLDS_TALLY, sorted(putting))
         except Exception:  # a count left standing makes the mail go alone next time, no worse
             logger.warning("the shared cache did not answer: mails held for sending stay tallied", exc_info=True)
-        self.tallied = []
+
+    def finish(self, results: dict[str, str], suspects: Iterable[str]) -> None:
+        """The suspects this transaction finishes (sent, or failed): once it commits, the deaths
+        before no longer matter, and their counts go."""
+        suspected = set(suspects)
+        self.finished = [i for i, status in results.items() if status in _DONE and i in suspected]
+
+    def release(self, *, committed: bool) -> None:
+        """The transaction is over: put down what is still held (it broke before the sending was
+        over), and drop the counts of the suspects it finished."""
+        self.put_down(list(self.tallied))
+        if committed and self.finished:
+            try:
+                drop_from_tally(HOLDS_TALLY, self.finished)
+            except Exception:
+                logger.warning("the shared cache did not answer: finished mails stay tallied", exc_info=True)
+        self.finished = []
 
 
 @contextmanager
 def holding() -> Iterator[Holds]:
     """Holds for one transaction, entered before it (`with holding() as holds, transaction.atomic()`):
-    released when it is over, committed or rolled back. Inside an outer transaction nothing is
-    committed yet, so nothing counts as finished."""
+    whatever is still held is put down when it is over, committed or rolled back. Inside an outer
+    transaction nothing is committed yet, so nothing counts as finished."""
     holds = Holds()
     outer = transaction.get_connection().in_atomic_block
     committed = False
@@ -140,12 +159,12 @@ def record_suspects(screened: Screened) -> None:
         if row.pk in failed:
             row.status = OutboundStatus.FAILED
             row.error = (
-                f"Sending it ended the worker's process {deaths} times (out of memory, a crash, or the task's "
-                "time limit); it is not tried again."
+                f"The worker's process ended {deaths} times while this mail was being sent (out of memory, a "
+                "crash, or the task's time limit), at least once with this mail alone; it is not tried again."
             )
             row.updated_at = timezone.now()
             fields += ["status", "error", "updated_at"]
-            logger.error("outbound %s to %s ended %s workers: failed", row.pk, row.to_address, deaths)
+            logger.error("outbound %s to %s: %s workers died sending it; failed", row.pk, row.to_address, deaths)
         else:
-            logger.warning("outbound %s ended %s worker(s) while held for sending: it goes alone", row.pk, deaths)
+            logger.warning("outbound %s: %s worker(s) died sending it, or its batch; it goes alone", row.pk, deaths)
         row.save(update_fields=fields)

@@ -164,14 +164,15 @@ def test_a_burst_of_events_goes_out_in_runs_of_the_outbox_not_a_task_per_mail(
     assert "Task mailgateway.send_outbound[" not in logs()
 
 
-def test_a_mail_that_kills_its_worker_is_failed_after_a_few_deaths_and_the_others_go_out_once(
+def test_a_mail_that_kills_its_worker_is_failed_after_a_few_deaths_and_the_mails_behind_it_go_out_once(
     customer_a, broker, workers, tmp_path, settings
 ):
     """Four single-mail events leave one run of the outbox in the queue (OUTBOUND_COALESCE);
     sending the oldest mail ends the worker's process. The pool puts the run back (acks late,
     rejected on worker loss); the run again sets the four aside and hands each to a task that
     sends it alone; the killer, alone, kills once more and is then failed
-    (OUTBOUND_MAX_WORKER_DEATHS, here 2)."""
+    (OUTBOUND_MAX_WORKER_DEATHS, here 2). The killer is the oldest, so sent first: a mail its batch
+    had sent before the death would be sent again (the rollback forgets it; not bounded here)."""
     settings.OUTBOUND_COALESCE = True
     settings.CACHES = {"default": {"BACKEND": "helpdesk.cache.SharedRedisCache", "LOCATION": broker}}
     commit_single_mail_events(customer_a, 4)
@@ -189,7 +190,7 @@ def test_a_mail_that_kills_its_worker_is_failed_after_a_few_deaths_and_the_other
     wait_for(lambda: not queued.exists(), timeout=90, what="no mail left queued", log=worker.log)
     killer = rows.get(to_address="guest0@example.com")
     assert (killer.status, killer.attempts, killer.worker_deaths) == (OutboundStatus.FAILED, 0, 2)
-    assert "ended the worker's process 2 times" in killer.error
+    assert "process ended 2 times" in killer.error
     assert deaths.read_text().count("died") == 2
     assert set(rows.exclude(pk=killer.pk).values_list("status", "attempts")) == {(OutboundStatus.SENT, 1)}
     parts = [p for path in outbox.iterdir() for p in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n") if p.strip()]
