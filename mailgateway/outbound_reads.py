@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, connections
@@ -241,13 +241,18 @@ def outbox_runs_on() -> bool:
     return bool(settings.OUTBOUND_COALESCE) and can_claim_backlog()
 
 
-def find_state(outbound_id: Any) -> tuple[str, int] | None:
-    """The row's status and how often it was tried, read without a lock or a transaction (one
-    query); None when it is gone."""
+class RowState(NamedTuple):
+    status: str
+    attempts: int  # how often it was tried
+    worker_deaths: int
+
+
+def find_state(outbound_id: Any) -> RowState | None:
+    """The row's state, read without a lock or a transaction (one query); None when it is gone."""
     with connection.cursor() as cursor:
         cursor.execute(_state_sql(), [OutboundEmail._meta.pk.get_db_prep_value(outbound_id, connection)])
         found = cursor.fetchone()
-    return None if found is None else (str(found[0]), int(found[1]))
+    return None if found is None else RowState(str(found[0]), int(found[1]), int(found[2]))
 
 
 def claim_rows(outbound_id: Any, *, tried: int, backlog: int) -> list[OutboundEmail]:
@@ -370,7 +375,7 @@ def _untried_sql() -> str:
 
 @functools.cache
 def _state_sql() -> str:
-    return f"SELECT status, attempts FROM {_tables()[OutboundEmail]} WHERE id = %s"
+    return f"SELECT status, attempts, worker_deaths FROM {_tables()[OutboundEmail]} WHERE id = %s"
 
 
 @functools.cache

@@ -92,6 +92,8 @@ def send_with_backlog(outbound_id: str, *, attempt: int = 1, batch: int | None =
     if state[1] != attempt - 1:
         return {outbound_id: WAITING}
     size = settings.OUTBOUND_DRAIN_BATCH if batch is None else batch
+    if state.worker_deaths:  # a mail a worker died sending goes alone (`worker_deaths`)
+        size = 1
     with holding() as holds, transaction.atomic():
         rows = claim_rows(outbound_id, tried=attempt - 1, backlog=size - 1)
         if not rows or str(rows[0].pk) != outbound_id:
@@ -164,13 +166,17 @@ def send_claimed(rows: list[OutboundEmail], holds: Holds, *, own: str | None = N
     with the others (`worker_deaths.screen()`): SET_ASIDE, for a task that sends it alone; the
     backlog claimed with a task's own such mail is DEFERRED; one that killed too many is `failed`."""
     screened = screen(rows, holds.take(rows), own=own, limit=settings.OUTBOUND_MAX_WORKER_DEATHS)
-    # Only the mails being sent stay held: a death while sending them is not the others'.
-    holds.put_down(str(row.pk) for row in (*screened.set_aside, *screened.left, *screened.failed))
-    record_suspects(screened)
-    results = {str(row.pk): SET_ASIDE for row in screened.set_aside}
-    results.update((str(row.pk), DEFERRED) for row in screened.left)
-    results.update((str(row.pk), OutboundStatus.FAILED) for row in screened.failed)
-    results.update(send_rows(screened.send))
+    try:
+        # Only the mails being sent stay held: a death while sending them is not the others'.
+        holds.put_down(str(row.pk) for row in (*screened.set_aside, *screened.left, *screened.failed))
+        record_suspects(screened)
+        results = {str(row.pk): SET_ASIDE for row in screened.set_aside}
+        results.update((str(row.pk), DEFERRED) for row in screened.left)
+        results.update((str(row.pk), OutboundStatus.FAILED) for row in screened.failed)
+        results.update(send_rows(screened.send))
+    except BaseException:  # this process lives: its counts go before the rollback lets the rows go
+        holds.put_down(list(holds.tallied))
+        raise
     holds.put_down(list(holds.tallied))  # the sending is over, and the rows still locked
     holds.finish(results, screened.deaths)
     return results

@@ -14,16 +14,20 @@ that died sending it, or sending a batch with it.
 Such a mail is a suspect (`screen()`):
 - in a batch it is set aside, untouched, its deaths written on the row (`worker_deaths`, which
   keeps it out of later runs and backlogs), and handed to a task that sends it alone;
-- a task's own mail is sent alone at once, and the backlog claimed with it is left for other tasks;
+- a task's own mail is sent alone at once (its task claims no backlog once its deaths are written
+  on the row), and the mails claimed with it are left to first tries, or set aside;
 - alone, at OUTBOUND_MAX_WORKER_DEATHS deaths (at least 2, so each is sent alone once), it is
   failed with the reason instead of sent again.
-Only the mails being sent stay tallied: a mail set aside, left or failed gains no death.
+Only the mails being sent stay tallied: a mail set aside, left or failed gains no death; and a
+transaction that breaks puts its counts down before it rolls back, while the rows are locked.
+These counts hold while the cache answers: a count it failed to take off twice stands as a death.
 
-A death by the hard time limit acknowledges the task (Celery's `acks_on_timeout`): the mails wait
+A death by the hard time limit acknowledges the task (`task_acks_on_failure_or_timeout`): the mails wait
 for the sweeper's next run of the outbox or re-queueing. The mails a batch sent before the death
 are sent again (the provider had them, the rollback forgot it): only the killer is bounded here.
-The tally needs the shared cache (Redis): without one that answers, mails are sent untallied, and
-in the embedded default, whose tasks run in the web process, the tally dies with the process.
+The tally needs the shared cache (Redis): without one that answers, mails are sent untallied.
+Another cache keeps it per process (the embedded default, whose tasks run in the web process),
+where it dies with the process and sees no death.
 """
 
 from __future__ import annotations
@@ -58,25 +62,32 @@ class Holds:
     def take(self, rows: Sequence[OutboundEmail]) -> dict[str, int]:
         """Tally these rows as held; for each one a worker died holding, how many did."""
         ids = [str(row.pk) for row in rows]
+        # Held even when the cache does not answer: the script may have run with only its reply
+        # lost, and a count left standing would pass for a death. Putting down a count never added
+        # can only take one death off a mail that had some: the killer gets one more try.
+        self.tallied += ids
         try:
             counts = add_to_tally(HOLDS_TALLY, ids)
         except Exception:
             logger.warning("the shared cache did not answer: the mails held for sending are not tallied", exc_info=True)
             return {}
-        self.tallied += ids
         return {outbound_id: count - 1 for outbound_id, count in zip(ids, counts, strict=True) if count > 1}
 
     def put_down(self, outbound_ids: Iterable[str]) -> None:
         """Take this process's count off these mails: they are not being sent, or no longer. Done
-        before the commit, while the rows are still locked, so that no claim after it finds them."""
-        putting = set(outbound_ids).intersection(self.tallied)
+        before the commit, while the rows are still locked, so that no claim after it finds them.
+        When the cache does not answer they stay held, and `release()` tries again."""
+        held = set(self.tallied)
+        putting = [outbound_id for outbound_id in dict.fromkeys(outbound_ids) if outbound_id in held]
         if not putting:
             return
-        self.tallied = [outbound_id for outbound_id in self.tallied if outbound_id not in putting]
         try:
-            subtract_from_tally(HOLDS_TALLY, sorted(putting))
-        except Exception:  # a count left standing makes the mail go alone next time, no worse
+            subtract_from_tally(HOLDS_TALLY, putting)
+        except Exception:
             logger.warning("the shared cache did not answer: mails held for sending stay tallied", exc_info=True)
+            return
+        put = set(putting)
+        self.tallied = [outbound_id for outbound_id in self.tallied if outbound_id not in put]
 
     def finish(self, results: dict[str, str], suspects: Iterable[str]) -> None:
         """The suspects this transaction finishes (sent, or failed): once it commits, the deaths
@@ -85,9 +96,10 @@ class Holds:
         self.finished = [i for i, status in results.items() if status in _DONE and i in suspected]
 
     def release(self, *, committed: bool) -> None:
-        """The transaction is over: put down what is still held (it broke before the sending was
-        over), and drop the counts of the suspects it finished."""
+        """The transaction is over: put down what is still held (a put-down the cache did not
+        answer), and drop the counts of the suspects it finished."""
         self.put_down(list(self.tallied))
+        self.tallied = []  # a second refusal: the counts stand, and each such mail goes alone once
         if committed and self.finished:
             try:
                 drop_from_tally(HOLDS_TALLY, self.finished)
@@ -129,9 +141,12 @@ def screen(rows: Sequence[OutboundEmail], tallied: dict[str, int], *, own: str |
     suspects = {outbound_id: n for outbound_id, n in deaths.items() if n}
     if not suspects:
         return Screened(send=list(rows))
+    limit = max(limit, 2)  # the first death may have been another mail's: each goes alone once
+    set_aside: list[OutboundEmail] = []
     if own in suspects:
         alone = [row for row in rows if str(row.pk) == own]
-        left = [row for row in rows if str(row.pk) != own]
+        set_aside = [row for row in rows if str(row.pk) != own and str(row.pk) in suspects]
+        left = [row for row in rows if str(row.pk) not in suspects]
     elif len(rows) == 1:
         alone, left = list(rows), []
     else:
@@ -142,8 +157,8 @@ def screen(rows: Sequence[OutboundEmail], tallied: dict[str, int], *, own: str |
         )
     (row,) = alone
     if deaths[str(row.pk)] >= limit:
-        return Screened(send=[], left=left, failed=alone, deaths=suspects)
-    return Screened(send=alone, left=left, deaths=suspects)
+        return Screened(send=[], set_aside=set_aside, left=left, failed=alone, deaths=suspects)
+    return Screened(send=alone, set_aside=set_aside, left=left, deaths=suspects)
 
 
 def record_suspects(screened: Screened) -> None:

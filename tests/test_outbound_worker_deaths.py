@@ -113,6 +113,19 @@ def test_a_mail_alone_is_sent_below_the_bound_and_failed_at_it():
     assert (at_bound.send, at_bound.failed) == ([], [mail])
 
 
+def test_a_mail_is_sent_alone_once_before_it_is_failed_whatever_the_bound():
+    """Its first death may have been another mail's of the same batch."""
+    (mail,) = rows(0)
+    assert screen([mail], {str(mail.pk): 1}, own=None, limit=1).send == [mail]
+    assert screen([mail], {str(mail.pk): 2}, own=None, limit=1).failed == [mail]
+
+
+def test_mails_claimed_with_a_task_s_own_suspect_are_set_aside_when_they_are_suspects_too():
+    own, suspect, innocent = rows(0, 1, 0)
+    screened = screen([own, suspect, innocent], {str(own.pk): 1}, own=str(own.pk), limit=3)
+    assert (screened.send, screened.set_aside, screened.left) == ([own], [suspect], [innocent])
+
+
 def test_deaths_written_on_the_row_count_when_the_cache_has_lost_its_tally():
     batch = rows(0, 2)
     assert screen(batch, {}, own=None, limit=3).set_aside == [batch[1]]
@@ -280,8 +293,9 @@ def test_a_mail_set_aside_gains_no_death_from_the_batch_it_was_set_aside_from(mo
 
 @postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_backlog_claimed_with_a_killer_s_own_mail_gains_no_death_and_goes_out(monkeypatch, settings, queued):
-    """Without runs of the outbox: the killer's own task claims the mails queued behind it."""
+def test_the_mails_claimed_with_a_killer_s_own_mail_gain_no_further_death_and_go_out(monkeypatch, settings, queued):
+    """Without runs of the outbox: the killer's own task claims the mails queued behind it. They
+    share the death of its batch, and no more: then each goes alone."""
     settings.OUTBOUND_MAX_WORKER_DEATHS = 2
     killer, *others = queue_lone_mails(4)
     for _ in range(2):  # in its batch, then alone
@@ -289,8 +303,8 @@ def test_the_backlog_claimed_with_a_killer_s_own_mail_gains_no_death_and_goes_ou
             tasks.send_outbound.run(killer, attempt=1)
     assert tally_of(HOLDS_TALLY) == {killer: 2, **dict.fromkeys(others, 1)}
     assert tasks.send_outbound.run(killer, attempt=1) == OutboundStatus.FAILED
-    assert queued == [(other, {"attempt": 1}) for other in others]  # left untouched, for first tries
-    assert [tasks.send_outbound.run(other, attempt=1) for other in others] == [OutboundStatus.SENT] * 3
+    assert queued == [(other, {"attempt": 1, "alone": True}) for other in others]
+    assert [tasks.send_outbound.run(other, attempt=1, alone=True) for other in others] == [OutboundStatus.SENT] * 3
     assert statuses([killer, *others]) == ["failed", "sent", "sent", "sent"]
     assert tally_of(HOLDS_TALLY) == {}
 
@@ -310,3 +324,59 @@ def test_a_batch_takes_its_counts_off_before_it_commits(monkeypatch, settings):
     monkeypatch.setattr(outbox, "send_rows", sending)
     assert list(outbox.send_outbound_batch(ids).values()) == ["sent", "deferred", "deferred"]
     assert at_commit == [{}]
+
+
+@postgres
+@pytest.mark.django_db
+def test_the_task_of_a_mail_with_deaths_on_its_row_claims_no_backlog(queued):
+    ids = queue_lone_mails(3)
+    OutboundEmail.objects.filter(pk=ids[0]).update(worker_deaths=1)
+    assert outbox.send_with_backlog(ids[0]) == {ids[0]: OutboundStatus.SENT}
+    assert statuses(ids) == ["sent", "queued", "queued"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_breaks_puts_its_counts_down_before_it_lets_the_rows_go(monkeypatch):
+    """Else a claim in between would take this live process's counts for deaths."""
+    ids = queue_lone_mails(2)
+    subtract, inside = worker_deaths.subtract_from_tally, []
+
+    def noting(name, members):  # type: ignore[no-untyped-def]
+        inside.append(transaction.get_connection().in_atomic_block)
+        subtract(name, members)
+
+    monkeypatch.setattr(worker_deaths, "subtract_from_tally", noting)
+    monkeypatch.setattr(outbox, "_save_batch", _database_gone)
+    with pytest.raises(RuntimeError):
+        outbox.send_outbound_batch(ids)
+    assert inside == [True] and tally_of(HOLDS_TALLY) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counts_the_cache_did_not_take_off_are_tried_again_when_the_transaction_ends(monkeypatch):
+    ids = queue_lone_mails(2)
+    subtract, calls = worker_deaths.subtract_from_tally, []
+
+    def failing_once(name, members):  # type: ignore[no-untyped-def]
+        calls.append(list(members))
+        if len(calls) == 1:
+            raise ConnectionError("Redis did not answer")
+        subtract(name, members)
+
+    monkeypatch.setattr(worker_deaths, "subtract_from_tally", failing_once)
+    assert outbox.send_outbound_batch(ids) == {i: OutboundStatus.SENT for i in ids}
+    assert [sorted(call) for call in calls] == [sorted(ids)] * 2 and tally_of(HOLDS_TALLY) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counts_added_whose_answer_was_lost_are_taken_off(monkeypatch):
+    ids = queue_lone_mails(2)
+    add = worker_deaths.add_to_tally
+
+    def answer_lost(name, members):  # type: ignore[no-untyped-def]
+        add(name, members)
+        raise TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(worker_deaths, "add_to_tally", answer_lost)
+    assert outbox.send_outbound_batch(ids) == {i: OutboundStatus.SENT for i in ids}
+    assert tally_of(HOLDS_TALLY) == {}
