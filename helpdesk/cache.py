@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 
@@ -74,8 +75,9 @@ for _, member in ipairs(ARGV) do
 end
 return 0
 """
-# Elsewhere (the embedded default's memory cache) a tally is a dict in one entry, changed under a
-# lock: that cache is the process's own.
+# In the embedded default's memory cache a tally is a dict in one entry, changed under a lock: that
+# cache is the process's own. Other caches (shared, with no atomic way to change a dict) keep none:
+# every count is one, and nothing stands.
 _local_tallies = threading.Lock()
 
 
@@ -95,6 +97,8 @@ def add_to_tally(name: str, members: Sequence[str]) -> list[int]:
         return []
     if isinstance(cache, SharedRedisCache):
         return [int(n) for n in cache.redis().eval(_ADD, 1, cache.make_and_validate_key(name), *members)]
+    if not isinstance(cache, LocMemCache):
+        return [1] * len(members)
     with _local_tallies:
         tally = cache.get(name) or {}
         for member in members:
@@ -110,6 +114,8 @@ def subtract_from_tally(name: str, members: Sequence[str]) -> None:
         return
     if isinstance(cache, SharedRedisCache):
         cache.redis().eval(_SUBTRACT, 1, cache.make_and_validate_key(name), *members)
+        return
+    if not isinstance(cache, LocMemCache):
         return
     with _local_tallies:
         tally = cache.get(name) or {}
@@ -128,6 +134,8 @@ def drop_from_tally(name: str, members: Sequence[str]) -> None:
     if isinstance(cache, SharedRedisCache):
         cache.redis().hdel(cache.make_and_validate_key(name), *members)
         return
+    if not isinstance(cache, LocMemCache):
+        return
     with _local_tallies:
         tally = cache.get(name) or {}
         for member in members:
@@ -141,4 +149,4 @@ def tally_of(name: str) -> dict[str, int]:
     if isinstance(cache, SharedRedisCache):
         found = cache.redis().hgetall(cache.make_and_validate_key(name))
         return {member.decode(): int(count) for member, count in found.items()}
-    return dict(cache.get(name) or {})
+    return dict(cache.get(name) or {}) if isinstance(cache, LocMemCache) else {}

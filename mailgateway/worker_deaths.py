@@ -26,8 +26,9 @@ A death by the hard time limit acknowledges the task (`task_acks_on_failure_or_t
 for the sweeper's next run of the outbox or re-queueing. The mails a batch sent before the death
 are sent again (the provider had them, the rollback forgot it): only the killer is bounded here.
 The tally needs the shared cache (Redis): without one that answers, mails are sent untallied.
-Another cache keeps it per process (the embedded default, whose tasks run in the web process),
-where it dies with the process and sees no death.
+The embedded default's memory cache keeps it per process (its tasks run in the web process), where
+it dies with the process and sees no death; any other cache keeps none. Every process end while
+mails are held counts, a SIGKILL at deploy time too: let workers finish their batches.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
 
@@ -68,6 +70,8 @@ class Holds:
         self.tallied += ids
         try:
             counts = add_to_tally(HOLDS_TALLY, ids)
+        except SoftTimeLimitExceeded:  # the task's time is up: nothing is sent, the batch rolls back
+            raise
         except Exception:
             logger.warning("the shared cache did not answer: the mails held for sending are not tallied", exc_info=True)
             return {}

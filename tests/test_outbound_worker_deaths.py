@@ -380,3 +380,35 @@ def test_counts_added_whose_answer_was_lost_are_taken_off(monkeypatch):
     monkeypatch.setattr(worker_deaths, "add_to_tally", answer_lost)
     assert outbox.send_outbound_batch(ids) == {i: OutboundStatus.SENT for i in ids}
     assert tally_of(HOLDS_TALLY) == {}
+
+
+@postgres
+@pytest.mark.django_db
+def test_the_mails_left_behind_a_task_s_own_suspect_gain_no_death_when_it_kills_again(monkeypatch):
+    ids = queue_lone_mails(3)
+    died_holding(ids[0])
+    with dying_when_sending_to(monkeypatch, "guest0@example.com"):
+        tasks.send_outbound.run(ids[0], attempt=1)
+    assert tally_of(HOLDS_TALLY) == {ids[0]: 2}
+
+
+@pytest.mark.django_db
+def test_the_task_s_time_running_out_while_the_mails_are_tallied_sends_nothing(monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    ids = queue_lone_mails(2)
+
+    def time_is_up(name, members):  # type: ignore[no-untyped-def]
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(worker_deaths, "add_to_tally", time_is_up)
+    with pytest.raises(SoftTimeLimitExceeded):
+        outbox.send_outbound_batch(ids)
+    assert statuses(ids) == ["queued", "queued"] and sent() == []
+
+
+@pytest.mark.django_db
+def test_a_cache_that_cannot_change_a_tally_atomically_keeps_none(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    assert add_to_tally("test:tally", ["a", "a"]) == [1, 1]
+    assert tally_of("test:tally") == {}
