@@ -346,8 +346,9 @@ INBOUND_STUCK_AFTER_SECONDS = env_int("INBOUND_STUCK_AFTER_SECONDS", 600)
 OUTBOUND_STUCK_AFTER_SECONDS = env_int("OUTBOUND_STUCK_AFTER_SECONDS", 600)
 SWEEP_SECONDS = env_int("SWEEP_SECONDS", 60)
 SWEEP_BATCH = env_int("SWEEP_BATCH", 1000)
-# A mail whose processing failed has a retry scheduled (attempts > 0): the sweeper leaves it to that
-# retry unless it is still waiting after this long (longer than every backoff together).
+# An inbound mail whose processing failed has a retry scheduled (attempts > 0): the sweeper leaves
+# it to that retry unless it is still waiting after this long (longer than every backoff together).
+# Outbound mail is found once its next try is overdue by OUTBOUND_STUCK_AFTER_SECONDS.
 SWEEP_RETRYING_AFTER_SECONDS = env_int("SWEEP_RETRYING_AFTER_SECONDS", 10800)
 # A resolved ticket nobody answered for this many days is closed (0: never).
 AUTO_CLOSE_RESOLVED_DAYS = env_int("AUTO_CLOSE_RESOLVED_DAYS", 7)

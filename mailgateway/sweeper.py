@@ -5,7 +5,9 @@ still got its 200), or a task was lost with a Redis that restarted without its d
 `received`. `requeue_stuck_inbound()` finds rows still `received` longer than
 `INBOUND_STUCK_AFTER_SECONDS` and queues `process_inbound` for each again, oldest first, at most
 `SWEEP_BATCH` per run. A mail whose processing failed (attempts > 0) has its retry on the way and is
-left to it, unless it still waits after `SWEEP_RETRYING_AFTER_SECONDS`.
+left to it, unless it still waits after `SWEEP_RETRYING_AFTER_SECONDS`. Outbound mail is found the
+same way after `OUTBOUND_STUCK_AFTER_SECONDS`; one tried before is left to its retry until that
+retry is overdue by as long (its longest backoff is known from its tries).
 
 A row is queued again at most once per that period: a marker with that lifetime is kept in the
 cache (Redis, next to the queue). While a backlog is longer than the period this adds one cheap
@@ -86,8 +88,7 @@ def requeue_stuck_outbound(*, now: datetime | None = None) -> list[str]:
     now = now or timezone.now()
     rows = (
         outbound_model.objects.filter(status="queued", created_at__lt=now - timedelta(seconds=stuck_after))
-        # A mail tried before has its next try scheduled; lost only when its last try is long past.
-        .filter(_not_retrying(since_field="updated_at", now=now))
+        .filter(_outbound_retry_lost(now=now, stuck_after=stuck_after))
         .order_by("created_at")
         .values_list("pk", "attempts")[: settings.SWEEP_BATCH]
     )
@@ -103,6 +104,22 @@ def requeue_stuck_outbound(*, now: datetime | None = None) -> list[str]:
         logger.warning("sweeper: queued %s stuck outbound mails again", len(queued), extra={"requeued": len(queued)})
     metrics.count_requeued("outbound", len(queued))
     return queued
+
+
+def _outbound_retry_lost(*, now: datetime, stuck_after: int) -> Q:
+    """Rows with no try on the way: never tried, or whose next try is overdue by `stuck_after`.
+    A mail tried n times has its next try at most `longest_backoff(n)` after its last try (the
+    row's `updated_at`): 45 s after the first, an hour and a half at most; a lost retry is found
+    then, not hours later."""
+    from .tasks import longest_backoff
+
+    lost = Q(attempts=0)
+    for tried in range(1, settings.OUTBOUND_MAX_RETRIES + 1):
+        overdue = now - timedelta(seconds=longest_backoff(tried) + stuck_after)
+        lost |= Q(attempts=tried, updated_at__lt=overdue)
+    # Tried more often than the retries allow now (the setting was lowered): its last try is due.
+    overdue = now - timedelta(seconds=longest_backoff(settings.OUTBOUND_MAX_RETRIES + 1) + stuck_after)
+    return lost | Q(attempts__gt=settings.OUTBOUND_MAX_RETRIES, updated_at__lt=overdue)
 
 
 def run_outbox_for_waiting_mail(*, now: datetime | None = None) -> bool:

@@ -100,9 +100,18 @@ def send_outbound(self, outbound_id: str, attempt: int | None = None, alone: boo
 def _backoff(tried: int) -> float:
     """OUTBOUND_RETRY_SECONDS (30 s) after the first try, twice that after the second ... at most
     an hour, with jitter so that retries do not arrive together."""
+    return _middle_backoff(tried) * random.uniform(0.5, 1.5)
+
+
+def longest_backoff(tried: int) -> float:
+    """The longest wait `_backoff()` gives after try number `tried`."""
+    return _middle_backoff(tried) * 1.5
+
+
+def _middle_backoff(tried: int) -> float:
     from django.conf import settings
 
-    return min(settings.OUTBOUND_RETRY_SECONDS * 2 ** (tried - 1), 3600) * random.uniform(0.5, 1.5)
+    return min(settings.OUTBOUND_RETRY_SECONDS * 2 ** (tried - 1), 3600)
 
 
 def retry_later(outbound_ids: Iterable[str], *, tried: int) -> None:

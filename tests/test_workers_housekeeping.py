@@ -249,34 +249,43 @@ def test_the_sweeper_leaves_outbound_mail_that_is_recent_or_sent(settings, custo
     assert sweeper.requeue_stuck_outbound() == []
 
 
-def test_the_sweeper_leaves_outbound_mail_to_its_scheduled_retry(settings, customer_a, sent_tasks):
+@pytest.mark.parametrize(("tried", "last_try"), [(1, timedelta(minutes=10)), (6, timedelta(minutes=33))])
+def test_the_sweeper_leaves_outbound_mail_to_its_retry_until_it_is_overdue(
+    settings, customer_a, sent_tasks, tried, last_try
+):
+    """Its next try comes at most 1.5 times its backoff after its last (45 s after the first try,
+    24 minutes after the sixth); lost only OUTBOUND_STUCK_AFTER_SECONDS (10 minutes) after that."""
     from mailgateway.models import OutboundEmail
 
-    settings.OUTBOUND_STUCK_AFTER_SECONDS = 600
-    retrying = outbound_mail(customer_a, age=timedelta(hours=1))
-    OutboundEmail.objects.filter(pk=retrying.pk).update(attempts=1)
+    settings.OUTBOUND_STUCK_AFTER_SECONDS, settings.OUTBOUND_RETRY_SECONDS = 600, 30
+    retrying = outbound_mail(customer_a, age=timedelta(hours=5))  # queued during an outage
+    OutboundEmail.objects.filter(pk=retrying.pk).update(attempts=tried, updated_at=timezone.now() - last_try)
     sent_tasks.clear()
     assert sweeper.requeue_stuck_outbound() == []
 
 
-def test_the_sweeper_leaves_an_old_outbound_mail_tried_recently_to_its_scheduled_retry(
+@pytest.mark.parametrize(("tried", "last_try"), [(1, timedelta(minutes=11)), (6, timedelta(minutes=35))])
+def test_the_sweeper_queues_the_next_try_of_outbound_mail_whose_retry_is_overdue(
+    settings, customer_a, sent_tasks, tried, last_try
+):
+    from mailgateway.models import OutboundEmail
+
+    settings.OUTBOUND_STUCK_AFTER_SECONDS, settings.OUTBOUND_RETRY_SECONDS = 600, 30
+    lost = outbound_mail(customer_a, age=timedelta(hours=5))
+    OutboundEmail.objects.filter(pk=lost.pk).update(attempts=tried, updated_at=timezone.now() - last_try)
+    sent_tasks.clear()
+    assert sweeper.requeue_stuck_outbound() == [str(lost.pk)]
+    assert sent_tasks == [("mailgateway.send_outbound", [str(lost.pk)], {"attempt": tried + 1})]
+
+
+def test_the_sweeper_queues_the_last_try_of_outbound_mail_tried_more_than_the_retries_now_allow(
     settings, customer_a, sent_tasks
 ):
     from mailgateway.models import OutboundEmail
 
-    settings.OUTBOUND_STUCK_AFTER_SECONDS, settings.SWEEP_RETRYING_AFTER_SECONDS = 600, 10800
-    waited = outbound_mail(customer_a, age=timedelta(hours=5))  # queued during an outage
-    OutboundEmail.objects.filter(pk=waited.pk).update(attempts=1, updated_at=timezone.now() - timedelta(minutes=5))
-    sent_tasks.clear()
-    assert sweeper.requeue_stuck_outbound() == []
-
-
-def test_the_sweeper_queues_the_next_try_of_outbound_mail_whose_retry_was_lost(settings, customer_a, sent_tasks):
-    from mailgateway.models import OutboundEmail
-
-    settings.OUTBOUND_STUCK_AFTER_SECONDS, settings.SWEEP_RETRYING_AFTER_SECONDS = 600, 10800
-    lost = outbound_mail(customer_a, age=timedelta(hours=4))
-    OutboundEmail.objects.filter(pk=lost.pk).update(attempts=2)
+    settings.OUTBOUND_STUCK_AFTER_SECONDS, settings.OUTBOUND_MAX_RETRIES = 600, 2
+    lost = outbound_mail(customer_a, age=timedelta(hours=5))
+    OutboundEmail.objects.filter(pk=lost.pk).update(attempts=4, updated_at=timezone.now() - timedelta(hours=3))
     sent_tasks.clear()
     assert sweeper.requeue_stuck_outbound() == [str(lost.pk)]
-    assert sent_tasks == [("mailgateway.send_outbound", [str(lost.pk)], {"attempt": 3})]
+    assert sent_tasks == [("mailgateway.send_outbound", [str(lost.pk)], {"attempt": 5})]
