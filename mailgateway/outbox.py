@@ -161,10 +161,11 @@ def send_outbound_batch(outbound_ids: Sequence[str]) -> dict[str, str]:
 
 
 def send_claimed(rows: list[OutboundEmail], holds: Holds, *, own: str | None = None) -> dict[str, str]:
-    """Send rows claimed by the caller's transaction (`own` is the task's own mail), tallied as held
-    while it lasts, as `send_rows()` does; statuses by id. A mail a worker died holding is not sent
-    with the others (`worker_deaths.screen()`): SET_ASIDE, for a task that sends it alone; the
-    backlog claimed with a task's own such mail is DEFERRED; one that killed too many is `failed`."""
+    """Send rows claimed by the caller's transaction (`own` is the task's own mail) as `send_rows()`
+    does, each tallied as held while it is being sent; statuses by id. A mail a worker died holding
+    is not sent with the others (`worker_deaths.screen()`): SET_ASIDE, for a task that sends it
+    alone; the others claimed with a task's own such mail are DEFERRED (or SET_ASIDE, suspects
+    too); one that killed too many workers is `failed`."""
     screened = screen(rows, holds.take(rows), own=own, limit=settings.OUTBOUND_MAX_WORKER_DEATHS)
     try:
         # Only the mails being sent stay held: a death while sending them is not the others'.
