@@ -10,7 +10,8 @@ share between threads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.cache.backends.locmem import LocMemCache
@@ -98,12 +99,10 @@ def add_to_tally(name: str, members: Sequence[str]) -> list[int]:
     if isinstance(cache, SharedRedisCache):
         return [int(n) for n in cache.redis().eval(_ADD, 1, cache.make_and_validate_key(name), *members)]
     if not isinstance(cache, LocMemCache):
-        return [1] * len(members)
-    with _local_tallies:
-        tally = cache.get(name) or {}
+        return [1] * len(members)  # no tally kept (see `_local_tally`)
+    with _local_tally(cache, name) as tally:
         for member in members:
             tally[member] = tally.get(member, 0) + 1
-        cache.set(name, tally, timeout=TALLY_SECONDS)
         return [tally[member] for member in members]
 
 
@@ -115,15 +114,11 @@ def subtract_from_tally(name: str, members: Sequence[str]) -> None:
     if isinstance(cache, SharedRedisCache):
         cache.redis().eval(_SUBTRACT, 1, cache.make_and_validate_key(name), *members)
         return
-    if not isinstance(cache, LocMemCache):
-        return
-    with _local_tallies:
-        tally = cache.get(name) or {}
+    with _local_tally(cache, name) as tally:
         for member in members:
             tally[member] = tally.get(member, 0) - 1
             if tally[member] <= 0:
                 del tally[member]
-        cache.set(name, tally, timeout=TALLY_SECONDS)
 
 
 def drop_from_tally(name: str, members: Sequence[str]) -> None:
@@ -134,12 +129,21 @@ def drop_from_tally(name: str, members: Sequence[str]) -> None:
     if isinstance(cache, SharedRedisCache):
         cache.redis().hdel(cache.make_and_validate_key(name), *members)
         return
+    with _local_tally(cache, name) as tally:
+        for member in members:
+            tally.pop(member, None)
+
+
+@contextmanager
+def _local_tally(cache: Any, name: str) -> Iterator[dict[str, int]]:
+    """The tally as a dict to change, written back after: in the process's own memory cache, under
+    its lock; in any other cache a dict that is thrown away (every count one, nothing stands)."""
     if not isinstance(cache, LocMemCache):
+        yield {}
         return
     with _local_tallies:
         tally = cache.get(name) or {}
-        for member in members:
-            tally.pop(member, None)
+        yield tally
         cache.set(name, tally, timeout=TALLY_SECONDS)
 
 
