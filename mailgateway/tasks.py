@@ -71,7 +71,7 @@ def send_outbound(self, outbound_id: str, attempt: int | None = None, alone: boo
     """Try number `attempt` (1 for the first) of one queued `OutboundEmail`, with the backlog
     queued behind it (`outbox.py`) unless `alone`; each mail the provider refused gets its next
     try scheduled with backoff, until it is `failed`."""
-    from .outbox import DEFERRED, RETRY, SET_ASIDE, due_attempt, outbound_key, record_send_failure, send_with_backlog
+    from .outbox import RETRY, due_attempt, outbound_key, record_send_failure, send_with_backlog
 
     if attempt is None:
         # Queued by an earlier version (every task now names its try), whose retries came after
@@ -86,15 +86,26 @@ def send_outbound(self, outbound_id: str, attempt: int | None = None, alone: boo
             retry_later([outbound_id], tried=attempt)
         return status
     own = outbound_key(outbound_id)
-    # The others of the batch were claimed untried: this was their first try.
-    retry_later((other for other, status in results.items() if status == RETRY and other != own), tried=1)
-    send_again(other for other, status in results.items() if status == DEFERRED)
-    send_again((other for other, status in results.items() if status == SET_ASIDE), alone=True)
+    hand_over(results, besides=own)
     status = results[own]
     if status == RETRY:
         logger.warning("the provider refused outbound mail %s (try %s)", outbound_id, attempt)
         retry_later([own], tried=attempt)
     return status
+
+
+def hand_over(results: dict[str, str], *, besides: str | None = None, deferred: bool = True) -> None:
+    """Give the mails of a batch (`besides` the task's own) the tasks they need next. They were
+    claimed untried, so this was their first try: one the provider refused gets its second after
+    the backoff, one set aside a task that sends it alone, and one the batch left untouched (out
+    of time) its first try at once, unless `deferred` is False (a run of the outbox follows)."""
+    from .outbox import DEFERRED, RETRY, SET_ASIDE
+
+    others = [(outbound_id, status) for outbound_id, status in results.items() if outbound_id != besides]
+    retry_later((outbound_id for outbound_id, status in others if status == RETRY), tried=1)
+    if deferred:
+        send_again(outbound_id for outbound_id, status in others if status == DEFERRED)
+    send_again((outbound_id for outbound_id, status in others if status == SET_ASIDE), alone=True)
 
 
 def _backoff(tried: int) -> float:
@@ -185,7 +196,7 @@ def send_outbox(failed_runs: int = 0) -> dict[str, str]:
     from django.conf import settings
 
     from .outbound_reads import untried_ids
-    from .outbox import DEFERRED, RETRY, SET_ASIDE, send_untried
+    from .outbox import DEFERRED, send_untried
 
     marked_off = _clear_outbox_run_mark()
     try:
@@ -197,8 +208,7 @@ def send_outbox(failed_runs: int = 0) -> dict[str, str]:
             send_outbox.apply_async(kwargs={"failed_runs": failed_runs + 1}, countdown=countdown)
         send_again(untried_ids(settings.OUTBOUND_DRAIN_BATCH), alone=True)
         return {}
-    retry_later((outbound_id for outbound_id, status in results.items() if status == RETRY), tried=1)
-    send_again((outbound_id for outbound_id, status in results.items() if status == SET_ASIDE), alone=True)
+    hand_over(results, deferred=False)  # the next run takes the mails left for lack of time
     more_waits = DEFERRED in results.values() or len(results) >= settings.OUTBOUND_DRAIN_BATCH
     if more_waits and not request_outbox_run():  # the next run, straight away
         send_outbox.apply_async()
@@ -211,11 +221,8 @@ def send_outbox(failed_runs: int = 0) -> dict[str, str]:
 @shared_task(name="mailgateway.send_outbound_batch", acks_late=True)
 def send_outbound_batch(outbound_ids: list[str]) -> dict[str, str]:
     """Send the mails of one event together; each one the provider refused goes to `send_outbound`."""
-    from .outbox import DEFERRED, RETRY, SET_ASIDE
     from .outbox import send_outbound_batch as send_batch
 
     results = send_batch(outbound_ids)
-    retry_later((outbound_id for outbound_id, status in results.items() if status == RETRY), tried=1)
-    send_again(outbound_id for outbound_id, status in results.items() if status == DEFERRED)
-    send_again((outbound_id for outbound_id, status in results.items() if status == SET_ASIDE), alone=True)
+    hand_over(results)
     return results

@@ -81,8 +81,11 @@ class Holds:
         """Take this process's count off these mails: they are not being sent, or no longer. Done
         before the commit, while the rows are still locked, so that no claim after it finds them.
         When the cache does not answer they stay held, and `release()` tries again."""
+        asked = list(dict.fromkeys(outbound_ids))
+        if not asked:  # the common case before the sending: no suspect in the batch
+            return
         held = set(self.tallied)
-        putting = [outbound_id for outbound_id in dict.fromkeys(outbound_ids) if outbound_id in held]
+        putting = [outbound_id for outbound_id in asked if outbound_id in held]
         if not putting:
             return
         try:
@@ -168,6 +171,8 @@ def screen(rows: Sequence[OutboundEmail], tallied: dict[str, int], *, own: str |
 def record_suspects(screened: Screened) -> None:
     """Write each suspect's deaths on its row, and fail those that killed workers too often (in the
     caller's transaction, which holds their locks)."""
+    if not screened.deaths:  # the common case: no suspect
+        return
     failed = {row.pk for row in screened.failed}
     for row in [*screened.send, *screened.set_aside, *screened.left, *screened.failed]:
         deaths = screened.deaths.get(str(row.pk), 0)
