@@ -38,7 +38,6 @@ from django.conf import settings
 from django.template import Context
 from django.template.backends.django import Template as DjangoBackendTemplate
 from django.template.loader import get_template
-from django.utils.safestring import mark_safe
 
 from support import rules
 from support.links import ticket_link_url
@@ -50,6 +49,7 @@ from .outbound_reads import Entry, Thread, read_thread, safe_display_name
 from .outbound_reads import author_label as author_label
 from .outbound_reads import lock_rows as lock_rows
 from .outbound_reads import outbound_rows as outbound_rows
+from .quoted_thread import thread_html, thread_text
 from .tokens import issue_reply_token, reply_token_of
 
 REFERENCES_LATEST = 6
@@ -224,14 +224,12 @@ class Renderer:
     `{% include %}` keeps the template it found in the context's render state, so a shared
     context looks the footer up once instead of twice per part and mail.
 
-    The thread (`_thread.txt` and `_thread.html`: the message a mail carries and the one before
-    it) is the same for every recipient of an event who sees the same two messages, so it is
-    rendered once per pair in the batch, from those messages only (`message`, `previous`,
-    `quoted_previous`), and the bodies show it as `{{ thread_text }}` and `{{ thread_html }}`.
+    The thread block (`quoted_thread`: the message a mail carries and the one before it), which
+    the bodies show as `{{ thread_text }}` and `{{ thread_html }}`, is the same for every recipient
+    of an event who sees the same two messages: built once per pair in the batch.
     """
 
     PARTS = ("subject.txt", "body.txt", "body.html")
-    THREAD_PARTS = ("emails/_thread.txt", "emails/_thread.html")
 
     def __init__(self) -> None:
         self._templates: dict[str, list[Any]] = {}
@@ -267,20 +265,13 @@ class Renderer:
 
     def _thread(self, values: dict[str, Any]) -> dict[str, str]:
         message, previous = values.get("message"), values.get("previous")
-        rendered = self._threads.get((message, previous))
-        if rendered is None:
-            text, html = self._parts("_thread", self.THREAD_PARTS)
-            assert self._context is not None
-            own = {"message": message, "previous": previous, "quoted_previous": values.get("quoted_previous", "")}
-            # Only these three names: the shared context holds no mail's values between renders.
-            with self._context.push(own):
-                # Rendered HTML, escaped by its own template: shown as it is.
-                rendered = {
-                    "thread_text": text.render(self._context),
-                    "thread_html": mark_safe(html.render(self._context)),
-                }
-            self._threads[message, previous] = rendered
-        return rendered
+        built = self._threads.get((message, previous))
+        if built is None:
+            built = self._threads[message, previous] = {
+                "thread_text": thread_text(message, previous),
+                "thread_html": thread_html(message, previous),
+            }
+        return built
 
 
 def render_email(template: str, context: dict[str, Any], renderer: Renderer | None = None) -> tuple[str, str, str]:
@@ -320,7 +311,6 @@ def mail_context(outbound: OutboundEmail, recipient: User, thread: Thread) -> di
         "support_name": support_name(),
         "message": carried,
         "previous": previous,
-        "quoted_previous": previous.quoted if previous else "",
         "extra": outbound.context,
     }
 

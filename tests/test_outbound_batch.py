@@ -12,6 +12,7 @@ from django.core import mail as django_mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from mailgateway import quoted_thread
 from mailgateway.models import OutboundEmail, OutboundStatus, UndeliverableAddress
 from mailgateway.notifications import Notice, queue_notices
 from mailgateway.outbound_reads import lock_rows, outbound_rows
@@ -247,12 +248,16 @@ def rendered_templates() -> Iterator[list[str]]:
         template_rendered.disconnect(record)
 
 
-def test_the_thread_an_event_s_mails_show_is_rendered_once_for_all_their_recipients():
+def test_the_thread_an_event_s_mails_show_is_built_once_for_all_their_recipients(monkeypatch):
+    from mailgateway import outbound
+
+    built: list[object] = []
+    monkeypatch.setattr(outbound, "thread_html", lambda *pair: built.append(pair) or quoted_thread.thread_html(*pair))
     rows = queue_event(people(3))
     with rendered_templates() as names:
         send_outbound_batch([str(r.pk) for r in rows])
     assert names.count("emails/agent_reply/body.txt") == names.count("emails/agent_reply/body.html") == 3
-    assert names.count("emails/_thread.txt") == names.count("emails/_thread.html") == 1
+    assert len(built) == 1
     assert all("The cleaner came at noon." in text_of(m) and "The cleaner came at noon." in html_of(m) for m in sent())
 
 
