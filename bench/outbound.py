@@ -373,11 +373,11 @@ STAGES = (
     ("mailgateway.outbox", "lock_rows", "read and lock the rows"),
     ("mailgateway.outbox", "read_threads", "read the threads"),
     ("mailgateway.outbound", "mail_context", "build the context (links, names)"),
-    ("mailgateway.outbound", "render_email", "render: Django templates"),
+    ("mailgateway.outbound", "render_email", "render: templates, thread block"),
     ("django.core.mail.message", "EmailMessage.send", "send: Anymail's backend"),
     ("mailgateway.outbox", "_save_batch", "record the sends (UPDATE)"),
 )
-PRESCRIBED = ("render: Django templates", "send: Anymail's backend")
+PRESCRIBED = ("render: templates, thread block", "send: Anymail's backend")
 # What keeping the mails as rows costs: the statements that read and lock them, read their
 # threads and record the sends (each with the decoding of what it returns).
 ROWS = ("read and lock the rows", "read the threads", "record the sends (UPDATE)")

@@ -53,3 +53,18 @@ def test_a_mail_that_carries_no_message_shows_only_the_one_before():
 
 def test_no_messages_make_an_empty_block():
     assert thread_text(None, None).strip() == "" and thread_html(None, None).strip() == ""
+
+
+def test_the_block_is_exactly_what_mail_clients_are_shown():
+    reply, asked = entry("Sorry <3", "Sita"), entry("Where is\nthe cleaner?", is_internal=True)
+    assert thread_text(reply, asked) == (
+        "Sita wrote on 2 Dec 2026, 09:15:\n\nSorry <3\n\nOn 2 Dec 2026, 09:15, Asha Rai wrote (internal note):\n"
+        "> Where is\n> the cleaner?\n\n"
+    )
+    assert thread_html(reply, asked) == (
+        "<p><strong>Sita</strong> wrote on 2 Dec 2026, 09:15:</p>\n"
+        '<div dir="auto" style="white-space:pre-wrap">Sorry &lt;3</div>\n'
+        '<p style="color:#666">On 2 Dec 2026, 09:15, Asha Rai wrote (internal note):</p>\n'
+        '<blockquote dir="auto" style="margin:0 0 0 .8ex;border-left:2px solid #ccc;padding-left:1ex;color:#666;'
+        'white-space:pre-wrap">Where is\nthe cleaner?</blockquote>\n'
+    )
