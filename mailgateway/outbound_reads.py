@@ -335,7 +335,7 @@ def _claim_sql() -> str:
         WITH own AS (
             SELECT * FROM {outbound} WHERE id = %s AND status = %s AND attempts = %s FOR UPDATE SKIP LOCKED
         ), backlog AS (
-            SELECT * FROM {outbound} WHERE status = %s AND attempts = 0 AND worker_deaths = 0 AND id <> %s
+            SELECT * FROM {outbound} WHERE {_UNTRIED} AND id <> %s
             AND EXISTS (SELECT 1 FROM own) ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED
         ), claimed AS (SELECT * FROM own UNION ALL SELECT * FROM backlog)
     """ + _select_rows("claimed")
@@ -353,8 +353,13 @@ def claim_untried(limit: int) -> list[OutboundEmail]:
 
 def untried() -> Any:
     """The queued rows never tried that a batch may take: a row tried before has its retry on the
-    way, and one a worker died holding goes alone (`worker_deaths`)."""
+    way, and one a worker died holding goes alone (`worker_deaths`). `_UNTRIED` says it in SQL."""
     return OutboundEmail.objects.filter(status=OutboundStatus.QUEUED, attempts=0, worker_deaths=0)
+
+
+# `untried()` for the written-out claims (the status is the parameter): a backlog and a run of the
+# outbox take the same rows.
+_UNTRIED = "status = %s AND attempts = 0 AND worker_deaths = 0"
 
 
 def untried_ids(limit: int) -> list[str]:
@@ -367,8 +372,7 @@ def _untried_sql() -> str:
     outbound = _tables()[OutboundEmail]
     return f"""
         WITH claimed AS (
-            SELECT * FROM {outbound} WHERE status = %s AND attempts = 0 AND worker_deaths = 0
-            ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED
+            SELECT * FROM {outbound} WHERE {_UNTRIED} ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED
         )
     """ + _select_rows("claimed")
 

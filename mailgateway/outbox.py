@@ -87,9 +87,9 @@ def send_with_backlog(outbound_id: str, *, attempt: int = 1, batch: int | None =
     """
     outbound_id = outbound_key(outbound_id)
     state = find_state(outbound_id)
-    if state is None or state[0] != OutboundStatus.QUEUED:
-        return {outbound_id: state[0] if state else "missing"}  # sent with another task's batch, or skipped
-    if state[1] != attempt - 1:
+    if state is None or state.status != OutboundStatus.QUEUED:
+        return {outbound_id: state.status if state else "missing"}  # sent with another task's batch, or skipped
+    if state.attempts != attempt - 1:
         return {outbound_id: WAITING}
     size = settings.OUTBOUND_DRAIN_BATCH if batch is None else batch
     if state.worker_deaths:  # a mail a worker died sending goes alone (`worker_deaths`)
@@ -113,7 +113,7 @@ def send_untried(*, batch: int | None = None) -> dict[str, str]:
 def due_attempt(outbound_id: str) -> int:
     """The try a queued mail is due for next (one read); 1 when it is gone or was never tried."""
     state = find_state(outbound_key(outbound_id))
-    return state[1] + 1 if state is not None else 1
+    return state.attempts + 1 if state is not None else 1
 
 
 def outbound_key(outbound_id: object) -> str:
