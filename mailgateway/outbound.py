@@ -238,7 +238,7 @@ class Renderer:
         self._threads: dict[tuple[Entry | None, Entry | None], dict[str, str]] = {}
 
     def render(self, template: str, values: dict[str, Any]) -> tuple[str, str, str]:
-        parts = self._parts(template, [f"emails/{template}/{name}" for name in self.PARTS])
+        parts = self._parts(template)
         assert self._context is not None
         try:
             with self._context.push(values, **self._thread(values)):
@@ -249,12 +249,13 @@ class Renderer:
             self._context.autoescape = self._autoescape
         return " ".join(subject.split()), text.strip() + "\n", html
 
-    def _parts(self, key: str, names: Sequence[str]) -> list[Any]:
-        parts = self._templates.get(key)
+    def _parts(self, template: str) -> list[Any]:
+        """The mail type's subject, text and HTML templates, looked up at its first mail."""
+        parts = self._templates.get(template)
         if parts is None:
             # The Django engine's templates (TEMPLATES has only it): their engine and compiled form.
-            found = [cast(DjangoBackendTemplate, get_template(name)) for name in names]
-            parts = self._templates[key] = [t.template for t in found]
+            found = [cast(DjangoBackendTemplate, get_template(f"emails/{template}/{name}")) for name in self.PARTS]
+            parts = self._templates[template] = [t.template for t in found]
             if self._context is None:
                 self._autoescape = found[0].backend.engine.autoescape
                 self._context = Context(autoescape=self._autoescape)
