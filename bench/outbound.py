@@ -372,8 +372,8 @@ def main() -> None:
 STAGES = (
     ("mailgateway.outbox", "lock_rows", "read and lock the rows"),
     ("mailgateway.outbox", "read_threads", "read the threads"),
-    ("mailgateway.outbound", "mail_context", "build the context (links, names)"),
-    ("mailgateway.outbound", "render_email", "render: templates, thread block"),
+    ("mailgateway.outbox", "draft", "draft: context, headers, reply token"),
+    ("mailgateway.outbound", "Renderer.render", "render: templates, thread block"),
     ("django.core.mail.message", "EmailMessage.send", "send: Anymail's backend"),
     ("mailgateway.outbox", "_save_batch", "record the sends (UPDATE)"),
 )
@@ -436,7 +436,7 @@ def report_stages(timed: tuple[Counter[str], float, int], bare_seconds: float) -
     for _, _, stage in STAGES:
         print(f"  {stage:36} {ms.get(stage, 0.0):6.3f}")
     rest = whole - sum(ms.values())
-    print(f"  {'the rest (composing, headers, glue)':36} {rest:6.3f}")
+    print(f"  {'the rest (the messages, glue)':36} {rest:6.3f}")
     print(f"  {'whole':36} {whole:6.3f}")
     budget = bare_seconds * 1000 / 0.3
     prescribed = sum(ms.get(stage, 0.0) for stage in PRESCRIBED)

@@ -3,7 +3,9 @@
 `compose()` builds the mail of a row read by `outbound_reads` (with the thread its recipient
 may see, the reply token, the ticket's first Message-ID): renders
 `templates/emails/<template>/{subject.txt,body.txt,body.html}` (one `Renderer` serves a batch)
-and sets the headers that make mail clients thread the conversation. Sending, and what each row
+and sets the headers that make mail clients thread the conversation. It is three steps, which a
+batch takes for all its mails one step at a time: `draft()` (the templates' context and the
+headers), `Renderer.render()`, `finish()` (the `AnymailMessage`). Sending, and what each row
 then records, is `outbox.py`'s. No writes here, except a reply token issued for a recipient's
 first mail about a ticket.
 
@@ -30,6 +32,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
 from typing import Any, cast
 
@@ -316,15 +319,28 @@ def mail_context(outbound: OutboundEmail, recipient: User, thread: Thread) -> di
     }
 
 
-def compose(outbound: OutboundEmail, thread: Thread | None = None, renderer: Renderer | None = None) -> AnymailMessage:
-    """The mail for this row, ready for the backend (reads the thread and the reply token)."""
+@dataclass(slots=True)
+class Draft:
+    """A mail worked out up to its rendering: what its templates are given and what it is sent
+    with. A batch drafts every mail, then renders them all, then builds them all (`outbox`), so
+    that each step's code stays in the processor's caches from one mail to the next: one mail
+    after another, each through every step, took about a tenth longer."""
+
+    outbound: OutboundEmail
+    context: dict[str, Any]
+    headers: dict[str, str]
+    from_email: str
+    reply_to: str
+
+
+def draft(outbound: OutboundEmail, thread: Thread | None = None) -> Draft:
+    """The draft of this row's mail (reads the thread and the reply token when not given)."""
     recipient = outbound.recipient
     if recipient is None:
         raise ValueError(f"outbound mail {outbound.pk} has no recipient")
     if thread is None:
         thread = read_thread(outbound, staff_view=recipient.is_staff)
     context = mail_context(outbound, recipient, thread)
-    subject, text, html = render_email(outbound.template, context, renderer)
     headers = {"Message-ID": outbound.message_id_header, LOOP_HEADER: outbound.ticket.reference}
     headers.update(threading_headers(outbound, thread))
     if outbound.template not in PERSONAL_TEMPLATES:
@@ -339,13 +355,20 @@ def compose(outbound: OutboundEmail, thread: Thread | None = None, renderer: Ren
         token = reply_token_of(token_id=token_id, ticket_id=outbound.ticket_id, person_id=recipient.pk)
     else:  # the first mail to this person about this ticket
         token = issue_reply_token(ticket_id=outbound.ticket_id, person_id=recipient.pk)
+    return Draft(outbound, context, headers, from_header(display), reply_address(token))
+
+
+def finish(drafted: Draft, rendered: tuple[str, str, str]) -> AnymailMessage:
+    """The mail of a draft and its rendered (subject, text, HTML), ready for the backend."""
+    outbound = drafted.outbound
+    subject, text, html = rendered
     mail = AnymailMessage(
         subject=subject,
         body=text,
-        from_email=from_header(display),
+        from_email=drafted.from_email,
         to=[outbound.to_address],
-        reply_to=[reply_address(token)],
-        headers=headers,
+        reply_to=[drafted.reply_to],
+        headers=drafted.headers,
         metadata={"outbound_id": str(outbound.pk), "ticket": outbound.ticket.reference},
         tags=[outbound.template],
     )
@@ -353,5 +376,11 @@ def compose(outbound: OutboundEmail, thread: Thread | None = None, renderer: Ren
     esp_template = settings.OUTBOUND_ESP_TEMPLATES.get(outbound.template)
     if esp_template:
         mail.template_id = esp_template
-        mail.merge_global_data = {"subject": subject, "text": text, "link": context["link"]}
+        mail.merge_global_data = {"subject": subject, "text": text, "link": drafted.context["link"]}
     return mail
+
+
+def compose(outbound: OutboundEmail, thread: Thread | None = None, renderer: Renderer | None = None) -> AnymailMessage:
+    """The mail for this row, ready for the backend (reads the thread and the reply token)."""
+    drafted = draft(outbound, thread)
+    return finish(drafted, render_email(outbound.template, drafted.context, renderer))

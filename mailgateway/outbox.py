@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from anymail.message import AnymailMessage
@@ -53,7 +53,7 @@ from django.utils import timezone
 from helpdesk import metrics
 
 from .models import OutboundEmail, OutboundStatus
-from .outbound import Renderer, compose
+from .outbound import Renderer, draft, finish
 from .outbound_reads import Thread, claim_rows, claim_untried, find_state, lock_rows, read_threads
 from .worker_deaths import Holds, holding, record_suspects, screen
 
@@ -230,31 +230,83 @@ def _send_rows(
     results: dict[str, str],
     deadline: float,
 ) -> None:
+    """Every mail is composed before the first is sent, one step at a time over the batch
+    (`outbound.Draft`); a mail that cannot be composed is refused, as one the backend refuses."""
+    try:
+        composed = _compose(rows, threads, renderer, results)
+    except _TimeRanOut as stop:  # nothing sent yet: the mail at hand counts as refused, the rest wait
+        _start_try(stop.row)
+        results[str(stop.row.pk)] = _refused(stop.row, f"{stop.error}: the task's time ran out while composing")
+        results.update((str(row.pk), DEFERRED) for row in rows if str(row.pk) not in results)
+        return
     out_of_time = False
-    for index, row in enumerate(rows):
+    for index, (row, mail) in enumerate(composed):
+        key = str(row.pk)
         if out_of_time or (index and time.monotonic() > deadline):
             out_of_time = True
-            results[str(row.pk)] = DEFERRED
+            results[key] = DEFERRED
             continue
-        row.attempts += 1
-        row.updated_at = timezone.now()
+        _start_try(row)
+        try:
+            mail.connection = backend
+            mail.send()
+        except SoftTimeLimitExceeded as exc:  # this mail counts as refused; the rest wait
+            results[key] = _refused(row, f"{type(exc).__name__}: the task's time ran out while sending")
+            out_of_time = True
+            continue
+        except Exception as exc:  # one refused mail must not undo the ones already sent
+            results[key] = _refused(row, f"{type(exc).__name__}: {exc}")
+            _drop_connection(backend)
+            continue
+        _record_sent(row, mail)
+        results[key] = row.status
+
+
+class _TimeRanOut(Exception):
+    """The task's soft time limit struck while the batch was composing `row`."""
+
+    def __init__(self, row: OutboundEmail, error: str) -> None:
+        super().__init__(error)
+        self.row, self.error = row, error
+
+
+def _compose(
+    rows: list[OutboundEmail], threads: dict[Any, Thread], renderer: Renderer, results: dict[str, str]
+) -> list[tuple[OutboundEmail, AnymailMessage]]:
+    """The batch's mails, in three steps each taken for every mail (drafts, rendering, messages).
+    A mail to an undeliverable address is skipped; one whose step fails is refused (RETRY)."""
+    wanted: list[tuple[OutboundEmail, None]] = []
+    for row in rows:
         if getattr(row, "undeliverable", False):  # read with the row (`outbound_reads`)
+            _start_try(row)
             row.status, row.error = OutboundStatus.SKIPPED, "The address is marked undeliverable."
+            results[str(row.pk)] = row.status
         else:
-            try:
-                mail = compose(row, threads.get(row.pk), renderer)
-                mail.connection = backend
-                mail.send()
-            except SoftTimeLimitExceeded as exc:  # this mail counts as refused; the rest wait
-                results[str(row.pk)] = _refused(row, f"{type(exc).__name__}: the task's time ran out while sending")
-                out_of_time = True
-                continue
-            except Exception as exc:  # one refused mail must not undo the ones already sent
-                results[str(row.pk)] = _refused(row, f"{type(exc).__name__}: {exc}")
-                _drop_connection(backend)
-                continue
-            _record_sent(row, mail)
-        results[str(row.pk)] = row.status
+            wanted.append((row, None))
+    drafts = _each(wanted, lambda row, _: draft(row, threads.get(row.pk)), results)
+    rendered = _each(drafts, lambda row, drafted: (drafted, renderer.render(row.template, drafted.context)), results)
+    return _each(rendered, lambda row, done: finish(*done), results)
+
+
+def _each(
+    items: list[tuple[OutboundEmail, Any]], step: Callable[[OutboundEmail, Any], Any], results: dict[str, str]
+) -> list[tuple[OutboundEmail, Any]]:
+    """(row, step(row, value)) for each row and value whose step succeeded."""
+    done = []
+    for row, value in items:
+        try:
+            done.append((row, step(row, value)))
+        except SoftTimeLimitExceeded as exc:
+            raise _TimeRanOut(row, type(exc).__name__) from exc
+        except Exception as exc:  # this mail cannot be composed; the others go on
+            _start_try(row)
+            results[str(row.pk)] = _refused(row, f"{type(exc).__name__}: {exc}")
+    return done
+
+
+def _start_try(row: OutboundEmail) -> None:
+    row.attempts += 1
+    row.updated_at = timezone.now()
 
 
 def _refused(row: OutboundEmail, error: str) -> str:
