@@ -112,6 +112,25 @@ def test_a_mail_whose_rendering_failed_leaves_the_next_mail_of_the_batch_escaped
     assert "Hello &lt;b&gt;Ops&lt;/b&gt; &amp; co," in html_of(mail) and "<b>Ops</b>" not in html_of(mail)
 
 
+def test_a_mail_that_cannot_be_drafted_is_refused_and_the_others_of_its_batch_are_sent(monkeypatch):
+    from mailgateway import outbox
+
+    rows = queue_event(people(3))
+    draft = outbox.draft
+
+    def no_link_for_guest1(row, thread=None):  # type: ignore[no-untyped-def]
+        if row.to_address == "guest1@example.com":
+            raise RuntimeError("no link for guest1")
+        return draft(row, thread)
+
+    monkeypatch.setattr(outbox, "draft", no_link_for_guest1)
+    results = send_outbound_batch([str(r.pk) for r in rows])
+    assert sorted(results.values()) == ["retry", "sent", "sent"]
+    assert sorted(m.to[0] for m in django_mail.outbox) == ["guest0@example.com", "guest2@example.com"]
+    refused = OutboundEmail.objects.get(to_address="guest1@example.com")
+    assert (refused.status, refused.attempts, refused.error) == ("queued", 1, "RuntimeError: no link for guest1")
+
+
 def test_a_row_sent_already_is_not_sent_again_by_a_second_batch():
     rows = queue_event(people(2))
     ids = [str(r.pk) for r in rows]

@@ -63,6 +63,26 @@ def test_the_soft_time_limit_while_sending_ends_the_batch_and_what_was_sent_is_k
     assert len(tried) == 2 and [m["To"] for m in sent()] == tried[:1]
 
 
+def test_the_soft_time_limit_while_composing_sends_nothing_and_leaves_the_rest_untried(monkeypatch, anymail_outbox):
+    from mailgateway import outbox
+
+    ids = [str(r.pk) for r in queue_event(people(3))]
+    drafted: list[str] = []
+    draft = outbox.draft
+
+    def slow_second(row, thread=None):  # type: ignore[no-untyped-def]
+        drafted.append(str(row.pk))
+        if len(drafted) == 2:
+            raise SoftTimeLimitExceeded()
+        return draft(row, thread)
+
+    monkeypatch.setattr(outbox, "draft", slow_second)
+    outcome = by_outcome(send_outbound_batch(ids))
+    assert outcome[RETRY] == drafted[1:2] and sorted(outcome[DEFERRED]) == sorted(set(ids) - {drafted[1]})
+    assert rows_of(outcome[RETRY] + outcome[DEFERRED]) == [("queued", 1), ("queued", 0), ("queued", 0)]
+    assert sent() == []
+
+
 def test_the_mails_a_batch_left_for_lack_of_time_are_queued_again_at_once(settings, monkeypatch, anymail_outbox):
     settings.OUTBOUND_BATCH_SECONDS = 0
     ids = [str(r.pk) for r in queue_event(people(3))]
