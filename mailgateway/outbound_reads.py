@@ -294,7 +294,9 @@ def _select_rows(source: str) -> str:
     """The rows of `source` (named `o`) with their ticket, message, sender, recipient, reply token,
     undeliverable flag and the ticket's first Message-ID, in the order `_row_from()` reads. The
     message is read by its key (LIMIT keeps the planner from hashing the whole message table,
-    which it chose while that was small: 2 ms of a batch of 100)."""
+    which it chose while that was small: 2 ms of a batch of 100). The reply token is joined (one
+    per ticket and person): as a subquery per row, a small token table was scanned once per row
+    (1 ms of a batch of 100)."""
     table = _tables()
     columns = ", ".join(
         [f"o.{f.column}" for f in OutboundEmail._meta.concrete_fields]
@@ -307,8 +309,7 @@ def _select_rows(source: str) -> str:
         SELECT {columns},
             (SELECT f.email_message_id FROM {table[Message]} f WHERE f.ticket_id = o.ticket_id
              AND NOT f.is_internal AND f.email_message_id <> '' ORDER BY f.created_at, f.id LIMIT 1),
-            (SELECT r.token_id FROM {table[ReplyToken]} r
-             WHERE r.ticket_id = o.ticket_id AND r.person_id = o.recipient_id LIMIT 1),
+            r.token_id,
             EXISTS (SELECT 1 FROM {table[UndeliverableAddress]} d WHERE UPPER(d.address) = UPPER(o.to_address))
         FROM {source} o
         JOIN {table[Ticket]} t ON t.id = o.ticket_id
@@ -317,6 +318,7 @@ def _select_rows(source: str) -> str:
             JOIN {table[User]} s ON s.id = m.sender_id WHERE m.id = o.message_id LIMIT 1
         ) m ON true
         LEFT JOIN {table[User]} u ON u.id = o.recipient_id
+        LEFT JOIN {table[ReplyToken]} r ON r.ticket_id = o.ticket_id AND r.person_id = o.recipient_id
     """
 
 
