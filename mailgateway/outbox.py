@@ -191,11 +191,14 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
     is returned as RETRY for the caller to try again with backoff; the others are recorded in the
     same commit.
 
-    A batch stops starting mails after `OUTBOUND_BATCH_SECONDS` (a slow provider), and at the
-    task's soft time limit: the mails not yet tried stay queued, untouched, and come back as
-    DEFERRED, so that what was sent is committed. Otherwise the hard limit would kill the worker
-    mid-batch, the transaction would roll back, and every mail the provider had accepted would be
-    sent again by its task (and the killed task, put back, would claim the same batch again).
+    Every mail is composed before the first is sent (`_send_rows()`). A batch stops sending after
+    `OUTBOUND_BATCH_SECONDS` (a slow provider), and at the task's soft time limit: the mails not
+    yet sent stay queued, untouched, and come back as DEFERRED, so that what was sent is
+    committed. Otherwise the hard limit would kill the worker mid-batch, the transaction would
+    roll back, and every mail the provider had accepted would be sent again by its task (and the
+    killed task, put back, would claim the same batch again). A mail that could not be composed
+    has counted its try all the same, and a reply token issued while composing stays (one per
+    ticket and person: the next mail uses it).
     """
     results: dict[str, str] = {}
     if not rows:
@@ -236,7 +239,7 @@ def _send_rows(
         composed = _compose(rows, threads, renderer, results)
     except _TimeRanOut as stop:  # nothing sent yet: the mail at hand counts as refused, the rest wait
         _start_try(stop.row)
-        results[str(stop.row.pk)] = _refused(stop.row, f"{stop.error}: the task's time ran out while composing")
+        results[str(stop.row.pk)] = _refused(stop.row, "SoftTimeLimitExceeded: the task's time ran out while composing")
         results.update((str(row.pk), DEFERRED) for row in rows if str(row.pk) not in results)
         return
     out_of_time = False
@@ -265,9 +268,9 @@ def _send_rows(
 class _TimeRanOut(Exception):
     """The task's soft time limit struck while the batch was composing `row`."""
 
-    def __init__(self, row: OutboundEmail, error: str) -> None:
-        super().__init__(error)
-        self.row, self.error = row, error
+    def __init__(self, row: OutboundEmail) -> None:
+        super().__init__(str(row.pk))
+        self.row = row
 
 
 def _compose(
@@ -297,7 +300,7 @@ def _each(
         try:
             done.append((row, step(row, value)))
         except SoftTimeLimitExceeded as exc:
-            raise _TimeRanOut(row, type(exc).__name__) from exc
+            raise _TimeRanOut(row) from exc
         except Exception as exc:  # this mail cannot be composed; the others go on
             _start_try(row)
             results[str(row.pk)] = _refused(row, f"{type(exc).__name__}: {exc}")

@@ -131,6 +131,23 @@ def test_a_mail_that_cannot_be_drafted_is_refused_and_the_others_of_its_batch_ar
     assert (refused.status, refused.attempts, refused.error) == ("queued", 1, "RuntimeError: no link for guest1")
 
 
+def test_one_mail_composed_alone_is_the_mail_its_batch_sends():
+    """`compose()` (the sent-mail page's fallback) takes the batch's three steps for one mail."""
+    from mailgateway.outbound import compose
+
+    rows = queue_event(people(2))
+    alone = compose(outbound_rows().get(pk=rows[1].pk))
+    send_outbound_batch([str(r.pk) for r in rows])
+    (batched,) = [m for m in django_mail.outbox if m.to == alone.to]
+    assert (alone.subject, alone.body, alone.alternatives) == (batched.subject, batched.body, batched.alternatives)
+    assert (alone.from_email, alone.reply_to, alone.extra_headers) == (
+        batched.from_email,
+        batched.reply_to,
+        batched.extra_headers,
+    )
+    assert (alone.metadata, alone.tags) == (batched.metadata, batched.tags)
+
+
 def test_a_row_sent_already_is_not_sent_again_by_a_second_batch():
     rows = queue_event(people(2))
     ids = [str(r.pk) for r in rows]

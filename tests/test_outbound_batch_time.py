@@ -83,6 +83,52 @@ def test_the_soft_time_limit_while_composing_sends_nothing_and_leaves_the_rest_u
     assert sent() == []
 
 
+def test_the_soft_time_limit_while_rendering_keeps_what_the_earlier_steps_decided(monkeypatch, anymail_outbox):
+    """An undeliverable mail is skipped and one that cannot be drafted refused, each its try
+    counted; the mail being rendered is refused; the others stay untried."""
+    from mailgateway import outbox
+    from mailgateway.models import UndeliverableAddress
+    from mailgateway.outbound import Renderer
+
+    rows = queue_event(people(5))
+    by_address = {row.to_address: str(row.pk) for row in rows}
+    UndeliverableAddress.objects.create(address="guest0@example.com", reason="bounce")
+    draft, render = outbox.draft, Renderer.render
+
+    def refusing_guest1(row, thread=None):  # type: ignore[no-untyped-def]
+        if row.to_address == "guest1@example.com":
+            raise RuntimeError("no link for guest1")
+        return draft(row, thread)
+
+    def time_runs_out_at_guest2(self, template, values):  # type: ignore[no-untyped-def]
+        if values["recipient_name"] == "Guest 2":
+            raise SoftTimeLimitExceeded()
+        return render(self, template, values)
+
+    monkeypatch.setattr(outbox, "draft", refusing_guest1)
+    monkeypatch.setattr(Renderer, "render", time_runs_out_at_guest2)
+    results = send_outbound_batch(list(by_address.values()))
+    assert {address: results[pk] for address, pk in by_address.items()} == {
+        "guest0@example.com": "skipped",
+        "guest1@example.com": RETRY,
+        "guest2@example.com": RETRY,
+        "guest3@example.com": DEFERRED,
+        "guest4@example.com": DEFERRED,
+    }
+    assert rows_of(list(by_address.values())) == [
+        ("skipped", 1),
+        ("queued", 1),
+        ("queued", 1),
+        ("queued", 0),
+        ("queued", 0),
+    ]
+    assert (
+        "the task's time ran out while composing"
+        in OutboundEmail.objects.get(pk=by_address["guest2@example.com"]).error
+    )
+    assert sent() == []
+
+
 def test_the_mails_a_batch_left_for_lack_of_time_are_queued_again_at_once(settings, monkeypatch, anymail_outbox):
     settings.OUTBOUND_BATCH_SECONDS = 0
     ids = [str(r.pk) for r in queue_event(people(3))]
