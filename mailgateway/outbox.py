@@ -41,7 +41,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from anymail.message import AnymailMessage
 from celery.exceptions import SoftTimeLimitExceeded
@@ -225,6 +225,10 @@ def send_rows(rows: list[OutboundEmail]) -> dict[str, str]:
     return results
 
 
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
 def _send_rows(
     rows: list[OutboundEmail],
     threads: dict[Any, Thread],
@@ -292,10 +296,10 @@ def _compose(
 
 
 def _each(
-    items: list[tuple[OutboundEmail, Any]], step: Callable[[OutboundEmail, Any], Any], results: dict[str, str]
-) -> list[tuple[OutboundEmail, Any]]:
+    items: list[tuple[OutboundEmail, In]], step: Callable[[OutboundEmail, In], Out], results: dict[str, str]
+) -> list[tuple[OutboundEmail, Out]]:
     """(row, step(row, value)) for each row and value whose step succeeded."""
-    done = []
+    done: list[tuple[OutboundEmail, Out]] = []
     for row, value in items:
         try:
             done.append((row, step(row, value)))
