@@ -241,9 +241,7 @@ def _send_rows(
     (`outbound.Draft`); a mail that cannot be composed is refused, as one the backend refuses."""
     try:
         composed = _compose(rows, threads, renderer, results)
-    except _TimeRanOut as stop:  # nothing sent yet: the mail at hand counts as refused, the rest wait
-        _start_try(stop.row)
-        results[str(stop.row.pk)] = _refused(stop.row, "SoftTimeLimitExceeded: the task's time ran out while composing")
+    except SoftTimeLimitExceeded:  # nothing sent yet: the mails with no outcome wait
         results.update((str(row.pk), DEFERRED) for row in rows if str(row.pk) not in results)
         return
     out_of_time = False
@@ -269,28 +267,20 @@ def _send_rows(
         results[key] = row.status
 
 
-class _TimeRanOut(Exception):
-    """The task's soft time limit struck while the batch was composing `row`."""
-
-    def __init__(self, row: OutboundEmail) -> None:
-        super().__init__(str(row.pk))
-        self.row = row
-
-
 def _compose(
     rows: list[OutboundEmail], threads: dict[Any, Thread], renderer: Renderer, results: dict[str, str]
 ) -> list[tuple[OutboundEmail, AnymailMessage]]:
     """The batch's mails, in three steps each taken for every mail (drafts, rendering, messages).
     A mail to an undeliverable address is skipped; one whose step fails is refused (RETRY)."""
-    wanted: list[tuple[OutboundEmail, None]] = []
+    wanted: list[tuple[OutboundEmail, Thread | None]] = []
     for row in rows:
         if getattr(row, "undeliverable", False):  # read with the row (`outbound_reads`)
             _start_try(row)
             row.status, row.error = OutboundStatus.SKIPPED, "The address is marked undeliverable."
             results[str(row.pk)] = row.status
         else:
-            wanted.append((row, None))
-    drafts = _each(wanted, lambda row, _: draft(row, threads.get(row.pk)), results)
+            wanted.append((row, threads.get(row.pk)))
+    drafts = _each(wanted, draft, results)
     rendered = _each(drafts, lambda row, drafted: (drafted, renderer.render(row.template, drafted.context)), results)
     return _each(rendered, lambda row, done: finish(*done), results)
 
@@ -298,13 +288,16 @@ def _compose(
 def _each(
     items: list[tuple[OutboundEmail, In]], step: Callable[[OutboundEmail, In], Out], results: dict[str, str]
 ) -> list[tuple[OutboundEmail, Out]]:
-    """(row, step(row, value)) for each row and value whose step succeeded."""
+    """(row, step(row, value)) for each row and value whose step succeeded. The task's time running
+    out refuses the mail at hand and stops the batch's composing (SoftTimeLimitExceeded)."""
     done: list[tuple[OutboundEmail, Out]] = []
     for row, value in items:
         try:
             done.append((row, step(row, value)))
-        except SoftTimeLimitExceeded as exc:
-            raise _TimeRanOut(row) from exc
+        except SoftTimeLimitExceeded:
+            _start_try(row)
+            results[str(row.pk)] = _refused(row, "SoftTimeLimitExceeded: the task's time ran out while composing")
+            raise
         except Exception as exc:  # this mail cannot be composed; the others go on
             _start_try(row)
             results[str(row.pk)] = _refused(row, f"{type(exc).__name__}: {exc}")
