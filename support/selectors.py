@@ -124,13 +124,14 @@ def conversation_rows(user: User, ticket: Ticket) -> list[dict[str, Any]]:
 
 
 def find_ticket(queryset: QuerySet[Ticket], key: Any) -> Ticket | None:
-    """A ticket by UUID or by its reference (`SB-1042`), or None when neither matches."""
+    """A ticket by UUID or by its reference (`SB-1042`), or None when neither matches. A key that
+    no reference can be (a NUL in it, which PostgreSQL refuses in a query) matches nothing."""
     key = str(key).strip()
     try:
         return queryset.filter(pk=uuid.UUID(key)).first()
     except ValueError:
         pass
-    if len(key) <= 32:
+    if len(key) <= 32 and "\x00" not in key:
         return queryset.filter(reference__in=reference_spellings(key)).first()
     return None
 

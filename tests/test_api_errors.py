@@ -42,6 +42,16 @@ def test_an_id_that_is_not_a_uuid_is_ticket_not_found(api, customer_a):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("key", ["%00", "SB-%001", "messages%00"])
+def test_an_id_with_a_nul_in_it_is_ticket_not_found(api, agent, key):
+    """PostgreSQL refuses a NUL in a query: the lookup must not send one (it was a 500)."""
+    assert_error(api(agent).get(f"{TICKETS}{key}/"), 404, "ticket_not_found")
+    assert_error(
+        api(agent).post(f"{TICKETS}{key}/messages/", {"message_text": "x"}, format="json"), 404, "ticket_not_found"
+    )
+
+
+@pytest.mark.django_db
 def test_an_unknown_ticket_is_ticket_not_found(api, agent):
     assert_error(api(agent).get(f"{TICKETS}00000000-0000-4000-8000-000000000000/"), 404, "ticket_not_found")
 

@@ -254,6 +254,12 @@ def test_raw_mail_of_an_unknown_id_is_not_found(console: Client) -> None:
     assert console.get("/console/mail/not-a-uuid/raw/").status_code == 404
 
 
+def test_a_ticket_address_with_a_nul_in_it_is_not_found(console: Client) -> None:
+    """PostgreSQL refuses a NUL in a query: the page must not send one (it was a 500)."""
+    for url in ("/console/tickets/SB-%001/", "/console/tickets/%00/updates/", "/tickets/SB-%001/"):
+        assert console.get(url, follow=True).status_code == 404, url
+
+
 def test_presence_tells_an_agent_who_else_is_viewing_or_typing(
     customer_a: User, agent: User, other_agent: User
 ) -> None:

@@ -42,12 +42,7 @@ def get_ticket_or_404(user: User, reference: str, *, with_people: bool = True) -
     `with_people=False` skips joining the customer, the agent and the followed-up ticket, for a
     page that shows none of them (three joins cost more to build than the query takes to run)."""
     tickets = selectors.ticket_detail(user) if with_people else selectors.visible_tickets(user)
-    try:
-        ticket = tickets.filter(pk=uuid.UUID(reference)).first()
-    except ValueError:
-        # References are stored upper-case (SB-1042): an exact match uses the unique index,
-        # where a case-insensitive one would read every ticket.
-        ticket = tickets.filter(reference=reference.strip().upper()).first()
+    ticket = selectors.find_ticket(tickets, reference)
     if ticket is None:
         raise Http404("No such ticket.")
     return ticket
