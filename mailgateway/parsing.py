@@ -18,6 +18,7 @@ from email import message_from_bytes, message_from_string
 from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.policy import compat32
+from typing import Any
 
 import mailparser
 from tnefparse import TNEF
@@ -433,11 +434,7 @@ def _unpack_tnef(data: bytes, notes: list[str]) -> list[MailAttachment] | None:
         return None
     files = []
     for index, item in enumerate(tnef.attachments):
-        try:
-            name = item.long_filename() or item.name
-        except Exception:  # a broken name property: the file still counts
-            name = getattr(item, "name", "") or ""
-        name = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name or "")
+        name = _tnef_name(item, tnef.codepage)
         files.append(
             MailAttachment(
                 filename=name.strip("\x00 ") or f"winmail-{index + 1}.bin",
@@ -446,6 +443,22 @@ def _unpack_tnef(data: bytes, notes: list[str]) -> list[MailAttachment] | None:
             )
         )
     return files
+
+
+def _tnef_name(item: Any, codepage: str | None) -> str:
+    """An attachment's name in winmail.dat. Outlook without Unicode writes it in the mail's code
+    page (Windows-1252 when none is said), which tnefparse decodes as UTF-8 and fails on; its raw
+    bytes (`_name`, the one way to reach them) are then read in that code page."""
+    try:
+        name = item.long_filename()
+    except Exception:
+        name = getattr(item, "_name", b"")
+    if isinstance(name, bytes):
+        try:
+            name = name.decode(codepage or "cp1252")
+        except (LookupError, UnicodeDecodeError):
+            name = name.decode("cp1252", "replace")
+    return str(name or "")
 
 
 # -- delivery reports -----------------------------------------------------------------------

@@ -60,7 +60,13 @@ def _decide(inbound: InboundEmail, actor: User, *, ticket: Ticket | None) -> Mes
     with transaction.atomic():
         row = InboundEmail.objects.select_for_update().defer("raw").get(pk=inbound.pk)
         _require_quarantined(row, actor)
-        mail, _ = parse_mail(read_raw_mail(row.pk))
+        try:
+            mail, _ = parse_mail(read_raw_mail(row.pk))
+        except Exception as exc:  # the quarantine's "malformed": there is nothing to post
+            raise InvalidInput(
+                "The mail cannot be read, so there is nothing to post; keep the raw mail and discard it.",
+                {"raw": [f"{type(exc).__name__}: {exc}"[:500]]},
+            ) from exc
         if not mail.from_address:
             raise InvalidInput("The mail has no sender to post it as.", {"from": ["missing"]})
         sender = person_for(mail.from_address, mail.from_name)

@@ -63,8 +63,9 @@ def build_mail(
     return message.as_bytes()
 
 
-def tnef_with_file(filename: str, data: bytes) -> bytes:
-    """A minimal Outlook winmail.dat (TNEF) stream that carries one attached file."""
+def tnef_with_file(filename: str | bytes, data: bytes, *, codepage: int | None = None) -> bytes:
+    """A minimal Outlook winmail.dat (TNEF) stream that carries one attached file; a `bytes` name is
+    written as it is, in the stream's `codepage` (as Outlook writes names when it is not Unicode)."""
 
     def attribute(level: int, attr_id: int, attr_type: int, payload: bytes) -> bytes:
         checksum = sum(payload) & 0xFFFF
@@ -77,8 +78,11 @@ def tnef_with_file(filename: str, data: bytes) -> bytes:
     message_level, attachment_level = 1, 2
     stream = struct.pack("<IH", 0x223E9F78, 0x0001)
     stream += attribute(message_level, 0x9006, 0x0009, struct.pack("<I", 0x00010000))  # TNEF version
+    if codepage is not None:
+        stream += attribute(message_level, 0x9007, 0x0006, struct.pack("<II", codepage, 0))  # OEM code page
+    title = filename if isinstance(filename, bytes) else filename.encode("ascii")
     stream += attribute(attachment_level, 0x9002, 0x0006, b"\x01\x00\xff\xff\xff\xff" + b"\x00" * 8)  # rend data
-    stream += attribute(attachment_level, 0x8010, 0x0001, filename.encode("ascii") + b"\x00")  # title
+    stream += attribute(attachment_level, 0x8010, 0x0001, title + b"\x00")  # title
     stream += attribute(attachment_level, 0x800F, 0x0006, data)  # data
     return stream
 

@@ -271,6 +271,23 @@ def test_winmail_dat_is_unpacked_into_the_files_inside():
     assert [(a.filename, a.data) for a in parsed.attachments] == [("invoice.pdf", PDF_HEAD)]
 
 
+def test_a_winmail_dat_file_name_in_the_outlook_code_page_is_read_in_it():
+    """Outlook without Unicode writes the names in the mail's code page (here Windows-1252), which
+    tnefparse reads as UTF-8 and fails on: the whole mail was quarantined as malformed."""
+    winmail = tnef_with_file("Rechnung März.pdf".encode("cp1252"), PDF_HEAD, codepage=1252)
+    parsed = parse_email(
+        build_mail(text="Die Rechnung anbei.", files=[("winmail.dat", winmail, "application/ms-tnef")])
+    )
+    assert [(a.filename, a.data) for a in parsed.attachments] == [("Rechnung März.pdf", PDF_HEAD)]
+    assert parsed.text.strip() == "Die Rechnung anbei."
+
+
+def test_a_winmail_dat_file_name_in_no_known_code_page_still_keeps_the_file():
+    winmail = tnef_with_file(b"Rechnung M\xe4rz.pdf", PDF_HEAD)  # no code page said: Windows-1252 is Outlook's
+    parsed = parse_email(build_mail(files=[("winmail.dat", winmail, "application/ms-tnef")]))
+    assert [(a.filename, a.data) for a in parsed.attachments] == [("Rechnung März.pdf", PDF_HEAD)]
+
+
 def test_a_broken_winmail_dat_is_kept_as_the_file_it_is():
     parsed = parse_email(build_mail(files=[("winmail.dat", b"not tnef at all", "application/ms-tnef")]))
     assert [a.filename for a in parsed.attachments] == ["winmail.dat"]

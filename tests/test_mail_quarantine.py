@@ -107,3 +107,20 @@ def test_accepting_a_staff_mail_does_not_show_the_agent_s_address_to_the_custome
     raw = staff_mail_failing_dmarc(ticket, text="The cleaner comes at 9.\n\nSita | Support\nE: agent@sewabazaar.test")
     message = accept_into_ticket(deliver(raw), ticket=ticket, actor=agent)
     assert message.message_text.endswith("E: support@example.com")
+
+
+def test_a_mail_the_parser_cannot_read_is_refused_with_the_reason_not_a_traceback(customer_a, agent, monkeypatch):
+    def unreadable(raw):
+        raise UnicodeDecodeError("utf-8", b"\xe4", 0, 1, "invalid continuation byte")
+
+    monkeypatch.setattr("mailgateway.ingest.parse_email", unreadable)
+    inbound = deliver(build_mail())
+    assert (inbound.status, inbound.reason) == ("quarantined", "malformed")
+    with pytest.raises(InvalidInput) as refused:
+        accept_into_ticket(inbound, ticket=make_ticket(customer_a), actor=agent)
+    assert "cannot be read" in refused.value.message and "UnicodeDecodeError" in str(refused.value.details)
+    inbound.refresh_from_db()
+    assert inbound.status == "quarantined"
+    discard(inbound, actor=agent)  # what staff can still do with it
+    inbound.refresh_from_db()
+    assert inbound.status == "ignored"
