@@ -21,6 +21,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from helpdesk.cache import count_up
 from support.generations import CACHE_ERRORS
+from support.sign_in_throttle import client_address
 
 from .errors import API_PREFIX, json_error
 
@@ -66,7 +67,7 @@ def caller_of(request: HttpRequest) -> str:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
-    return f"ip:{request.META.get('REMOTE_ADDR', 'unknown')}"
+    return f"ip:{client_address(request) or 'unknown'}"
 
 
 def count_request(bucket: str, caller: str, rate: Rate, now: float | None = None) -> Verdict:

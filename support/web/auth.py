@@ -16,15 +16,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from support import rules
+from support import sign_in_throttle as throttle
 from support.links import read_ticket_link
 from support.models import Ticket, User
+from support.sign_in_throttle import client_address
 
-from . import throttle
 from .forms import SignInForm
-
-
-def client_address(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))
 
 
 def home_for(user: Any) -> str:

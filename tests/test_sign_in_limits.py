@@ -1,0 +1,83 @@
+"""Failed passwords are counted per address and per client, for the web sign-in and the API's
+token alike: after five for one address, neither door signs that address in for a while."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client, RequestFactory
+from rest_framework.test import APIClient
+
+from support.sign_in_throttle import MAX_FAILURES_PER_CLIENT, client_address
+from tests.builders import assert_error
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "/api/auth/token/"
+RIGHT = {"email": "asha@example.com", "password": "pw-asha-123"}
+WRONG = {"email": "asha@example.com", "password": "wrong"}
+
+
+def test_the_token_is_refused_once_the_web_sign_in_is_locked(customer_a):
+    web = Client()
+    for _ in range(5):
+        web.post("/login/", {"username": "asha@example.com", "password": "wrong"})
+    refused = APIClient().post(TOKEN, RIGHT, format="json")
+    assert_error(refused, 429, "rate_limit_exceeded")
+    assert "access" not in refused.json() and int(refused["Retry-After"]) > 0
+
+
+def test_failed_token_requests_lock_the_token_and_the_web_sign_in(customer_a):
+    api = APIClient()
+    for _ in range(5):
+        assert_error(api.post(TOKEN, WRONG, format="json"), 401, "not_authenticated")
+    assert_error(api.post(TOKEN, {**RIGHT, "email": "ASHA@example.com"}, format="json"), 429, "rate_limit_exceeded")
+    web = Client().post("/login/", {"username": "asha@example.com", "password": "pw-asha-123"})
+    assert web.status_code == 429
+
+
+def test_a_right_password_clears_the_address_s_failures(customer_a):
+    api = APIClient()
+    for _ in range(4):
+        api.post(TOKEN, WRONG, format="json")
+    assert api.post(TOKEN, RIGHT, format="json").status_code == 200
+    for _ in range(4):
+        api.post(TOKEN, WRONG, format="json")
+    assert api.post(TOKEN, RIGHT, format="json").status_code == 200
+
+
+def test_a_request_without_a_password_is_not_a_failed_sign_in(customer_a):
+    api = APIClient()
+    for _ in range(6):
+        assert_error(api.post(TOKEN, {"email": "asha@example.com"}, format="json"), 400, "validation_error")
+    assert api.post(TOKEN, RIGHT, format="json").status_code == 200
+
+
+def test_one_client_s_failures_lock_that_client_out_behind_a_proxy_but_not_others(customer_a, settings):
+    settings.TRUSTED_PROXIES = 1
+    api = APIClient(REMOTE_ADDR="10.0.0.2")  # the proxy
+    for n in range(MAX_FAILURES_PER_CLIENT):
+        api.post(
+            TOKEN,
+            {"email": f"guess{n}@example.com", "password": "x"},
+            format="json",
+            HTTP_X_FORWARDED_FOR="203.0.113.9",
+        )
+    assert_error(api.post(TOKEN, RIGHT, format="json", HTTP_X_FORWARDED_FOR="203.0.113.9"), 429, "rate_limit_exceeded")
+    assert api.post(TOKEN, RIGHT, format="json", HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "203.0.113.9", "10.0.0.2"),  # no proxy: anyone can write X-Forwarded-For
+        (1, "203.0.113.9", "203.0.113.9"),
+        (1, "1.2.3.4, 203.0.113.9", "203.0.113.9"),  # the client wrote the left entry
+        (2, "1.2.3.4, 203.0.113.9, 10.0.0.1", "203.0.113.9"),
+        (2, "203.0.113.9", "10.0.0.2"),  # fewer hops than proxies: it did not come through them
+        (1, "", "10.0.0.2"),
+    ],
+)
+def test_the_client_address_is_the_one_the_nearest_trusted_proxy_saw(settings, proxies, forwarded, expected):
+    settings.TRUSTED_PROXIES = proxies
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == expected
