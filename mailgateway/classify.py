@@ -27,6 +27,20 @@ _AUTO_SUBJECT = re.compile(
     r"returned mail|failure notice)\b",
     re.IGNORECASE,
 )
+# What autoresponders put before the subject of the mail they answer ("Out of Office AutoReply:
+# <subject>"), in the languages of SewaBazaar's people and the usual mail clients. Only followed by
+# a colon, and only on a mail that answers another (`_answers_a_mail`): a person may well open a
+# ticket titled "Out of office hours", but never writes "Automatic reply: Re: [SB-1042] ..." by hand.
+_AUTO_REPLY_PREFIX = re.compile(
+    r"^\s*(?:(?:automatic|auto)[- ]?(?:reply|response|answer)|autoreply|auto|"
+    r"out of (?:the )?office(?: auto ?reply| reply)?|abwesenheitsnotiz|automatische antwort|"
+    r"r[ée]ponse automatique|absence|respuesta autom[áa]tica|fuera de la oficina|risposta automatica|"
+    r"resposta autom[áa]tica|automatisch antwoord|afwezig|autosvar|automaattinen vastaus|"
+    r"automatyczna odpowied[źz]|automatick[áa] odpov[ěe][ďd]|otomatik yan[\u0131i]t|автоответ|"
+    r"автоматический ответ|自动回复|自動回覆|自動応答|自動返信|स्वतः उत्तर|स्वचालित उत्तर)\s*:",
+    re.IGNORECASE,
+)
+_TICKET_REFERENCE = re.compile(r"\[[A-Za-z]+-\d+\]")
 
 # DSPAM's classes that are verdicts (Innocent and Whitelisted leave the mail to a person).
 _DSPAM_VERDICTS = {"spam", "blacklisted", "virus"}
@@ -106,7 +120,14 @@ def _auto_reply(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any, s
         return Ignore("auto_reply", f"An automatic reply ({mail.subject[:80]!r}).")
     if _ROBOT_LOCALS.match(mail.from_address.partition("@")[0]) and _AUTO_SUBJECT.match(mail.subject):
         return Ignore("auto_reply", f"An automatic message from {mail.from_address}.")
+    if _AUTO_REPLY_PREFIX.match(mail.subject) and _answers_a_mail(mail):
+        # Lotus Notes, older Exchange, webmail vacation rules: no header says it, the subject does.
+        return Ignore("auto_reply", f"An automatic reply to a mail ({mail.subject[:80]!r}).")
     return None
+
+
+def _answers_a_mail(mail: ParsedEmail) -> bool:
+    return bool(mail.in_reply_to or mail.references or _TICKET_REFERENCE.search(mail.subject))
 
 
 def _mailing_list(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any, support: str) -> Ignore | None:

@@ -35,6 +35,41 @@ def test_auto_submitted_no_is_a_person_s_mail():
 
 
 @pytest.mark.parametrize(
+    "subject",
+    [
+        "Out of Office AutoReply: [SB-1028] Refund for order 91000",
+        "Abwesenheitsnotiz: Re: [SB-1028] Refund",
+        "Auto: [SB-1028] Refund for order 91000",
+        "Automatic reply: Re: [SB-1028] Refund",
+        "Réponse automatique : [SB-1028] Remboursement",
+        "Respuesta automática: [SB-1028] Reembolso",
+        "自动回复: [SB-1028] Refund",
+    ],
+)
+def test_an_autoresponder_s_subject_on_a_reply_to_our_mail_is_an_auto_reply(subject):
+    """Lotus Notes, older Exchange and webmail vacation rules say it only in the subject."""
+    raw = build_mail(subject=subject, in_reply_to="<179660179663.9523.1@example.com>")
+    assert verdict_for(raw) == "auto_reply"
+
+
+def test_an_autoresponder_s_subject_with_the_ticket_reference_is_an_auto_reply_without_headers():
+    assert verdict_for(build_mail(subject="Out of Office: [SB-1028] Refund for order 91000")) == "auto_reply"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Out of office hours support", "Out of office: who answers my ticket?", "Auto insurance claim", "Absence"],
+)
+def test_a_new_mail_whose_subject_only_sounds_automatic_is_a_person_s(subject):
+    assert verdict_for(build_mail(subject=subject)) is None
+
+
+def test_a_reply_that_talks_about_being_away_is_a_person_s():
+    raw = build_mail(subject="Re: [SB-1028] Out of office until Monday", in_reply_to="<1.2@example.com>")
+    assert verdict_for(raw) is None
+
+
+@pytest.mark.parametrize(
     "headers",
     [{"X-Autoreply": "yes"}, {"X-Autorespond": "yes"}, {"Precedence": "bulk"}, {"Precedence": "junk"}],
 )

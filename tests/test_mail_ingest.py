@@ -478,6 +478,26 @@ def test_two_helpdesks_acknowledging_each_other_stop_after_one_round(settings):
     assert Ticket.objects.count() == 1 and Message.objects.count() == 1 and len(outbox.outbox) == 0
 
 
+def test_an_out_of_office_reply_to_a_closed_ticket_opens_nothing_and_sends_nothing(customer_a):
+    """Lotus Notes says it only in the subject; it used to open a follow-up ticket and get an
+    acknowledgement back."""
+    first = deliver(build_mail(sender=customer_a.email, subject="Refund for order 91000"))
+    ticket = first.ticket
+    ticket.status = "closed"
+    ticket.save(update_fields=["status"])
+    ack = OutboundEmail.objects.get(ticket=ticket, template="ticket_opened")
+    outbox.outbox.clear()
+    away = build_mail(
+        sender=customer_a.email,
+        subject=f"Out of Office AutoReply: [{ticket.reference}] Refund for order 91000",
+        in_reply_to=ack.message_id_header,
+        headers={"X-Mailer": "Lotus Notes Release 9.0.1FP10"},
+        text="I am out of the office until 04.01.2027.",
+    )
+    assert deliver(away).reason == "auto_reply"
+    assert Ticket.objects.count() == 1 and ticket.messages.count() == 1 and len(outbox.outbox) == 0
+
+
 def test_an_autoresponder_without_markers_is_stopped_by_the_flood_limit(settings):
     settings.INBOUND_FLOOD_PER_HOUR = 5
     statuses = [deliver(build_mail(sender="bot@robots.example", subject=f"Re: ticket {n}")).status for n in range(8)]
