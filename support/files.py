@@ -7,6 +7,7 @@ whose bytes are not a known binary format is accepted as text only if it decodes
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import re
 import unicodedata
@@ -76,6 +77,38 @@ def _looks_like_text(sample: bytes) -> bool:
             return True
     printable = sum(1 for byte in sample if byte >= 0x20 or byte in b"\t\r\n\f")
     return printable / max(len(sample), 1) > 0.95
+
+
+# The extensions each accepted type may keep; the first is the one a name that does not fit gets.
+_EXTENSIONS = {
+    "text/plain": (".txt", ".text", ".log", ".md", ".eml", ".ics"),
+    "text/csv": (".csv", ".tsv"),
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "application/pdf": (".pdf",),
+    "application/msword": (".doc", ".dot"),
+    "application/vnd.ms-excel": (".xls", ".xlt"),
+    "application/vnd.ms-powerpoint": (".ppt", ".pps", ".pot"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (".pptx",),
+    "application/vnd.oasis.opendocument.text": (".odt",),
+    "application/vnd.oasis.opendocument.spreadsheet": (".ods",),
+}
+
+
+def stored_filename(name: str, content_type: str) -> str:
+    """The name a file is kept and downloaded under: `safe_filename()`, ending in an extension of
+    the type its bytes are. The bytes decide the type, and the name must not say otherwise: text
+    named `run.bat`, `page.html` or `report.pdf` is kept as `run.bat.txt`, `page.html.txt`,
+    `report.pdf.txt`, so that whoever downloads it opens text, never a script or a web page."""
+    name = safe_filename(name)
+    extensions = _EXTENSIONS.get(content_type) or tuple(mimetypes.MimeTypes().guess_all_extensions(content_type))
+    if not extensions or os.path.splitext(name)[1].lower() in extensions:
+        return name
+    return safe_filename(name[: 255 - len(extensions[0])] + extensions[0])
 
 
 def safe_filename(name: str, *, fallback: str = "attachment") -> str:

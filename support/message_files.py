@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 
 from .errors import FileTooLarge, InvalidFileType, InvalidInput
-from .files import check_file, max_size_mb, safe_filename
+from .files import check_file, max_size_mb, stored_filename
 from .models import Attachment, Message, Ticket, User
 from .rules import require_conversation
 
@@ -58,7 +58,7 @@ def store_attachment(
             "This type of file is not accepted.",
             {"file": [f"The file's contents are {check.content_type}, which is not an allowed type."]},
         )
-    name = safe_filename(filename)
+    name = stored_filename(filename, check.content_type)
     attachment = Attachment(
         ticket=ticket,
         uploaded_by=uploader,

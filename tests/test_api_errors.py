@@ -199,7 +199,33 @@ def test_the_stored_type_comes_from_the_bytes(api, customer_a, ticket, data, nam
 def test_a_path_in_the_file_name_is_dropped(api, customer_a, ticket):
     response = upload(api(customer_a), ticket, b"root:x:0:0\n", "../../etc/passwd")
     assert response.status_code == 201
-    assert response.json()["filename"] == "passwd"
+    assert response.json()["filename"] == "passwd.txt"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "name", "stored"),
+    [
+        (b"@echo off\r\ndel /q C:\\*\r\n", "run.bat", "run.bat.txt"),
+        (b"<script>alert(1)</script>", "page.html", "page.html.txt"),
+        (b'<svg onload="alert(1)"/>', "logo.svg", "logo.svg.txt"),
+        (b"just text", "report.pdf", "report.pdf.txt"),
+        (b"text, not a program", "setup.EXE", "setup.EXE.txt"),
+        (PNG_1PX, "photo.jpg", "photo.jpg.png"),
+        (PDF_HEAD, "invoice", "invoice.pdf"),
+        (PDF_HEAD, "Invoice.PDF", "Invoice.PDF"),
+        (b"date,amount\n", "charges.csv", "charges.csv"),
+        (b"BEGIN:VCALENDAR\n", "invite.ics", "invite.ics"),
+    ],
+)
+def test_a_file_is_kept_under_a_name_that_ends_as_its_bytes_are(api, customer_a, ticket, data, name, stored):
+    """The bytes decide the type, and the name must not say otherwise: nobody who downloads a
+    customer's text file opens it as a script or a web page."""
+    client = api(customer_a)
+    response = upload(client, ticket, data, name)
+    assert response.status_code == 201, response.json()
+    assert response.json()["filename"] == stored
+    assert f'filename="{stored}"' in client.get(response.json()["download_url"])["Content-Disposition"]
 
 
 @pytest.mark.django_db

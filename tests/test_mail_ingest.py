@@ -257,7 +257,7 @@ def test_an_attachment_that_breaks_a_rule_is_left_out_and_the_message_says_why(s
 def test_a_path_in_an_attachment_name_is_never_used_as_a_path():
     message = deliver(build_mail(files=[("../../etc/passwd", b"root:x:0:0\n", "text/plain")])).message
     (kept,) = message.attachments.all()
-    assert kept.filename == "passwd" and ".." not in kept.file.name
+    assert kept.filename == "passwd.txt" and ".." not in kept.file.name
 
 
 def test_an_inline_image_points_at_its_stored_attachment():
