@@ -54,6 +54,25 @@ def test_a_bad_boolean_names_the_variable():
     assert result.returncode != 0 and "DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_env_example_loads_in_the_shell_as_the_readme_says():
+    """`set -a; . ./.env; set +a` must reach the file's end: an unquoted value with a space or a
+    `<` stops the shell at that line, and every variable after it is silently missing."""
+    result = subprocess.run(
+        ["bash", "-c", "set -a; . ./.env.example; set +a; env"],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0 and not result.stderr, result.stderr
+    loaded = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    assert loaded["DEFAULT_FROM_EMAIL"] == "SewaBazaar Support <support@example.com>"
+    assert loaded["OUTBOUND_CONCURRENCY"] == "2"  # near the file's end
+    names = [line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line]
+    assert [name for name in names if not name.startswith("#") and name not in loaded] == []
+
+
 def test_database_url_selects_postgresql():
     code = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
     result = subprocess.run(
