@@ -3,7 +3,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
+# pip, not python: without python3-venv (Debian, Ubuntu) `venv` fails after making .venv/bin/python,
+# and the next run must make it again once the package is installed.
+if [ ! -x .venv/bin/pip ]; then
   echo "==> creating the virtual environment in .venv"
   "$PYTHON" -m venv .venv
 fi
