@@ -53,7 +53,7 @@ def configure(database: str) -> dict[str, str]:
 def ensure_database(name: str, *, reseed: bool) -> None:
     import psycopg
 
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and reseed:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
