@@ -156,10 +156,19 @@ def test_every_api_response_carries_the_rate_limit_headers(path):
 
 
 @pytest.mark.django_db
-def test_a_body_larger_than_the_limit_is_413(api, customer_a, ticket, settings):
+def test_an_upload_larger_than_the_limit_is_refused_unread_as_file_too_large(api, customer_a, ticket, settings):
     settings.ATTACHMENT_MAX_BYTES = 1024
-    body = assert_error(upload(api(customer_a), ticket, b"a" * (1024 * 1024 + 4096), "big.txt"), 413, "file_too_large")
+    body = assert_error(upload(api(customer_a), ticket, b"a" * (1024 * 1024 + 4096), "big.txt"), 400, "file_too_large")
     assert "file" in body["details"]
+
+
+@pytest.mark.django_db
+def test_a_json_body_larger_than_the_limit_is_a_validation_error(api, customer_a, ticket, settings):
+    settings.ATTACHMENT_MAX_BYTES = 1024
+    text = "a" * (1024 * 1024 + 4096)
+    response = api(customer_a).post(f"{TICKETS}{ticket.pk}/messages/", {"message_text": text}, format="json")
+    assert "body" in assert_error(response, 400, "validation_error")["details"]
+    assert ticket.messages.count() == 1
 
 
 @pytest.mark.django_db
@@ -354,3 +363,20 @@ def test_a_number_where_an_agent_id_is_expected_is_not_a_uuid(api, agent, ticket
 def test_an_accept_header_json_cannot_satisfy_is_not_acceptable(api, customer_a):
     response = api(customer_a).get(TICKETS, HTTP_ACCEPT="application/xml")
     assert response.status_code == 406 and response.json()["error"] == "not_acceptable"
+
+
+@pytest.mark.django_db
+def test_a_browser_gets_json_errors_not_the_browsable_api_in_production(api, customer_a, settings):
+    settings.DEBUG = False
+    client = api(customer_a)
+    assert_error(client.get(TICKETS, HTTP_ACCEPT="text/html"), 406, "not_acceptable")
+    assert_error(client.get(TICKETS + "?format=api"), 404, "not_found")
+    browser = client.get(TICKETS, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert browser.status_code == 200 and browser["Content-Type"] == "application/json"
+
+
+@pytest.mark.django_db
+def test_the_browsable_api_serves_developers_with_debug_on(api, customer_a, settings):
+    settings.DEBUG = True
+    response = api(customer_a).get(TICKETS, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")

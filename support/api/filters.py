@@ -25,6 +25,9 @@ ORDERINGS = {
 DEFAULT_ORDERING = "-updated_at"
 
 
+SEARCH_MAX_LENGTH = 200  # characters; the schema says it too (`schema.add_error_responses`)
+
+
 class StrictBooleanField(forms.NullBooleanField):
     """`true` or `false` (also `1`/`0`, `yes`/`no`); anything else is an error.
 
@@ -61,7 +64,7 @@ class TicketFilter(django_filters.FilterSet):
     unassigned = StrictBooleanFilter(method="filter_unassigned", help_text="Staff only.")
     search = django_filters.CharFilter(
         method="filter_search",
-        max_length=200,
+        max_length=SEARCH_MAX_LENGTH,
         help_text="Words in the title or message text, or the reference (SB-1042, or its number alone).",
     )
     ordering = django_filters.ChoiceFilter(

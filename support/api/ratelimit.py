@@ -4,7 +4,7 @@ Two buckets: creating a ticket (30 a minute) and every other request (100 a minu
 user (from the bearer token or the session) or, for anonymous callers, per client address, in
 fixed one-minute windows in the cache (Redis in production, so all web processes share them).
 It runs as middleware so that every answer under `/api/` carries the headers, 401s and 404s
-included, and so that an oversized body is refused with 413 before it is read.
+included, and so that an oversized body is refused (400) before it is read.
 """
 
 from __future__ import annotations
@@ -106,18 +106,31 @@ class ApiRateLimitMiddleware:
             )
             response["Retry-After"] = str(max(verdict.reset_at - int(time.time()), 1))
         elif _declared_length(request) > settings.ATTACHMENT_MAX_BYTES + 1024 * 1024:
-            response = json_error(
-                "file_too_large",
-                "The request body is larger than the largest allowed file.",
-                413,
-                {"file": [f"Files may be at most {settings.ATTACHMENT_MAX_BYTES} bytes."]},
-            )
+            response = _body_too_large(request)
         else:
             response = self.get_response(request)
         response["X-RateLimit-Limit"] = str(verdict.limit)
         response["X-RateLimit-Remaining"] = str(verdict.remaining)
         response["X-RateLimit-Reset"] = str(verdict.reset_at)
         return response
+
+
+def _body_too_large(request: HttpRequest) -> HttpResponse:
+    """Refused before it is read: for an upload, the file is too large (the spec's 400); for any
+    other body, the request is not valid (no field of the API takes that much)."""
+    if request.content_type == "multipart/form-data":
+        return json_error(
+            "file_too_large",
+            "The request body is larger than the largest allowed file.",
+            400,
+            {"file": [f"Files may be at most {settings.ATTACHMENT_MAX_BYTES} bytes."]},
+        )
+    return json_error(
+        "validation_error",
+        "The request body is too large.",
+        400,
+        {"body": [f"A request body may be at most {settings.ATTACHMENT_MAX_BYTES + 1024 * 1024} bytes."]},
+    )
 
 
 def _declared_length(request: HttpRequest) -> int:

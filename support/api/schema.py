@@ -3,7 +3,7 @@ the bodies it refuses.
 
 Every operation can answer 406 (an `Accept` header JSON does not satisfy) and 429, and carries
 the `X-RateLimit-*` headers (the middleware runs for all of /api/); operations with a body can
-fail validation (400), carry a too-large body (413) or an unsupported content type (415); unsafe
+fail validation (400, a too-large body too) or carry an unsupported content type (415); unsafe
 methods can be refused (403: permissions or CSRF); anything with a path or query parameter can
 be 400/404. All errors share one body. A request body takes no field but its own.
 """
@@ -14,6 +14,8 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
 
+from .filters import SEARCH_MAX_LENGTH
+
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _TICKET_PATH = "/api/support/tickets/{id}/"
 _RATE_HEADERS = {
@@ -22,13 +24,12 @@ _RATE_HEADERS = {
     "X-RateLimit-Reset": "Unix time at which the window ends.",
 }
 _DESCRIPTIONS = {
-    "400": "Invalid input (`validation_error`, `file_too_large`, `invalid_file_type`).",
+    "400": "Invalid input, or a body too large (`validation_error`, `file_too_large`, `invalid_file_type`).",
     "401": "No or invalid credentials (`not_authenticated`).",
     "403": "Not allowed (`permission_denied`).",
     "404": "Not found (`ticket_not_found`, `not_found`).",
     "405": "Method not allowed (`method_not_allowed`).",
     "406": "No answer in a type the `Accept` header allows: the API answers JSON (`not_acceptable`).",
-    "413": "Request body too large (`file_too_large`).",
     "415": "Unsupported content type (`unsupported_media_type`).",
     "429": "Rate limit exceeded (`rate_limit_exceeded`).",
 }
@@ -50,6 +51,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                     {"description": _DESCRIPTIONS[status], "content": {"application/json": {"schema": ERROR_REF}}},
                 )
             for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and parameter["name"] == "search":
+                    parameter["schema"]["maxLength"] = SEARCH_MAX_LENGTH  # django-filter's limit, unsaid
                 if parameter.get("in") == "path" and parameter["name"] == "id" and path.startswith(_TICKET_PATH):
                     parameter.setdefault("description", "The ticket's id (a UUID) or its reference, e.g. `SB-1042`.")
             for response in operation["responses"].values():
@@ -63,7 +66,7 @@ def _statuses_for(path: str, method: str, operation: dict[str, Any]) -> list[str
     statuses = ["401", "406", "429"]
     parameters = operation.get("parameters", [])
     if operation.get("requestBody") or method in {"post", "put", "patch"}:
-        statuses += ["400", "413", "415"]
+        statuses += ["400", "415"]
     if method != "get":
         statuses.append("403")
     if any(p.get("in") == "query" for p in parameters):

@@ -173,7 +173,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         summary="Upload a file to attach to a later message",
         request={"multipart/form-data": s.AttachmentUploadSerializer},
         parameters=[_LOCATION],
-        responses={201: s.AttachmentSerializer, **errors(400, 403, 404, 413)},
+        responses={201: s.AttachmentSerializer, **errors(400, 403, 404)},
     )
     @action(detail=True, methods=["post"], parser_classes=[parsers.MultiPartParser, parsers.FormParser])
     def attachments(self, request: Request, pk: str | None = None) -> Response:
