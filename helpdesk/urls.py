@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from helpdesk import health, metrics
+from mailgateway.provider_doors import provider_webhook_urls
 from support.api import errors as api_errors
 from support.api.auth import TokenView
 
@@ -13,7 +14,8 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     # Every inbound (and tracking) webhook of every provider Anymail knows: /anymail/<esp>/inbound/.
-    path("anymail/", include("anymail.urls")),
+    # (closed in production until ANYMAIL_WEBHOOK_SECRET is set: mailgateway/provider_doors.py).
+    path("anymail/", include((provider_webhook_urls(), "anymail"))),
     path("mailgateway/", include("mailgateway.urls")),
     path("api/support/", include("support.api.urls")),
     path("api/auth/token/", TokenView.as_view(), name="token_obtain_pair"),

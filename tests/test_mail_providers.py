@@ -224,6 +224,28 @@ def test_a_post_without_the_webhook_secret_is_refused_and_stores_nothing(client)
     assert response.status_code == 400 and not InboundEmail.objects.exists()
 
 
+@pytest.mark.parametrize("secret", ["", "change-me:change-me-too"])
+def test_in_production_the_webhooks_are_closed_until_a_secret_of_your_own_is_set(client, settings, secret):
+    """Anymail alone would take an unauthenticated post (with a warning): anyone could post mail as
+    any customer."""
+    settings.DEBUG = False
+    settings.ANYMAIL = {"WEBHOOK_SECRET": secret} if secret else {}
+    for url in ("/anymail/postmark/inbound/", "/anymail/postmark/tracking/"):
+        response = post(client, Delivery(url, postmark(build_mail()).body))
+        assert response.status_code == 503 and response.json()["error"] == "door_closed", url
+        assert "ANYMAIL_WEBHOOK_SECRET" in response.json()["message"]
+    assert not InboundEmail.objects.exists()
+
+
+def test_the_embedded_default_takes_webhooks_without_a_secret(client, settings):
+    """With DEBUG on (a developer's machine, the demo) Anymail's own rule holds: a warning."""
+    settings.DEBUG = True
+    settings.ANYMAIL = {}
+    delivery = postmark(build_mail())
+    assert post(client, Delivery(delivery.url, delivery.body)).status_code == 200
+    assert InboundEmail.objects.count() == 1
+
+
 def test_an_amazon_sns_post_whose_headers_do_not_match_its_body_is_refused(client):
     delivery = amazon_ses(build_mail())
     delivery.headers["HTTP_X_AMZ_SNS_MESSAGE_ID"] = "another-id"
