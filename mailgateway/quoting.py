@@ -22,7 +22,8 @@ It reads the body line by line, top to bottom:
 - a forwarded mail is kept under the person's text, from its marker ("---------- Forwarded
   message ---------", "Begin forwarded message:"), or from the first line of history when the
   subject says the mail is a forward (`is_forward()`: Outlook forwards under a header block);
-- the RFC 3676 signature separator "-- " ends the person's text;
+- the RFC 3676 signature separator "-- " ends the person's text, and so does a bare "--" (a client
+  stripped the space) when only a signature can stand under it (`_is_bare_signature_marker`);
 - "Sent from my iPhone" and the other footers of phones and mail apps (`mobile_footers`) are dropped;
 - Outlook's placeholder for an inline picture in the plain text, "[cid:image001.png@01D9...]",
   becomes "[image: image001.png]" (the picture itself is an attachment of the message).
@@ -38,6 +39,7 @@ from itertools import islice
 
 from .header_blocks import COLONS, LABEL_WORDS, RULE_TO_HEADER_GAP, is_header_block
 from .mobile_footers import is_mobile_footer
+from .signatures import may_be_signature_line
 
 # No marker line is longer than this; longer lines are the person's text and are not matched.
 _MAX_MARKER_LINE = 400
@@ -105,9 +107,15 @@ def visible_text(text: str, *, forwarded: bool = False) -> str:
     """
     if "[cid:" in text:
         text = _CID_PLACEHOLDER.sub(r"[image: \1]", text)
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [_rstripped(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = _without_long_gaps(lines)
-    return _joined(_person_lines(lines, forwarded=forwarded)) or _joined(lines)
+    return _joined(_person_lines(lines, forwarded=forwarded)) or _joined([line.rstrip() for line in lines])
+
+
+def _rstripped(line: str) -> str:
+    """The line without trailing whitespace, but for the space of the RFC 3676 separator "-- ",
+    which tells a signature from a "--" the person typed as a divider."""
+    return _SIGNATURE_MARKER if line.strip() == "--" and line != line.rstrip() else line.rstrip()
 
 
 _FORWARD_SUBJECT = re.compile(r"\s*(?:Fwd?|WG|TR|RV|Enc|Doorst)\s?:", re.IGNORECASE)
@@ -186,8 +194,44 @@ def _signature_reach(lines: list[str], dashes: int) -> list[int]:
 
 def _signature(lines: list[str], end: int) -> list[tuple[int, str]]:
     """The lines between the "-- " above `end` and `end`: where a signature stands."""
-    start = max(k for k in range(end) if lines[k].strip() == "--")
+    start = max(k for k in range(end) if _starts_signature(lines, k))
     return [(k, lines[k]) for k in range(start + 1, end) if lines[k]]
+
+
+_SIGNATURE_MARKER = "-- "
+_BARE_SIGNATURE_LINES = 8  # a name, a title, a company, phones, a link and an address
+
+
+def _starts_signature(lines: list[str], i: int) -> bool:
+    """Whether line i is the "-- " over a signature, or a bare "--" that can only be one."""
+    return lines[i] == _SIGNATURE_MARKER or (lines[i].strip() == "--" and _is_bare_signature_marker(lines, i))
+
+
+def _is_bare_signature_marker(lines: list[str], i: int) -> bool:
+    """Whether a "--" without its space, which many clients strip, still marks a signature.
+
+    The person may type "--" as a divider, so it counts only when the text above it does not end
+    in a colon and, down to the end of the mail or to the history under it, at most 8 lines
+    follow, each of them one that `may_be_signature_line` lets pass: short, and no other "--", no
+    list item ("1. Lid"), no sentence ("That is all."), no line ending in a colon. A name, a title,
+    a phone number, a link and an address pass; under anything else the "--" and all are kept.
+    """
+    above = i - 1
+    while above >= 0 and not lines[above]:
+        above -= 1
+    if above >= 0 and lines[above].endswith(COLONS):
+        return False
+    under = 0
+    for j in range(i + 1, len(lines)):
+        line = lines[j].strip()
+        if not line or is_mobile_footer(line):
+            continue
+        if _is_quoted(line) or _starts_history(lines, j) or _attribution_span(lines, j) or _is_bare_attribution(line):
+            break
+        under += 1
+        if under > _BARE_SIGNATURE_LINES or not may_be_signature_line(line):
+            return False
+    return True
 
 
 def _quoted_tail(lines: list[str]) -> int:
@@ -207,7 +251,7 @@ def _signature_start(lines: list[str]) -> int:
     for i in range(len(lines) - 1, -1, -1):
         if _is_quoted(lines[i]):
             break
-        if lines[i].strip() == "--":
+        if _starts_signature(lines, i):
             return i
     return len(lines)
 
@@ -222,7 +266,7 @@ def _lines_to_drop(lines: list[str], i: int, *, quoted_tail: int) -> int:
         return 0
     if _is_quoted(line) or is_mobile_footer(line):
         return 1
-    if line.strip() == "--" or _starts_history(lines, i):
+    if _starts_signature(lines, i) or _starts_history(lines, i):
         return _HISTORY
     if _is_bare_attribution(line) and i + 1 >= quoted_tail and _quote_follows(lines, i + 1):
         return 1

@@ -592,6 +592,45 @@ def test_a_dash_dash_line_whose_space_was_stripped_still_ends_the_text() -> None
     assert visible_text("Tuesday at 9.\n--\nAsha") == "Tuesday at 9."
 
 
+def test_a_typed_dash_dash_divider_over_a_list_keeps_the_list() -> None:
+    text = "Items I need replaced:\n--\n1. Lid\n2. Gasket\nThat is all."
+    assert visible_text(text) == text
+
+
+def test_a_bare_dash_dash_over_sentences_keeps_the_sentences() -> None:
+    text = "The plumber left.\n--\nThe tap still leaks under the sink\nand the floor is wet."
+    assert visible_text(text) == text
+
+
+def test_a_bare_dash_dash_over_a_name_title_phone_link_and_address_ends_the_text() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+        --
+        Asha Gurung
+        Head of Accounts, Example Pvt. Ltd.
+        +977 1 5550100
+        https://example.com
+        12 Lake Road, Lalitpur
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_a_bare_dash_dash_over_a_name_and_a_quote_ends_the_text() -> None:
+    text = body("""
+        Tuesday at 9 works for me.
+        --
+        Asha
+
+        On Tue, 3 Mar 2026 at 10:02, SewaBazaar Support <support@example.com> wrote:
+        > When can the plumber come back?
+    """)
+    assert visible_text(text) == "Tuesday at 9 works for me."
+
+
+def test_the_dash_dash_space_separator_ends_the_text_whatever_follows() -> None:
+    assert visible_text("Tuesday at 9.\n-- \n1. Asha Gurung\n2. Head of Accounts") == "Tuesday at 9."
+
+
 def test_a_dash_dash_inside_a_line_is_text() -> None:
     assert visible_text("Tuesday -- or Wednesday -- at 9.") == "Tuesday -- or Wednesday -- at 9."
 
