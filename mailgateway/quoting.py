@@ -10,8 +10,10 @@ It reads the body line by line, top to bottom:
 - ">" lines are quoted history and are dropped wherever they stand, so the person's lines of an
   inline or bottom-posted answer are kept (the raw mail keeps the questions they answer);
 - an attribution line ("On ... wrote:", "Am ... schrieb ...:", "Le ... a écrit :", ...), alone or
-  wrapped over two lines, is dropped when a ">" quote follows it; when unquoted text follows a
-  dated one, that text is the history (Outlook for Mac and Yahoo do not quote);
+  wrapped over two lines, is dropped when a ">" quote follows it, or nothing when it is dated;
+  when unquoted text follows one that names a time and an address, that text is the history
+  (Outlook for Mac and Yahoo do not quote, and name both); under any other, it is the person's
+  ("On Monday at 10:00 the courier wrote:" / "Address not found" / "which is false.");
 - in any other language, a line (or two, wrapped) that ends in a colon and names a time and an
   address is an attribution too, when a ">" quote or nothing at all follows it;
 - so is Gmail's older bare date and sender ("2026/3/3 Asha <asha@example.com>"), over a ">" quote
@@ -273,7 +275,9 @@ def _lines_to_drop(lines: list[str], i: int, *, quoted_tail: int) -> int:
     span = _attribution_span(lines, i)
     if span and _quote_follows(lines, i + span):
         return span
-    if span and _DATED.search(" ".join(lines[i : i + span])):
+    if span and _DATED.search(" ".join(lines[i : i + span])) and _quote_or_end_follows(lines, i + span):
+        return span
+    if span and _is_dated_address(" ".join(lines[i : i + span])):
         return _HISTORY
     span = _dated_address_span(lines, i)
     if span and _quote_or_end_follows(lines, i + span):

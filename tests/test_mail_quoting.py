@@ -509,6 +509,18 @@ def test_a_dated_attribution_followed_by_unquoted_history_starts_the_history() -
     assert visible_text(text) == "Tuesday at 9 works for me."
 
 
+def test_a_dated_wrote_line_naming_no_address_in_the_persons_text_is_kept() -> None:
+    text = body("""
+        Also, the second courier:
+        On Monday, Dec 7, 2026 at 10:00 AM the courier wrote:
+        "Address not found"
+        which is also false. Please escalate.
+
+        Ramesh
+    """)
+    assert visible_text(text) == text.rstrip("\n")
+
+
 def test_an_undated_wrote_line_followed_by_prose_is_kept() -> None:
     text = body("""
         On the bill the plumber wrote:
