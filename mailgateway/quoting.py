@@ -52,8 +52,15 @@ _MAX_MARKER_LINE = 400
 # and its app "Asha <asha@example.com> schrieb am Di., 3. März 2026, 10:02:"; French "Le mar. 3 mars
 # 2026 à 10:02, Asha <asha@example.com> a écrit :" (Gmail puts U+202F before the colon); Spanish
 # "El mar, 3 mar 2026 a las 10:02, Asha (<asha@example.com>) escribió:"; Hindi "... Asha
-# <asha@example.com> ने लिखा:"; Nepali "... Asha <asha@example.com> ले लेख्नुभयो:".
-_ATTRIBUTION = re.compile(r".*\s(?:wrote|schrieb(?:\s.*)?|a\sécrit|escribió|ने\sलिखा|लेख्नुभयो)\s?:")
+# <asha@example.com> ने लिखा:"; Nepali "... Asha <asha@example.com> ले लेख्नुभयो:"; Polish Thunderbird
+# "W dniu 3.03.2026 o 10:02, Asha pisze:" and Gmail "... Asha <asha@example.com> napisał(a):"; Czech
+# "Dne 3. 3. 2026 v 10:02 Asha napsal(a):"; Hungarian Gmail "Asha <asha@example.com> ezt írta (időpont:
+# 2026. márc. 3., K, 10:02):"; Danish, Norwegian and Swedish "... kl. 10:02 skrev Asha <asha@example.com>:";
+# Finnish "ti 3.3.2026 klo 10.02 Asha (asha@example.com) kirjoitti:" and "Asha kirjoitti 3.3.2026 klo 10.02:".
+_ATTRIBUTION = re.compile(
+    r".*\s(?:wrote|schrieb(?:\s.*)?|a\sécrit|escribió|ने\sलिखा|लेख्नुभयो"
+    r"|pisze|napisał(?:\(a\)|a)?|napsal(?:\(a\)|a)?|írta(?:\s.*)?|skrev(?:\s.*)?|kirjoitti(?:\s.*)?)\s?:"
+)
 # Every client dates its attribution line or names an address; prose that ends in "wrote:" rarely does.
 _TIME = re.compile(r"\d{1,2}[:.]\d\d")
 _DATED = re.compile(r"\d{1,2}[:.]\d\d|@")

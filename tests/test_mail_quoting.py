@@ -980,6 +980,24 @@ def test_a_nepali_sentence_ending_in_lekhnubhayo_is_kept() -> None:
     assert visible_text(text) == text
 
 
+@pytest.mark.parametrize(
+    "attribution",
+    [
+        "W dniu 7.12.2026 o 05:48, SewaBazaar Support <support@example.com> pisze:",
+        "W dniu 7.12.2026 o 05:48, SewaBazaar Support pisze:",
+        "pon., 7 gru 2026 o 05:48 SewaBazaar Support napisał(a):",
+        "Dne 7. 12. 2026 v 5:48 SewaBazaar Support napsal(a):",
+        "2026. 12. 07. 5:48 keltezéssel, SewaBazaar Support írta:",
+        "Den 07-12-2026 kl. 05:48 skrev SewaBazaar Support:",
+        "SewaBazaar Support kirjoitti 7.12.2026 klo 5.48:",
+    ],
+    ids=["polish-address", "polish-thunderbird", "polish-gmail", "czech", "hungarian", "danish-norwegian", "finnish"],
+)
+def test_an_attribution_in_a_central_or_northern_european_language_is_dropped_over_a_quote(attribution: str) -> None:
+    text = f"Tuesday at 9 works.\n\n{attribution}\n> When can the plumber come back?\n> SewaBazaar Support\n"
+    assert visible_text(text) == "Tuesday at 9 works."
+
+
 # Any other language: a dated line naming an address and ending in a colon
 
 
