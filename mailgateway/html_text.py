@@ -6,8 +6,10 @@ dropped, links keep their address. The quoted history that clients wrap in known
 `divRplyFwdMsg`, Lotus Notes' `domino-section`, BlackBerry's `_persistentHeader`, and the
 `<hr id="stopSpelling">` of the older Outlook.com and Hotmail, after which everything is history)
 is left out here, as are the signatures clients mark (`gmail_signature`, Thunderbird's
-`moz-signature`, Outlook on the web's `Signature`) and text the mail hides from its reader
-(`display:none`: a newsletter's preheader, tracking text); plain-text rules in `quoting` catch the rest.
+`moz-signature`, Outlook on the web's `Signature`, Proton Mail's `protonmail_signature_block`, the
+"Get Outlook for iOS" of Outlook's apps in `ms-outlook-mobile-signature`) and text the mail hides
+from its reader (`display:none`: a newsletter's preheader, tracking text); plain-text rules in
+`quoting` catch the rest.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ _SKIPPED = {"script", "style", "head", "title", "template", "noscript", "svg", "
 _VOID = {"br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "param", "source", "wbr"}
 _QUOTE_CLASSES = {"gmail_quote", "gmail_extra", "moz-cite-prefix", "yahoo_quoted", "protonmail_quote"}
 _QUOTE_CLASSES |= {"domino-section"}  # Lotus Notes: the mail answered, under a "--- Sender --- Subject ---" head
-_SIGNATURE_CLASSES = {"gmail_signature", "moz-signature"}
-_SIGNATURE_IDS = {"signature"}  # Outlook on the web
+_SIGNATURE_CLASSES = {"gmail_signature", "moz-signature", "protonmail_signature_block"}
+_SIGNATURE_IDS = {"signature", "ms-outlook-mobile-signature"}  # Outlook on the web; Outlook for iOS and Android
 _HISTORY_IDS = {
     "divrplyfwdmsg", "appendonsend", "olk_src_body_section", "mail-editor-reference-message-container", "stopspelling",
     "_persistentheader",  # BlackBerry: the answered mail's From / Sent / To / Subject, then the mail

@@ -1,6 +1,7 @@
 """The footers that phones and mail apps put under what the person wrote ("Sent from my iPhone",
-"Get Outlook for Android", "发自我的iPhone"), as they write them: a sentence that merely starts the
-same way ("Sent from my bank account.") is the person's. Pure; used by `quoting`.
+"Get Outlook for Android", "Sent with Proton Mail secure email.", "发自我的iPhone"), as they write
+them: a sentence that merely starts the same way ("Sent from my bank account.") is the person's.
+Pure; used by `quoting`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,14 @@ _DEVICE = (
 )
 # The platform an app's footer may name, and the link Outlook and Windows Mail put in the plain text:
 # "Sent from Mail<https://go.microsoft.com/fwlink/?LinkId=550986> for Windows 10", "Sent from Yahoo
-# Mail on Android", "Sent from Outlook for iOS". Nothing else follows the app's name.
-_LINK = r"(?:\s?<https?://[^\s<>]{1,200}>)?"
+# Mail on Android", "Sent from Outlook for iOS". Nothing else follows the app's name. The link is
+# in brackets when `html_text` made the footer of an HTML-only mail: "Get Outlook for iOS (https://aka.ms/o0ukef)".
+_LINK = r"(?:\s?<https?://[^\s<>]{1,200}>|\s\(https?://[^\s()]{1,200}\))?"
+# Proton Mail: "Sent with Proton Mail secure email.", the name a link in its HTML ("Sent with Proton
+# Mail (https://proton.me/) secure email.") and in Markdown in its text ("Sent with [Proton
+# Mail](https://proton.me/) secure email."); "ProtonMail Secure Email" before 2022.
+_PROTON = r"Proton\s?Mail"
+_PROTON_FOOTER = rf"Sent with (?:{_PROTON}{_LINK}|\[{_PROTON}\]\(https?://[^\s()]{{1,200}}\)) secure email"
 _PLATFORM = r"(?:iOS|Android|iPhone|iPad|Mac|Windows(?:\s(?:10|11|Phone))?)"
 _APP_FOOTER = rf"Sent from (?:Yahoo Mail|Mail|Outlook|Windows Mail|Mailbox){_LINK}(?:\s(?:for|on)\s{_PLATFORM}{_LINK})?"
 # The device of the Chinese footers ("从我的 iPhone 发送", "发自我的华为手机", "发自我的三星Galaxy智能手机"): a
@@ -53,6 +60,7 @@ _FOOTERS = (
     rf"(?:\s+with\s+K-9\s+Mail)?{_USING_APP}(?:{_APOLOGY})?",
     _APP_FOOTER,
     rf"Sent with (?:Airmail|Spark){_LINK}",
+    _PROTON_FOOTER,
     rf"Get Outlook for\s{_PLATFORM}{_LINK}",
     r"Von meinem(?:\s+\S+){1,3}\s+gesendet",
     r"Gesendet von meinem(?:\s+\S+){1,3}",

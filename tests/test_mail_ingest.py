@@ -152,8 +152,12 @@ def test_an_html_only_blackberry_reply_leaves_out_the_answered_mail_under_its_pe
         '<div class="gmail_signature">Asha Rai<br>+977 980 000 0000</div>',
         '<div class="moz-signature">-- <br>Asha Rai<br>+977 980 000 0000</div>',
         '<div id="Signature"><p>Asha Rai</p><p>+977 980 000 0000</p></div>',
+        '<div class="protonmail_signature_block"><div class="protonmail_signature_block-user '
+        'protonmail_signature_block-empty"></div><div class="protonmail_signature_block-proton">Sent with '
+        '<a href="https://proton.me/" target="_blank">Proton Mail</a> secure email.</div></div>',
+        '<div id="ms-outlook-mobile-signature">Get <a href="https://aka.ms/o0ukef">Outlook for iOS</a></div>',
     ],
-    ids=["gmail", "thunderbird", "outlook-web"],
+    ids=["gmail", "thunderbird", "outlook-web", "proton-mail", "outlook-mobile"],
 )
 def test_an_html_only_mail_leaves_out_the_signature_its_client_marked(signature):
     html = f"<div>The tap still leaks.</div>{signature}"

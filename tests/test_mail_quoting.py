@@ -684,6 +684,10 @@ def test_a_dash_dash_inside_a_line_is_text() -> None:
         "從我的 iPhone 傳送",
         "发自我的iPhone",
         "iPhoneから送信",
+        "Sent with Proton Mail secure email.",
+        "Sent with [Proton Mail](https://proton.me/) secure email.",
+        "Sent with Proton Mail (https://proton.me/) secure email.",
+        "Get Outlook for iOS (https://aka.ms/o0ukef)",
     ],
 )
 def test_a_mobile_footer_line_is_dropped(footer: str) -> None:
@@ -797,6 +801,7 @@ def test_a_booking_written_between_header_like_lines_is_kept() -> None:
         "Sent from Mail app but the attachment is missing.",
         "Get Outlook for my team, we need five licences.",
         "Sent with Spark but the PDF did not attach.",
+        "Sent with Proton Mail secure email, but the PDF did not attach.",
     ],
 )
 def test_a_sentence_that_goes_on_after_sent_from_outlook_or_mail_is_kept(sentence: str) -> None:
