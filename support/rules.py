@@ -53,8 +53,24 @@ def clean_message_text(text: str | None, *, channel: str) -> str:
                 "The message is too long.",
                 {"message_text": [f"Ensure this field has no more than {MAX_TYPED_TEXT} characters."]},
             )
-        text = text[: MAX_TYPED_TEXT - len(TRUNCATION_MARKER)].rstrip() + TRUNCATION_MARKER
+        text = cut_at_word(text, MAX_TYPED_TEXT - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER
     return text
+
+
+# How far back from the limit a cut looks for a space: a word is that short, a run of letters
+# without one (a link, a token, a language written without spaces) is cut at the limit.
+_WORD_REACH = 200
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """The text cut to at most `limit` characters, at the last space or line break before the limit
+    (any whitespace) when one lies within its last 200 characters, so the thread shows no half word."""
+    if len(text) <= limit:
+        return text
+    if not text[limit].isspace():
+        reach = range(limit - 1, max(limit - _WORD_REACH, 0), -1)
+        limit = next((k for k in reach if text[k].isspace()), limit)
+    return text[:limit].rstrip()
 
 
 def public_staff_text(text: str, author: User) -> str:

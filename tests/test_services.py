@@ -155,6 +155,18 @@ def test_typed_text_is_limited_and_mail_text_is_cut_with_a_marker(ticket, agent)
     assert len(long_mail.message_text) <= 5000 and long_mail.message_text.endswith(rules.TRUNCATION_MARKER)
 
 
+def test_a_long_mail_is_cut_at_the_last_space_before_the_limit():
+    text = rules.clean_message_text("The leak, day by day: " + "plumber " * 1000, channel=Channel.EMAIL)
+    kept = text.removesuffix(rules.TRUNCATION_MARKER)
+    assert len(text) <= 5000 and text.endswith(rules.TRUNCATION_MARKER)
+    assert kept.endswith(" plumber")
+
+
+def test_a_long_mail_with_no_space_near_the_limit_is_cut_at_the_limit():
+    text = rules.clean_message_text("Token: " + "x" * 9000, channel=Channel.EMAIL)
+    assert len(text) == 5000 and text.endswith("x" + rules.TRUNCATION_MARKER)
+
+
 @pytest.mark.django_db
 def test_unread_flags_and_mark_read_per_side(ticket, customer_a, agent):
     make_reply(ticket, agent, "public")
