@@ -62,6 +62,14 @@ def test_an_unknown_api_url_is_a_json_404(api, customer_a):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_an_api_address_without_its_slash_says_where_the_slash_goes(api, customer_a, method):
+    body = assert_error(getattr(api(customer_a), method)("/api/support/tickets"), 404, "not_found")
+    assert "/api/support/tickets/" in body["message"]
+    assert "slash" not in assert_error(api(customer_a).get("/api/support/nothing"), 404, "not_found")["message"]
+
+
+@pytest.mark.django_db
 def test_validation_errors_name_each_field(api, customer_a):
     body = assert_error(
         api(customer_a).post(TICKETS, {"category": "pets", "message_text": "x" * 5001}, format="json"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -119,7 +120,18 @@ def json_error(code: str, message: str, http: int, details: dict[str, Any] | Non
 
 @csrf_exempt  # it changes nothing; without this a POST without a CSRF token got Django's HTML 403
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Not a redirect for a missing slash: a client would repeat a POST as a GET. It says so instead."""
+    with_slash = request.path + "/"
+    if not request.path.endswith("/") and _resolves_elsewhere(with_slash):
+        return json_error("not_found", f"Nothing is here. Every API address ends in a slash: {with_slash}", 404)
     return json_error("not_found", "Nothing is here.", 404)
+
+
+def _resolves_elsewhere(path: str) -> bool:
+    try:
+        return resolve(path).func is not api_not_found
+    except Resolver404:
+        return False
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
