@@ -26,7 +26,9 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     folder = tmp_path_factory.mktemp("chunked")
     port = free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}},
+        # Not PROMETHEUS_MULTIPROC_DIR, even empty: prometheus_client would write counter_<pid>.db
+        # files into the working folder.
+        **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR"}},
         "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
         "MEDIA_ROOT": str(folder / "media"),
         "DEBUG": "false",
@@ -37,7 +39,6 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         "INBOUND_MAX_BYTES": str(LARGEST_MAIL),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "1",
-        "PROMETHEUS_MULTIPROC_DIR": "",
     }
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
