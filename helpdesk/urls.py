@@ -7,11 +7,15 @@ from helpdesk import health, metrics
 from mailgateway.provider_doors import provider_webhook_urls
 from support.api import errors as api_errors
 from support.api.auth import TokenView
+from support.web.auth import admin_sign_in
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # The admin signs in through the site's own sign-in (limits on failed passwords); a POST of
+    # a password here is sent there, unread.
+    re_path(r"^admin/login/$", admin_sign_in, name="admin-sign-in"),
     path("admin/", admin.site.urls),
     # Every inbound (and tracking) webhook of every provider Anymail knows: /anymail/<esp>/inbound/.
     # (closed in production until ANYMAIL_WEBHOOK_SECRET is set: mailgateway/provider_doors.py).

@@ -252,7 +252,7 @@ def test_a_session_write_without_the_csrf_token_is_refused(customer_a):
 def test_a_session_write_with_the_csrf_token_is_accepted_as_a_web_ticket(customer_a):
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(customer_a)
-    client.get("/admin/login/")  # any page that renders a form sets the CSRF cookie
+    client.get("/password-reset/")  # any page that renders a form sets the CSRF cookie
     token = client.cookies["csrftoken"].value
     response = client.post(TICKETS, NEW_TICKET, format="json", HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 201, response.content

@@ -35,6 +35,17 @@ def test_failed_token_requests_lock_the_token_and_the_web_sign_in(customer_a):
     assert web.status_code == 429
 
 
+def test_the_admin_site_signs_in_through_the_limited_sign_in(agent):
+    """The admin's own form counted no failure: a way round the lockout for staff passwords."""
+    client = Client()
+    for _ in range(5):
+        client.post("/login/", {"username": agent.email, "password": "wrong"})
+    refused = client.post("/admin/login/", {"username": agent.email, "password": "pw-agent-123", "next": "/admin/"})
+    assert refused.status_code == 302 and refused["Location"].startswith("/login/?next=")
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/", follow=True).redirect_chain[-1][0] == "/login/?next=%2Fadmin%2F"
+
+
 def test_a_right_password_clears_the_address_s_failures(customer_a):
     api = APIClient()
     for _ in range(4):
@@ -81,3 +92,12 @@ def test_the_client_address_is_the_one_the_nearest_trusted_proxy_saw(settings, p
     settings.TRUSTED_PROXIES = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
     assert client_address(request) == expected
+
+
+def test_staff_signing_in_for_the_admin_land_on_the_admin(agent):
+    agent.is_superuser = True
+    agent.save(update_fields=["is_superuser"])
+    client = Client()
+    signed_in = client.post("/login/?next=/admin/", {"username": agent.email, "password": "pw-agent-123"})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
