@@ -57,9 +57,21 @@ _MAX_MARKER_LINE = 400
 # "Dne 3. 3. 2026 v 10:02 Asha napsal(a):"; Hungarian Gmail "Asha <asha@example.com> ezt írta (időpont:
 # 2026. márc. 3., K, 10:02):"; Danish, Norwegian and Swedish "... kl. 10:02 skrev Asha <asha@example.com>:";
 # Finnish "ti 3.3.2026 klo 10.02 Asha (asha@example.com) kirjoitti:" and "Asha kirjoitti 3.3.2026 klo 10.02:".
+# Where a verb comes before the sender ("schrieb Asha <asha@example.com>:", "skrev Asha:"), only a
+# sender may follow it: an address in brackets with any name before it, or a name of at most four
+# words that starts with a capital (or quote). A person's sentence ("Jeg skrev til
+# support@sewabazaar.dk kl. 10.30 om følgende:", "Ich schrieb Ihnen am 3. März um 10:30 an
+# info@example.de folgendes:") goes on in words of its own and is not an attribution.
+_ADDRESS = r"(?:<\s?[^\s<>@]+@[^\s<>]+\s?>|\(<?[^\s()<>@]+@[^\s()<>]+>?\))"
+_SENDER = (
+    rf"(?:(?:\S+\s){{0,5}}{_ADDRESS}"
+    r'|(?:"[^"]{1,100}"|[A-ZÀ-ÖØ-ÞĀ-Ž][^\s:<>()@]*)(?:\s[^\s:<>()@]+){0,3})'
+)
 _ATTRIBUTION = re.compile(
-    r".*\s(?:wrote|schrieb(?:\s.*)?|a\sécrit|escribió|ने\sलिखा|लेख्नुभयो"
-    r"|pisze|napisał(?:\(a\)|a)?|napsal(?:\(a\)|a)?|írta(?:\s.*)?|skrev(?:\s.*)?|kirjoitti(?:\s.*)?)\s?:"
+    r".*\s(?:wrote|a\sécrit|escribió|ने\sलिखा|लेख्नुभयो|pisze|napisał(?:\(a\)|a)?|napsal(?:\(a\)|a)?"
+    rf"|schrieb(?:\sam\s.*\d{{1,2}}[:.]\d\d|\s{_SENDER})?|skrev\s{_SENDER}"
+    r"|(?:ezt\s)?írta(?:\s\(időpont:[^()]*\))?"
+    r"|kirjoitti(?:\s\d{1,2}\.\d{1,2}\.\d{2,4}(?:\sklo)?\s\d{1,2}[:.]\d\d)?)\s?:"
 )
 # Every client dates its attribution line or names an address; prose that ends in "wrote:" rarely does.
 _TIME = re.compile(r"\d{1,2}[:.]\d\d")

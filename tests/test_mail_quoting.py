@@ -995,12 +995,41 @@ def test_a_nepali_sentence_ending_in_lekhnubhayo_is_kept() -> None:
         "2026. 12. 07. 5:48 keltezéssel, SewaBazaar Support írta:",
         "Den 07-12-2026 kl. 05:48 skrev SewaBazaar Support:",
         "SewaBazaar Support kirjoitti 7.12.2026 klo 5.48:",
+        "SewaBazaar Support <support@example.com> ezt írta (időpont: 2026. dec. 7., H, 5:48):",
+        "Den man. 7. dec. 2026 kl. 05.48 skrev SewaBazaar Support <support@example.com>:",
+        "ma 7.12.2026 klo 5.48 SewaBazaar Support (support@example.com) kirjoitti:",
     ],
-    ids=["polish-address", "polish-thunderbird", "polish-gmail", "czech", "hungarian", "danish-norwegian", "finnish"],
+    ids=[
+        "polish-address",
+        "polish-thunderbird",
+        "polish-gmail",
+        "czech",
+        "hungarian",
+        "danish-norwegian",
+        "finnish",
+        "hungarian-gmail",
+        "danish-gmail",
+        "finnish-gmail",
+    ],
 )
 def test_an_attribution_in_a_central_or_northern_european_language_is_dropped_over_a_quote(attribution: str) -> None:
     text = f"Tuesday at 9 works.\n\n{attribution}\n> When can the plumber come back?\n> SewaBazaar Support\n"
     assert visible_text(text) == "Tuesday at 9 works."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hej,\nJeg skrev til support@sewabazaar.dk kl. 10.30 i går om følgende:\nKøleskabet virker ikke.\nAsha",
+        "Hei,\nkuten teknikko kirjoitti ohjeissa info@sewa.fi:\nJääkaappi ei toimi.\nTerveisin Asha",
+        "Hallo,\nich schrieb Ihnen am 3. März um 10:30 an info@example.de folgendes:\nDer Kühlschrank geht nicht.",
+        "Hej,\nSom jeg skrev til jer kl. 10.30:\nKøleskabet virker ikke.",
+    ],
+    ids=["danish", "finnish", "german", "danish-no-address"],
+)
+def test_a_sentence_of_the_person_s_with_the_verb_of_an_attribution_is_kept(text: str) -> None:
+    """Only a sender may follow the verb of an attribution; a sentence goes on in words of its own."""
+    assert visible_text(text) == text
 
 
 # Any other language: a dated line naming an address and ending in a colon
