@@ -411,10 +411,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 RATE_LIMIT_TICKET_CREATE = env_str("RATE_LIMIT_TICKET_CREATE", "30/min")
 RATE_LIMIT_DEFAULT = env_str("RATE_LIMIT_DEFAULT", "100/min")
-# Reverse proxies in front of the web process that append the client's address to
-# X-Forwarded-For (nginx, a load balancer): the failed sign-ins and anonymous API calls are
-# counted per client address, which behind a proxy is not REMOTE_ADDR. 0: no proxy.
-TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+# The reverse proxies in front of the web process (nginx, a load balancer) that append the
+# client's address to X-Forwarded-For, as addresses or ranges ("127.0.0.1,10.0.0.0/8"): the failed
+# sign-ins and anonymous API calls count per client address, which behind a proxy is not
+# REMOTE_ADDR. The header is believed only from these (support/network.py). Empty: no proxy.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 # Seconds a ticket list's count is kept in the cache (support/ticket_counts.py); any ticket write
 # makes every kept count stale at once. Only with a cache that all processes share (Redis).
 TICKET_COUNT_CACHE_SECONDS = env_int("TICKET_COUNT_CACHE_SECONDS", 60 if REDIS_URL else 0)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
 
 from helpdesk.cache import count_up
 from support.generations import CACHE_ERRORS
@@ -22,19 +20,6 @@ logger = logging.getLogger(__name__)
 MAX_FAILURES_PER_ADDRESS = 5
 MAX_FAILURES_PER_CLIENT = 20
 WINDOW_SECONDS = 15 * 60
-
-
-def client_address(request: HttpRequest) -> str:
-    """The address the request came from. Behind TRUSTED_PROXIES reverse proxies, each of which
-    appends the address it saw to X-Forwarded-For, it is the entry that many from the right: the
-    entries further left are whatever the client wrote. Without proxies, REMOTE_ADDR alone (a
-    client could write any X-Forwarded-For)."""
-    remote = str(request.META.get("REMOTE_ADDR", ""))
-    proxies = settings.TRUSTED_PROXIES
-    if proxies <= 0:
-        return remote
-    forwarded = [hop.strip() for hop in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if hop.strip()]
-    return forwarded[-proxies] if len(forwarded) >= proxies else remote
 
 
 def _key(kind: str, value: str) -> str:

@@ -7,7 +7,8 @@ import pytest
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
-from support.sign_in_throttle import MAX_FAILURES_PER_CLIENT, client_address
+from support.network import client_address
+from support.sign_in_throttle import MAX_FAILURES_PER_CLIENT
 from tests.builders import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -64,33 +65,42 @@ def test_a_request_without_a_password_is_not_a_failed_sign_in(customer_a):
 
 
 def test_one_client_s_failures_lock_that_client_out_behind_a_proxy_but_not_others(customer_a, settings):
-    settings.TRUSTED_PROXIES = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
     api = APIClient(REMOTE_ADDR="10.0.0.2")  # the proxy
     for n in range(MAX_FAILURES_PER_CLIENT):
-        api.post(
-            TOKEN,
-            {"email": f"guess{n}@example.com", "password": "x"},
-            format="json",
-            HTTP_X_FORWARDED_FOR="203.0.113.9",
-        )
+        guess = {"email": f"guess{n}@example.com", "password": "x"}
+        api.post(TOKEN, guess, format="json", HTTP_X_FORWARDED_FOR="203.0.113.9")
     assert_error(api.post(TOKEN, RIGHT, format="json", HTTP_X_FORWARDED_FOR="203.0.113.9"), 429, "rate_limit_exceeded")
     assert api.post(TOKEN, RIGHT, format="json", HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 200
 
 
+def test_a_caller_that_reaches_the_server_directly_cannot_pose_as_another_client(customer_a, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
+    api = APIClient(REMOTE_ADDR="203.0.113.66")  # not through the proxy
+    for n in range(MAX_FAILURES_PER_CLIENT):
+        guess = {"email": f"guess{n}@example.com", "password": "x"}
+        api.post(TOKEN, guess, format="json", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+    assert_error(api.post(TOKEN, RIGHT, format="json", HTTP_X_FORWARDED_FOR="192.0.2.1"), 429, "rate_limit_exceeded")
+
+
 @pytest.mark.parametrize(
-    ("proxies", "forwarded", "expected"),
+    ("proxies", "remote", "forwarded", "expected"),
     [
-        (0, "203.0.113.9", "10.0.0.2"),  # no proxy: anyone can write X-Forwarded-For
-        (1, "203.0.113.9", "203.0.113.9"),
-        (1, "1.2.3.4, 203.0.113.9", "203.0.113.9"),  # the client wrote the left entry
-        (2, "1.2.3.4, 203.0.113.9, 10.0.0.1", "203.0.113.9"),
-        (2, "203.0.113.9", "10.0.0.2"),  # fewer hops than proxies: it did not come through them
-        (1, "", "10.0.0.2"),
+        ([], "10.0.0.2", "203.0.113.9", "10.0.0.2"),  # no proxy: anyone can write X-Forwarded-For
+        (["10.0.0.2"], "10.0.0.2", "203.0.113.9", "203.0.113.9"),
+        (["10.0.0.2"], "10.0.0.2", "1.2.3.4, 203.0.113.9", "203.0.113.9"),  # the client wrote the left entry
+        (["10.0.0.0/8"], "10.0.0.2", "1.2.3.4, 203.0.113.9, 10.0.0.7", "203.0.113.9"),  # two proxies
+        (["10.0.0.2"], "203.0.113.5", "1.2.3.4", "203.0.113.5"),  # not through the proxy: header ignored
+        (["10.0.0.2"], "10.0.0.2", "", "10.0.0.2"),
+        (["10.0.0.2"], "10.0.0.2", "not-an-address", "not-an-address"),
+        (["::1", "10.0.0.0/8"], "::1", "2001:db8::5", "2001:db8::5"),
     ],
 )
-def test_the_client_address_is_the_one_the_nearest_trusted_proxy_saw(settings, proxies, forwarded, expected):
+def test_the_client_address_is_the_first_one_from_the_right_that_is_not_a_trusted_proxy(
+    settings, proxies, remote, forwarded, expected
+):
     settings.TRUSTED_PROXIES = proxies
-    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
     assert client_address(request) == expected
 
 

@@ -13,12 +13,13 @@ from rest_framework_simplejwt.views import TokenObtainPairView
 
 from support import sign_in_throttle
 from support.models import User
+from support.network import client_address
 
 
 class TokenView(TokenObtainPairView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         email = str(request.data.get(User.USERNAME_FIELD, "")) if hasattr(request.data, "get") else ""
-        client = sign_in_throttle.client_address(request)
+        client = client_address(request)
         if sign_in_throttle.is_blocked(client=client, email=email):
             raise Throttled(
                 wait=sign_in_throttle.WINDOW_SECONDS,

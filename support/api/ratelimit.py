@@ -21,7 +21,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from helpdesk.cache import count_up
 from support.generations import CACHE_ERRORS
-from support.sign_in_throttle import client_address
+from support.network import client_address
 
 from .errors import API_PREFIX, json_error
 

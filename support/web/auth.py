@@ -20,7 +20,7 @@ from support import rules
 from support import sign_in_throttle as throttle
 from support.links import read_ticket_link
 from support.models import Ticket, User
-from support.sign_in_throttle import client_address
+from support.network import client_address
 
 from .forms import SignInForm
 
