@@ -60,8 +60,9 @@ def _decide(inbound: InboundEmail, actor: User, *, ticket: Ticket | None) -> Mes
     with transaction.atomic():
         row = InboundEmail.objects.select_for_update().defer("raw").get(pk=inbound.pk)
         _require_quarantined(row, actor)
+        raw = read_raw_mail(row.pk)  # a storage fault is not the mail's: it is raised as it is
         try:
-            mail, _ = parse_mail(read_raw_mail(row.pk))
+            mail, _ = parse_mail(raw)
         except Exception as exc:  # the quarantine's "malformed": there is nothing to post
             raise InvalidInput(
                 "The mail cannot be read, so there is nothing to post; keep the raw mail and discard it.",

@@ -25,6 +25,7 @@ def test_the_token_is_refused_once_the_web_sign_in_is_locked(customer_a):
     refused = APIClient().post(TOKEN, RIGHT, format="json")
     assert_error(refused, 429, "rate_limit_exceeded")
     assert "access" not in refused.json() and int(refused["Retry-After"]) > 0
+    assert refused.json()["message"] == "Too many failed sign-ins. Wait 15 minutes, or reset your password by mail."
 
 
 def test_failed_token_requests_lock_the_token_and_the_web_sign_in(customer_a):

@@ -16,15 +16,23 @@ from support.models import User
 from support.network import client_address
 
 
+class SignInLocked(Throttled):
+    """429 `rate_limit_exceeded`; Retry-After says the longest wait (the window), and the message
+    is ours alone (DRF adds "Expected available in N seconds" when given the wait)."""
+
+    wait: int
+
+    def __init__(self) -> None:
+        super().__init__(detail="Too many failed sign-ins. Wait 15 minutes, or reset your password by mail.")
+        self.wait = sign_in_throttle.WINDOW_SECONDS
+
+
 class TokenView(TokenObtainPairView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         email = str(request.data.get(User.USERNAME_FIELD, "")) if hasattr(request.data, "get") else ""
         client = client_address(request)
         if sign_in_throttle.is_blocked(client=client, email=email):
-            raise Throttled(
-                wait=sign_in_throttle.WINDOW_SECONDS,
-                detail="Too many failed sign-ins. Wait 15 minutes, or reset your password by mail.",
-            )
+            raise SignInLocked()
         try:
             response = super().post(request, *args, **kwargs)
         except AuthenticationFailed:

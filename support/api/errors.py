@@ -121,9 +121,9 @@ def json_error(code: str, message: str, http: int, details: dict[str, Any] | Non
 @csrf_exempt  # it changes nothing; without this a POST without a CSRF token got Django's HTML 403
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Not a redirect for a missing slash: a client would repeat a POST as a GET. It says so instead."""
-    with_slash = request.path + "/"
-    if not request.path.endswith("/") and _resolves_elsewhere(with_slash):
-        return json_error("not_found", f"Nothing is here. Every API address ends in a slash: {with_slash}", 404)
+    # Resolved without the prefix the site may be served under (SCRIPT_NAME), shown with it.
+    if not request.path_info.endswith("/") and _resolves_elsewhere(request.path_info + "/"):
+        return json_error("not_found", f"Nothing is here. Every API address ends in a slash: {request.path}/", 404)
     return json_error("not_found", "Nothing is here.", 404)
 
 
