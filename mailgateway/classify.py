@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from support.references import reference_in_subject
+
 from .addresses import is_support_address, normalize_address
 from .parsing import ParsedEmail
 
@@ -29,18 +31,19 @@ _AUTO_SUBJECT = re.compile(
 )
 # What autoresponders put before the subject of the mail they answer ("Out of Office AutoReply:
 # <subject>"), in the languages of SewaBazaar's people and the usual mail clients. Only followed by
-# a colon, and only on a mail that answers another (`_answers_a_mail`): a person may well open a
-# ticket titled "Out of office hours", but never writes "Automatic reply: Re: [SB-1042] ..." by hand.
+# a colon (full-width in Chinese and Japanese clients), and only on a mail that answers another
+# (`_answers_a_mail`): a person may well open a ticket titled "Out of office hours", but never
+# writes "Automatic reply: Re: [SB-1042] ..." by hand.
 _AUTO_REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:automatic|auto)[- ]?(?:reply|response|answer)|autoreply|auto|"
-    r"out of (?:the )?office(?: auto ?reply| reply)?|abwesenheitsnotiz|automatische antwort|"
+    r"out of (?:the )?office(?: auto ?reply| reply)?|abwesenheitsnotiz|abwesend|automatische antwort|"
     r"r[ée]ponse automatique|absence|respuesta autom[áa]tica|fuera de la oficina|risposta automatica|"
-    r"resposta autom[áa]tica|automatisch antwoord|afwezig|autosvar|automaattinen vastaus|"
-    r"automatyczna odpowied[źz]|automatick[áa] odpov[ěe][ďd]|otomatik yan[\u0131i]t|автоответ|"
-    r"автоматический ответ|自动回复|自動回覆|自動応答|自動返信|स्वतः उत्तर|स्वचालित उत्तर)\s*:",
+    r"resposta autom[áa]tica|automatisch antwoord|afwezig|autosvar|automatiskt svar|automatisk svar|"
+    r"automaattinen vastaus|automatyczna odpowied[źz]|odpowied[źz] automatyczna|"
+    r"automatick[áa] odpov[ěe][ďd]|automatikus v[áa]lasz|otomatik yan[\u0131i]t|автоответ|"
+    r"автоматический ответ|自动回复|自動回覆|自動応答|自動返信|स्वतः उत्तर|स्वचालित उत्तर)\s*[:\uff1a]",
     re.IGNORECASE,
 )
-_TICKET_REFERENCE = re.compile(r"\[[A-Za-z]+-\d+\]")
 
 # DSPAM's classes that are verdicts (Innocent and Whitelisted leave the mail to a person).
 _DSPAM_VERDICTS = {"spam", "blacklisted", "virus"}
@@ -127,7 +130,7 @@ def _auto_reply(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any, s
 
 
 def _answers_a_mail(mail: ParsedEmail) -> bool:
-    return bool(mail.in_reply_to or mail.references or _TICKET_REFERENCE.search(mail.subject))
+    return bool(mail.in_reply_to or mail.references or reference_in_subject(mail.subject))
 
 
 def _mailing_list(mail: ParsedEmail, envelope_sender: str | None, verdicts: Any, support: str) -> Ignore | None:

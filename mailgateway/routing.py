@@ -10,14 +10,13 @@ proof of who someone is. A staff From that fails DMARC is not trusted as staff.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from support.models import Status, Ticket, User
-from support.references import reference_spellings
+from support.references import reference_in_subject, reference_spellings
 
 from .addresses import find_reply_tokens
 from .inbound_queries import find_tickets_by_message_ids
@@ -171,8 +170,7 @@ def _normalize_id(value: str) -> str:
 
 
 def _ticket_by_subject(subject: str) -> Ticket | None:
-    prefix = re.escape(settings.TICKET_REFERENCE_PREFIX)
-    match = re.search(rf"\[\s*({prefix}-\d{{1,12}})\s*\]", subject or "", re.IGNORECASE)
-    if match is None:
+    reference = reference_in_subject(subject)
+    if reference is None:
         return None
-    return Ticket.objects.select_related("customer").filter(reference__in=reference_spellings(match.group(1))).first()
+    return Ticket.objects.select_related("customer").filter(reference__in=reference_spellings(reference)).first()

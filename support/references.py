@@ -7,6 +7,8 @@ row updated before it is read, which takes the write lock first (SQLite serialis
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import connection
 from django.db.models import F
@@ -36,6 +38,13 @@ def next_ticket_number() -> int:
 
 def next_ticket_reference() -> str:
     return format_reference(next_ticket_number())
+
+
+def reference_in_subject(subject: str) -> str | None:
+    """The ticket reference a subject carries in brackets (`Re: [SB-1042] Refund`), as written."""
+    prefix = re.escape(settings.TICKET_REFERENCE_PREFIX)
+    match = re.search(rf"\[\s*({prefix}-\d{{1,12}})\s*\]", subject or "", re.IGNORECASE)
+    return match.group(1) if match else None
 
 
 def reference_spellings(text: str, *, typed_loosely: bool = False) -> set[str]:

@@ -44,6 +44,11 @@ def test_auto_submitted_no_is_a_person_s_mail():
         "Réponse automatique : [SB-1028] Remboursement",
         "Respuesta automática: [SB-1028] Reembolso",
         "自动回复: [SB-1028] Refund",
+        "自动回复\uff1a[SB-1028] Refund",  # a full-width colon (QQ Mail, 163)
+        "Automatikus válasz: [SB-1028] Visszatérítés",
+        "Automatiskt svar: [SB-1028] Återbetalning",
+        "Odpowiedź automatyczna: [SB-1028] Zwrot",
+        "Abwesend: [SB-1028] Erstattung",
     ],
 )
 def test_an_autoresponder_s_subject_on_a_reply_to_our_mail_is_an_auto_reply(subject):
@@ -62,6 +67,20 @@ def test_an_autoresponder_s_subject_with_the_ticket_reference_is_an_auto_reply_w
 )
 def test_a_new_mail_whose_subject_only_sounds_automatic_is_a_person_s(subject):
     assert verdict_for(build_mail(subject=subject)) is None
+
+
+@pytest.mark.parametrize(
+    "subject", ["Auto: [PO-4411] wrong invoice for my car service", "Absence: [INC-2291] technician did not come"]
+)
+def test_a_new_mail_naming_someone_else_s_reference_is_a_person_s(subject):
+    """Only our own references ([SB-...]) make a mail an answer to ours."""
+    assert verdict_for(build_mail(subject=subject)) is None
+
+
+@pytest.mark.parametrize("header", ["in_reply_to", "references"])
+def test_an_autoresponder_s_subject_answering_by_either_header_is_an_auto_reply(header):
+    raw = build_mail(subject="Out of Office: Refund for order 91000", **{header: "<1.2@example.com>"})
+    assert verdict_for(raw) == "auto_reply"
 
 
 def test_a_reply_that_talks_about_being_away_is_a_person_s():
