@@ -7,6 +7,7 @@ whose bytes are not a known binary format is accepted as text only if it decodes
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import os
 import re
@@ -17,7 +18,9 @@ import filetype
 from django.conf import settings
 
 _SNIFF_BYTES = 8192
-_UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+# Controls, path and shell characters, and the marks that turn text right to left ("invoice\u202egpj.exe"
+# shows as "invoiceexe.jpg").
+_UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*\u200e\u200f\u202a-\u202e\u2066-\u2069]+')
 _TEXT_TYPES_BY_EXTENSION = {".csv": "text/csv", ".tsv": "text/csv"}
 
 
@@ -103,12 +106,31 @@ def stored_filename(name: str, content_type: str) -> str:
     """The name a file is kept and downloaded under: `safe_filename()`, ending in an extension of
     the type its bytes are. The bytes decide the type, and the name must not say otherwise: text
     named `run.bat`, `page.html` or `report.pdf` is kept as `run.bat.txt`, `page.html.txt`,
-    `report.pdf.txt`, so that whoever downloads it opens text, never a script or a web page."""
+    `report.pdf.txt`, so that whoever downloads it opens text, never a script or a web page. A name
+    made up for an unnamed part (`attachment.bin`) takes the right extension instead of `.bin`; a
+    type with no known extension gets `.bin` (nothing opens it as anything)."""
     name = safe_filename(name)
-    extensions = _EXTENSIONS.get(content_type) or tuple(mimetypes.MimeTypes().guess_all_extensions(content_type))
-    if not extensions or os.path.splitext(name)[1].lower() in extensions:
+    stem, extension = os.path.splitext(name)
+    extensions = _extensions_of(content_type)
+    if extension.lower() in extensions:
         return name
-    return safe_filename(name[: 255 - len(extensions[0])] + extensions[0])
+    if extension.lower() in _NO_TYPE:
+        name = stem or name
+    ending = extensions[0] if extensions else ".bin"
+    return safe_filename(name[: 255 - len(ending)].rstrip(" .") + ending)
+
+
+# What a name says when it says no type: the made-up names of unnamed parts and winmail.dat's files.
+_NO_TYPE = {".bin", ".dat"}
+
+
+@functools.lru_cache(maxsize=64)
+def _extensions_of(content_type: str) -> tuple[str, ...]:
+    """Python's own table only (not the machine's /etc/mime.types): the same on every machine."""
+    return _EXTENSIONS.get(content_type) or tuple(_DEFAULT_TYPES.guess_all_extensions(content_type))
+
+
+_DEFAULT_TYPES = mimetypes.MimeTypes()
 
 
 def safe_filename(name: str, *, fallback: str = "attachment") -> str:

@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from support.models import Attachment
 from tests.builders import LINUX_ELF, PDF_HEAD, PNG_1PX, WINDOWS_EXE, make_ticket
 
 TICKETS = "/api/support/tickets/"
@@ -270,6 +271,34 @@ def test_an_unexpected_failure_is_a_json_500(api, customer_a, monkeypatch):
         client.post(TICKETS, {"title": "T", "category": "billing", "message_text": "M"}), 500, "server_error"
     )
     assert "fire" not in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "stored"),
+    [
+        ("attachment.bin", "image/png", "attachment.png"),  # made up for an unnamed part
+        ("winmail-1.bin", "application/pdf", "winmail-1.pdf"),
+        ("notes.dat", "text/plain", "notes.txt"),
+        (".bashrc", "text/plain", "bashrc.txt"),
+        (".pdf", "application/pdf", "pdf.pdf"),
+        ("photo.heic", "image/x-unknown-to-anyone", "photo.heic.bin"),  # no known extension: nothing opens it
+        ("x" * 300 + ".", "text/plain", "x" * 251 + ".txt"),
+        ("invoice\u202egpj.exe", "text/plain", "invoice_gpj.exe.txt"),  # right-to-left: "invoiceexe.jpg"
+        ("Rechnung März.PDF", "application/pdf", "Rechnung März.PDF"),
+    ],
+)
+def test_a_stored_name_ends_in_an_extension_of_its_type(name, content_type, stored):
+    from support.files import stored_filename
+
+    assert stored_filename(name, content_type) == stored
+
+
+@pytest.mark.django_db
+def test_a_file_kept_under_an_old_name_is_downloaded_under_a_name_that_ends_as_its_bytes_are(api, customer_a, ticket):
+    client = api(customer_a)
+    uploaded = upload(client, ticket, b"@echo off\r\n", "run.bat").json()
+    Attachment.objects.filter(pk=uploaded["id"]).update(filename="run.bat")  # as kept before the rule
+    assert 'filename="run.bat.txt"' in client.get(uploaded["download_url"])["Content-Disposition"]
 
 
 def test_control_characters_and_paths_never_reach_a_stored_name():

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from support import message_files, selectors, services
 from support.errors import InvalidInput
+from support.files import stored_filename
 from support.models import Channel, Source, Ticket, User
 from support.signed_in import signed_in_user
 
@@ -279,7 +280,11 @@ class AttachmentDownloadView(APIView):
             raise NotFound("The file is no longer stored.") from exc
         inline = disposition == "inline" and attachment.content_type.startswith("image/")
         response = FileResponse(
-            handle, as_attachment=not inline, filename=attachment.filename, content_type=attachment.content_type
+            handle,
+            as_attachment=not inline,
+            # Again here: files kept before names had to end as their bytes are (`stored_filename`).
+            filename=stored_filename(attachment.filename, attachment.content_type),
+            content_type=attachment.content_type,
         )
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
