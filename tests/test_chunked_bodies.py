@@ -5,6 +5,7 @@ that every field was missing."""
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import subprocess
@@ -14,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from helpdesk.chunked import ChunkedBodies
 from tests.mailbuilder import build_mail
 from tests.workerkit import ROOT, free_port, wait_for
 
 RAW_TOKEN = "raw-door-token-for-the-chunked-tests"
 LARGEST_MAIL = 4000  # INBOUND_MAX_BYTES of the server under test
+ATTACHMENT_MAX = 1024  # its ATTACHMENT_MAX_BYTES: the API takes bodies of up to 1 MiB more
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +40,7 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         "CELERY_TASK_ALWAYS_EAGER": "true",
         "INBOUND_RAW_TOKEN": RAW_TOKEN,
         "INBOUND_MAX_BYTES": str(LARGEST_MAIL),
+        "ATTACHMENT_MAX_BYTES": str(ATTACHMENT_MAX),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "1",
     }
@@ -106,3 +110,67 @@ def test_a_chunked_body_over_the_largest_a_door_takes_is_refused_as_too_large(gu
     mail = build_mail(text="x" * (2 * LARGEST_MAIL))
     status, body = post_chunked(gunicorn, "/mailgateway/raw/", in_pieces(mail, 1000), headers=RAW)
     assert (status, body["error"]) == (413, "too_large")
+
+
+def test_a_chunked_api_body_over_the_api_s_limit_is_refused_unread(gunicorn):
+    """The API's limit, not the mail doors' larger one."""
+    big = json.dumps({"email": "a@example.com", "password": "x" * (1024 * 1024 + ATTACHMENT_MAX + 10)}).encode()
+    status, body = post_chunked(gunicorn, "/api/auth/token/", in_pieces(big, 64 * 1024), headers=JSON)
+    assert (status, body["error"]) == (400, "validation_error") and "body" in body["details"]
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+# The wrapper alone, around an application that reports what it was given.
+
+
+def echo(environ, start_response):
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"{environ.get('CONTENT_LENGTH', '')}|{len(body)}".encode()]
+
+
+def gunicorn_environ(stream, *, path="/api/x/", terminated=True):
+    environ = {"PATH_INFO": path, "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": stream}
+    if terminated:
+        environ["wsgi.input_terminated"] = True
+    return environ
+
+
+def call(app, environ):
+    answer = {}
+    body = b"".join(app(environ, lambda status, headers: answer.update(status=status, headers=dict(headers))))
+    return answer["status"], body
+
+
+def test_a_chunked_body_is_read_to_one_byte_over_the_address_s_limit():
+    app = ChunkedBodies(echo, largest_body=lambda path: 10 if path.startswith("/api/") else 100, in_memory=16)
+    assert call(app, gunicorn_environ(io.BytesIO(b"x" * 50))) == ("200 OK", b"11|11")
+    assert call(app, gunicorn_environ(io.BytesIO(b"x" * 50), path="/mailgateway/raw/")) == ("200 OK", b"50|50")
+
+
+def test_a_body_that_breaks_off_is_a_400_and_never_reaches_the_application():
+    class BrokenOff(io.RawIOBase):
+        def read(self, size=-1):
+            raise OSError("the client went away in the middle of a chunk")
+
+    reached = []
+    app = ChunkedBodies(lambda *a: reached.append(a) or [], largest_body=lambda path: 100, in_memory=16)
+    status, body = call(app, gunicorn_environ(BrokenOff()))
+    assert status.startswith("400") and json.loads(body)["error"] == "validation_error" and not reached
+
+
+def test_a_server_that_did_not_take_the_chunks_apart_is_left_alone():
+    app = ChunkedBodies(echo, largest_body=lambda path: 100, in_memory=16)
+    assert call(app, gunicorn_environ(io.BytesIO(b""), terminated=False)) == ("200 OK", b"|0")
+
+
+def test_the_kept_body_is_closed_with_the_response():
+    app = ChunkedBodies(echo, largest_body=lambda path: 100, in_memory=16)
+    environ = gunicorn_environ(io.BytesIO(b"x" * 50))
+    response = app(environ, lambda *a: None)
+    kept = environ["wsgi.input"]
+    assert not kept.closed
+    response.close()
+    assert kept.closed
