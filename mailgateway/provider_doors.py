@@ -16,6 +16,7 @@ from typing import Any
 
 from anymail import urls as anymail_urls
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern
 
@@ -47,9 +48,11 @@ def _guarded(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 
 def provider_webhook_urls() -> list[URLPattern]:
-    """Anymail's own URL patterns, each behind the door."""
-    return [
-        URLPattern(p.pattern, _guarded(p.callback), p.default_args, p.name)
-        for p in anymail_urls.urlpatterns
-        if isinstance(p, URLPattern)
-    ]
+    """Anymail's own URL patterns, each behind the door. A pattern of another shape (an include)
+    would be a door left open: the site refuses to start instead."""
+    guarded = []
+    for pattern in anymail_urls.urlpatterns:
+        if not isinstance(pattern, URLPattern):
+            raise ImproperlyConfigured(f"Anymail's URL {pattern!r} is not a plain pattern: it cannot be guarded.")
+        guarded.append(URLPattern(pattern.pattern, _guarded(pattern.callback), pattern.default_args, pattern.name))
+    return guarded

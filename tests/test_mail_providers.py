@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from anymail import urls as anymail_urls
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from django.urls import reverse
 
 from mailgateway.models import InboundEmail
+from mailgateway.provider_doors import provider_webhook_urls
 from tests.mailbuilder import build_mail
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -235,6 +238,19 @@ def test_in_production_the_webhooks_are_closed_until_a_secret_of_your_own_is_set
         assert response.status_code == 503 and response.json()["error"] == "door_closed", url
         assert "ANYMAIL_WEBHOOK_SECRET" in response.json()["message"]
     assert not InboundEmail.objects.exists()
+
+
+@pytest.mark.parametrize("name", [p.name for p in anymail_urls.urlpatterns])
+def test_in_production_every_provider_webhook_is_behind_the_door(client, settings, name):
+    settings.DEBUG = False
+    settings.ANYMAIL = {}
+    url = reverse(f"anymail:{name}", args=[""] if "mailgun_inbound" in name else [])
+    response = client.post(url, b"{}", content_type="application/json")
+    assert response.status_code == 503 and response.json()["error"] == "door_closed", url
+
+
+def test_the_door_keeps_every_one_of_anymail_s_webhook_urls():
+    assert [p.name for p in provider_webhook_urls()] == [p.name for p in anymail_urls.urlpatterns]
 
 
 def test_the_embedded_default_takes_webhooks_without_a_secret(client, settings):
