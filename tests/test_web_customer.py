@@ -4,6 +4,7 @@ errors, files, closing, polling, escaping, CSRF, the signed link and sign-in thr
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -68,6 +69,13 @@ def test_password_reset_mails_a_link_also_to_a_customer_without_a_password(clien
     response = client.post("/password-reset/", {"email": "mailonly@example.com"})
     assert response.status_code == 302
     assert len(mail.outbox) == 1 and "/password-reset/" in mail.outbox[0].body
+
+
+def test_the_page_choosing_a_new_password_shows_the_password_rules_as_a_list(client: Client, customer_a: User) -> None:
+    client.post("/password-reset/", {"email": customer_a.email})
+    link = re.search(r"https?://[^/\s]+(/password-reset/\S+)", mail.outbox[0].body).group(1)
+    page = client.get(link, follow=True).content.decode()
+    assert "<li>" in page and "&lt;li&gt;" not in page and "&lt;ul&gt;" not in page
 
 
 def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client: Client) -> None:

@@ -14,6 +14,7 @@ from html import escape
 
 from django import forms
 from django.http import QueryDict
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 
@@ -21,7 +22,8 @@ def field_html(bound: forms.BoundField) -> str:
     """A form field with its label, help text and errors, the errors in a live region."""
     errors = "".join(f'<p class="error">{escape(str(e))}</p>' for e in bound.errors)
     help_text = (
-        f'<p class="help" id="{escape(bound.auto_id)}_helptext">{escape(str(bound.help_text))}</p>'
+        # Django's own help texts are HTML (the password rules: a list); ours are text, escaped here.
+        f'<div class="help" id="{escape(bound.auto_id)}_helptext">{conditional_escape(bound.help_text)}</div>'
         if bound.help_text
         else ""
     )
