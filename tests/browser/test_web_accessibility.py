@@ -99,3 +99,26 @@ def test_no_two_elements_of_a_main_page_share_an_id(
         page.goto(url)
         ids = page.evaluate("Array.from(document.querySelectorAll('[id]'), e => e.id)")
         assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+def test_a_title_and_a_link_without_spaces_wrap_instead_of_widening_the_pages(
+    open_as: Callable[..., Page], customer_a: User, agent: User
+) -> None:
+    """Found by a person trying the pages: one 255-character word made the ticket page 6,787 px
+    wide and pushed the queue's other columns off the screen."""
+    word = "Refrigerator" * 21  # 252 letters, no space
+    link = "https://example.com/" + "a" * 300
+    ticket = make_ticket(customer_a, title=word, message_text=f"{link}\nThe fridge stopped.")
+    for person, url, width in (
+        (customer_a, "/tickets/", 390),
+        (customer_a, f"/tickets/{ticket.reference}/", 390),
+        (agent, "/console/", 1280),
+        (agent, f"/console/tickets/{ticket.reference}/", 1280),
+        (agent, "/console/canned/", 390),
+    ):
+        page = open_as(person, width=width, height=844)
+        if "canned" in url:
+            CannedReply.objects.get_or_create(title="Greeting", body="Hello, thank you for writing to us.")
+        page.goto(url)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{url} at {width}px scrolls sideways by {overflow}px"
