@@ -20,6 +20,7 @@ from . import events
 from .errors import InvalidInput, NotAllowed
 from .message_files import find_chosen_uploads, link_attachments
 from .models import (
+    PRIORITY_RANK,
     Attachment,
     CannedReply,
     Category,
@@ -373,7 +374,8 @@ def assign(*, ticket: Ticket, actor: User, agent: User | None, channel: str) -> 
 def escalate(
     *, ticket: Ticket, actor: User, reason: str, channel: str, priority: str = Priority.URGENT
 ) -> list[TicketEvent]:
-    """Flag the ticket for supervisors, with a reason, and raise its priority."""
+    """Flag the ticket for supervisors, with a reason, and raise its priority to `priority`: never
+    lower it (a high ticket escalated "to low" stays high)."""
     require_staff(actor, "escalate tickets")
     reason = (reason or "").replace("\x00", "").strip()
     if not reason:
@@ -386,6 +388,7 @@ def escalate(
     now = timezone.now()
     with transaction.atomic():
         ticket = _locked(ticket)
+        priority = max(priority, ticket.priority, key=lambda p: PRIORITY_RANK.get(p, 0))
         recorded = [_record(ticket, actor, EventKind.ESCALATION, ticket.escalated, True, channel, note=reason)]
         if ticket.priority != priority:
             recorded.append(_record(ticket, actor, EventKind.PRIORITY, ticket.priority, priority, channel))

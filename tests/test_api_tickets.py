@@ -266,6 +266,16 @@ def test_escalating_raises_priority_to_urgent_by_default(api, customer_a, agent)
 
 
 @pytest.mark.django_db
+def test_escalating_never_lowers_the_priority(api, customer_a, agent):
+    ticket = make_ticket(customer_a, priority="high")
+    body = (
+        api(agent).post(f"{TICKETS}{ticket.pk}/escalate/", {"reason": "VIP", "priority": "low"}, format="json").json()
+    )
+    assert body["priority"] == Priority.HIGH and body["escalated"] is True
+    assert not TicketEvent.objects.filter(ticket=ticket, kind=EventKind.PRIORITY).exists()
+
+
+@pytest.mark.django_db
 def test_an_upload_is_attached_by_the_next_message(api, customer_a):
     ticket = make_ticket(customer_a)
     client = api(customer_a)

@@ -4,6 +4,8 @@ raw mail and presence; canned replies; quarantine decisions; metrics; constant q
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -238,6 +240,13 @@ def test_escalate_needs_a_reason(console: Client, customer_a: User) -> None:
     console.post(f"/console/tickets/{ticket.reference}/escalate/", {"reason": "Angry VIP", "priority": "high"})
     ticket.refresh_from_db()
     assert (ticket.escalated, ticket.escalation_reason, ticket.priority) == (True, "Angry VIP", "high")
+
+
+def test_escalating_offers_only_the_ticket_s_priority_and_higher(console: Client, customer_a: User) -> None:
+    ticket = make_ticket(customer_a, priority="high")
+    page = console.get(f"/console/tickets/{ticket.reference}/").content.decode()
+    offered = re.findall(r'<option value="(\w+)"', page.split('id="escalate_priority"')[1].split("</select>")[0])
+    assert offered == ["high", "urgent"]
 
 
 def test_raw_mail_of_an_email_message_is_plain_text(console: Client) -> None:

@@ -185,7 +185,7 @@ def _ticket_context(request: SignedInRequest, ticket: Ticket) -> dict[str, Any]:
             }
         ),
         "assign": AssignForm(agents=agents, initial={"agent": str(ticket.assigned_agent_id or "")}),
-        "escalate": EscalateForm(),
+        "escalate": EscalateForm(current=ticket.priority),
         "poll_seconds": poll_seconds(),
         "others": presence.others_on(ticket, request.user),
     }
@@ -273,7 +273,7 @@ def assign(request: SignedInRequest, reference: str) -> HttpResponse:
 @require_POST
 def escalate(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
-    form = EscalateForm(request.POST)
+    form = EscalateForm(request.POST, current=ticket.priority)
     if form.is_valid():
         try:
             services.escalate(ticket=ticket, actor=request.user, channel=Channel.WEB, **form.cleaned_data)

@@ -7,7 +7,7 @@ form and the ticket or reply is not written at all.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from support.files import check_file, max_size_mb
-from support.models import Category, Priority, Source, Status, User
+from support.models import PRIORITY_RANK, Category, Priority, Source, Status, User
 from support.rules import MAX_TYPED_TEXT
 
 MAX_FILES = 10
@@ -225,9 +225,13 @@ class EscalateForm(forms.Form):
     reason = forms.CharField(label="Reason for escalating", max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
     priority = forms.ChoiceField(label="Raise priority to", choices=Priority.choices, initial=Priority.URGENT)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, current: str = Priority.LOW, **kwargs: Any) -> None:
+        """`current`: the ticket's priority, the lowest offered (escalating never lowers it)."""
         kwargs.setdefault("auto_id", "escalate_%s")
         super().__init__(*args, **kwargs)
+        least = PRIORITY_RANK.get(current, 0)
+        field = cast(forms.ChoiceField, self.fields["priority"])
+        field.choices = [(value, label) for value, label in Priority.choices if PRIORITY_RANK[value] >= least]
 
 
 class CannedReplyForm(forms.Form):
