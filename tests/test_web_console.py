@@ -242,6 +242,14 @@ def test_escalate_needs_a_reason(console: Client, customer_a: User) -> None:
     assert (ticket.escalated, ticket.escalation_reason, ticket.priority) == (True, "Angry VIP", "high")
 
 
+def test_the_history_reads_as_words(console: Client, customer_a: User) -> None:
+    ticket = make_ticket(customer_a, priority="high")
+    console.post(f"/console/tickets/{ticket.reference}/escalate/", {"reason": "Angry VIP", "priority": "urgent"})
+    page = console.get(f"/console/tickets/{ticket.reference}/").content.decode()
+    assert "Escalated — “Angry VIP”" in page and "Priority changed from high to urgent" in page
+    assert "False" not in page and "True" not in page
+
+
 def test_escalating_offers_only_the_ticket_s_priority_and_higher(console: Client, customer_a: User) -> None:
     ticket = make_ticket(customer_a, priority="high")
     page = console.get(f"/console/tickets/{ticket.reference}/").content.decode()

@@ -288,6 +288,8 @@ def event_rows(ticket: Ticket, agent_names: dict[str, str]) -> list[dict[str, An
             return "nobody" if kind == EventKind.ASSIGNMENT else "none"
         if kind == EventKind.ASSIGNMENT:
             return agent_names.get(str(value), "a former agent")
+        if isinstance(value, bool):
+            return "yes" if value else "no"
         if isinstance(value, list):
             return ", ".join(str(v) for v in value)
         return str(value).replace("_", " ")
@@ -304,6 +306,8 @@ def event_rows(ticket: Ticket, agent_names: dict[str, str]) -> list[dict[str, An
                 "note": event.note,
                 "channel": event.get_channel_display(),
                 "kind": event.kind,
+                # "Escalated from no to yes" says nothing "Escalated" does not; the reason follows.
+                "changes": event.kind not in (EventKind.CREATED, EventKind.ESCALATION),
             }
         )
     return rows
