@@ -151,6 +151,7 @@ def test_a_mail_that_was_not_sent_has_nothing_to_answer(acknowledged, agent) -> 
     OutboundEmail.objects.filter(pk=outbound.pk).update(status="skipped", error="The address is marked undeliverable.")
     page = signed_in(agent).get(f"/console/sent-mail/{outbound.pk}/").content.decode()
     assert "nothing to answer" in page and "<textarea" not in page
+    assert "This mail was not sent: The address is marked undeliverable. There is nothing to answer." in page
 
 
 def test_the_sent_mail_pages_are_off_without_dev_outbox(acknowledged, agent, settings) -> None:  # type: ignore[no-untyped-def]

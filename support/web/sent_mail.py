@@ -80,7 +80,8 @@ def sent_mail_detail(request: SignedInRequest, outbound_id: str) -> HttpResponse
 def why_not_answerable(outbound: OutboundEmail, user: User) -> str:
     """Why this staff user may not answer this mail here, or "" when they may."""
     if outbound.status not in ANSWERABLE:
-        return f"This mail was not sent ({outbound.get_status_display().lower()}), so there is nothing to answer."
+        why = f": {outbound.error[:300]}" if outbound.error else f" ({outbound.get_status_display().lower()})"
+        return f"This mail was not sent{why.rstrip('.')}. There is nothing to answer."
     recipient = outbound.recipient
     if recipient is not None and recipient.is_staff and recipient.pk != user.pk:
         return "This mail went to another member of staff: answer only the mail sent to you, or a customer's."
