@@ -330,6 +330,17 @@ def test_closed_ticket_has_no_reply_box_and_says_how_to_follow_up(customer_a: Us
     assert ticket.messages.count() == 1
 
 
+def test_a_reply_to_a_ticket_closed_meanwhile_says_so_and_keeps_what_was_typed(customer_a: User) -> None:
+    """Closed in another tab while the reply was being written: the text is the person's work."""
+    ticket = make_ticket(customer_a)
+    client = signed_in(customer_a)
+    services.change_ticket(ticket=ticket, actor=customer_a, channel=Channel.WEB, status=Status.CLOSED)
+    response = client.post(f"/tickets/{ticket.reference}/reply/", {"message_text": "The tap <drips> again."})
+    page = response.content.decode()
+    assert response.status_code == 400 and 'role="alert"' in page and "closed" in page.split('role="alert"')[1]
+    assert "The tap &lt;drips&gt; again.</textarea>" in page
+
+
 def test_close_asks_for_confirmation_first(customer_a: User) -> None:
     ticket = make_ticket(customer_a)
     client = signed_in(customer_a)
