@@ -342,6 +342,24 @@ def test_quarantine_accept_into_a_typed_reference(console: Client, quarantined: 
     assert other.messages.count() == 2
 
 
+def test_quarantine_accept_into_a_reference_that_does_not_exist_says_so(
+    console: Client, quarantined: InboundEmail
+) -> None:
+    response = console.post(
+        f"/console/quarantine/{quarantined.pk}/", {"action": "accept", "reference": "SB-99999"}, follow=True
+    )
+    assert "there is no ticket SB-99999" in response.content.decode()
+    quarantined.refresh_from_db()
+    assert quarantined.status == "quarantined"
+
+
+def test_quarantine_accept_says_the_sender_now_takes_part(console: Client, quarantined: InboundEmail) -> None:
+    page = console.get("/console/quarantine/").content.decode()
+    assert "Accepting makes the sender one of the ticket's people" in page
+    response = console.post(f"/console/quarantine/{quarantined.pk}/", {"action": "accept"}, follow=True)
+    assert "hari@example.org now takes part in it" in response.content.decode()
+
+
 def test_quarantine_open_as_new_ticket(console: Client, quarantined: InboundEmail) -> None:
     console.post(f"/console/quarantine/{quarantined.pk}/", {"action": "new"})
     assert Ticket.objects.filter(customer__email="hari@example.org").exists()

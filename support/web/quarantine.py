@@ -44,11 +44,19 @@ def decide(request: SignedInRequest, inbound_id: str) -> HttpResponse:
             ticket = inbound.ticket
             if typed := request.POST.get("reference", "").strip():
                 ticket = selectors.find_ticket(selectors.visible_tickets(request.user), typed)
+                if ticket is None:
+                    messages.error(request, f"“{label}”: there is no ticket {typed[:40]}.")
+                    return redirect("console-quarantine")
             if ticket is None:
                 messages.error(request, f"“{label}”: name the ticket to accept it into (for example SB-1042).")
                 return redirect("console-quarantine")
             message = decisions.accept_into_ticket(inbound, ticket=ticket, actor=request.user)
-            messages.success(request, f"“{label}” was added to {message.ticket.reference}.")
+            sender = message.sender.email if message.sender else "Its sender"
+            messages.success(
+                request,
+                f"“{label}” was added to {message.ticket.reference}. {sender} now takes part in it: they get "
+                "its public replies, and their mail to it is added without quarantine.",
+            )
         elif action == "new":
             message = decisions.open_as_new_ticket(inbound, actor=request.user)
             messages.success(request, f"“{label}” is now ticket {message.ticket.reference}.")

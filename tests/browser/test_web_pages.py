@@ -177,6 +177,21 @@ def test_agent_accepts_quarantined_mail_into_its_ticket(open_as: OpenAs, custome
     assert ticket.messages.filter(sender__email="hari@example.org").exists()
 
 
+def test_discarding_quarantined_mail_asks_first(open_as: OpenAs, customer_a: User, agent: User) -> None:
+    ticket = make_ticket(customer_a)
+    inbound = deliver(build_mail(sender="Hari <hari@example.org>", subject=f"Re: [{ticket.reference}] me too"))
+    page = open_as(agent)
+    page.goto("/console/quarantine/")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Discard").click()
+    expect(page.get_by_text("hari@example.org", exact=True)).to_be_visible()
+    assert InboundEmail.objects.get(pk=inbound.pk).status == "quarantined"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Discard").click()
+    expect(page.get_by_text("was discarded")).to_be_visible()
+    assert InboundEmail.objects.get(pk=inbound.pk).status == "ignored"
+
+
 def test_the_whole_mail_loop_without_a_provider(
     open_as: OpenAs, customer_a: User, agent: User, settings: Any, tmp_path: Any
 ) -> None:

@@ -252,6 +252,13 @@
     window.setInterval(function () { if (!document.hidden) beat(); }, 5000);
   };
 
+  /* -- a button that cannot be taken back asks first (data-confirm: the question) -- */
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var question = button && button.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     refreshTimes(document);
     window.setInterval(function () { refreshTimes(document); }, 60000);
