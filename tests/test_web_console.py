@@ -158,7 +158,8 @@ def test_bulk_status_priority_and_tag(console: Client, customer_a: User) -> None
 def test_bulk_without_a_value_changes_nothing_and_says_why(console: Client, customer_a: User) -> None:
     ticket = make_ticket(customer_a)
     response = console.post("/console/bulk/", {"tickets": [ticket.pk], "action": "status"}, follow=True)
-    assert "Nothing changed" in response.content.decode() and Ticket.objects.get().status == Status.OPEN
+    assert "Nothing changed. Status: Choose a value" in response.content.decode()
+    assert Ticket.objects.get().status == Status.OPEN
 
 
 def test_bulk_refuses_an_offsite_next(console: Client, customer_a: User) -> None:

@@ -141,7 +141,10 @@ def bulk(request: SignedInRequest) -> HttpResponse:
         messages.error(request, "Select at least one ticket.")
         return redirect(back)
     if not form.is_valid():
-        problems = "; ".join(f"{name}: {' '.join(str(e) for e in errs)}" for name, errs in form.errors.items())
+        problems = "; ".join(
+            f"{form.fields[name].label if name in form.fields else 'Action'}: {' '.join(str(e) for e in errs)}"
+            for name, errs in form.errors.items()
+        )
         messages.error(request, f"Nothing changed. {problems}")
         return redirect(back)
     changed, refused = queue.apply_bulk(request.user, form.cleaned_data)
