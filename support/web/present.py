@@ -94,7 +94,9 @@ def _message(
     channel = ""
     if staff_view:
         raw = row.get("raw_id")
-        raw_link = f' · <a href="{_e(raw_url.replace(_PLACEHOLDER, str(raw)))}">raw mail</a>' if raw else ""
+        raw_url_of = _e(raw_url.replace(_PLACEHOLDER, str(raw)))
+        # Several on a page: each says whose mail it is, for those who hear the links listed.
+        raw_link = f' · <a href="{raw_url_of}" aria-label="raw mail from {_e(who)}">raw mail</a>' if raw else ""
         channel = f'<span class="msg-channel">by {_e(row["channel"])}</span>{raw_link}'
     files = ""
     if row["attachments"]:
