@@ -11,8 +11,9 @@ It reads the body line by line, top to bottom:
   inline or bottom-posted answer are kept (the raw mail keeps the questions they answer);
 - an attribution line ("On ... wrote:", "Am ... schrieb ...:", "Le ... a écrit :", ...), alone or
   wrapped over two lines, is dropped when a ">" quote follows it, or nothing when it is dated;
-  when unquoted text follows one that names a time and an address, that text is the history
-  (Outlook for Mac and Yahoo do not quote, and name both); under any other, it is the person's
+  when unquoted text follows one that names a time and an address in angle brackets, that text
+  is the history (Outlook for Mac and Yahoo do not quote, and name both); under any other, it is
+  the person's (a bare address is prose: "Jeg skrev til support@... kl. 10.30 om følgende:")
   ("On Monday at 10:00 the courier wrote:" / "Address not found" / "which is false.");
 - in any other language, a line (or two, wrapped) that ends in a colon and names a time and an
   address is an attribution too, when a ">" quote or nothing at all follows it;
@@ -57,21 +58,9 @@ _MAX_MARKER_LINE = 400
 # "Dne 3. 3. 2026 v 10:02 Asha napsal(a):"; Hungarian Gmail "Asha <asha@example.com> ezt írta (időpont:
 # 2026. márc. 3., K, 10:02):"; Danish, Norwegian and Swedish "... kl. 10:02 skrev Asha <asha@example.com>:";
 # Finnish "ti 3.3.2026 klo 10.02 Asha (asha@example.com) kirjoitti:" and "Asha kirjoitti 3.3.2026 klo 10.02:".
-# Where a verb comes before the sender ("schrieb Asha <asha@example.com>:", "skrev Asha:"), only a
-# sender may follow it: an address in brackets with any name before it, or a name of at most four
-# words that starts with a capital (or quote). A person's sentence ("Jeg skrev til
-# support@sewabazaar.dk kl. 10.30 om følgende:", "Ich schrieb Ihnen am 3. März um 10:30 an
-# info@example.de folgendes:") goes on in words of its own and is not an attribution.
-_ADDRESS = r"(?:<\s?[^\s<>@]+@[^\s<>]+\s?>|\(<?[^\s()<>@]+@[^\s()<>]+>?\))"
-_SENDER = (
-    rf"(?:(?:\S+\s){{0,5}}{_ADDRESS}"
-    r'|(?:"[^"]{1,100}"|[A-ZÀ-ÖØ-ÞĀ-Ž][^\s:<>()@]*)(?:\s[^\s:<>()@]+){0,3})'
-)
 _ATTRIBUTION = re.compile(
-    r".*\s(?:wrote|a\sécrit|escribió|ने\sलिखा|लेख्नुभयो|pisze|napisał(?:\(a\)|a)?|napsal(?:\(a\)|a)?"
-    rf"|schrieb(?:\sam\s.*\d{{1,2}}[:.]\d\d|\s{_SENDER})?|skrev\s{_SENDER}"
-    r"|(?:ezt\s)?írta(?:\s\(időpont:[^()]*\))?"
-    r"|kirjoitti(?:\s\d{1,2}\.\d{1,2}\.\d{2,4}(?:\sklo)?\s\d{1,2}[:.]\d\d)?)\s?:"
+    r".*\s(?:wrote|schrieb(?:\s.*)?|a\sécrit|escribió|ने\sलिखा|लेख्नुभयो"
+    r"|pisze|napisał(?:\(a\)|a)?|napsal(?:\(a\)|a)?|írta(?:\s.*)?|skrev(?:\s.*)?|kirjoitti(?:\s.*)?)\s?:"
 )
 # Every client dates its attribution line or names an address; prose that ends in "wrote:" rarely does.
 _TIME = re.compile(r"\d{1,2}[:.]\d\d")
@@ -296,7 +285,7 @@ def _lines_to_drop(lines: list[str], i: int, *, quoted_tail: int) -> int:
         return span
     if span and _DATED.search(" ".join(lines[i : i + span])) and _quote_or_end_follows(lines, i + span):
         return span
-    if span and _is_dated_address(" ".join(lines[i : i + span])):
+    if span and _names_its_sender(" ".join(lines[i : i + span])):
         return _HISTORY
     span = _dated_address_span(lines, i)
     if span and _quote_or_end_follows(lines, i + span):
@@ -393,6 +382,18 @@ def _dated_address_span(lines: list[str], i: int) -> int:
     second = lines[i + 1].strip()
     # A tail that is an attribution alone leaves the line above it to the person.
     return 2 if _is_dated_address(f"{first} {second}") and not _is_dated_address(second) else 0
+
+
+# The sender's address in angle brackets, as clients write it ("Asha <asha@example.com>", wrapped
+# as "Asha <\nasha@example.com>"); a person writing prose names an address bare.
+_BRACKETED_ADDRESS = re.compile(r"<\s?[^\s<>@]+@[^\s<>]+\s?>")
+
+
+def _names_its_sender(text: str) -> bool:
+    """An attribution under which unquoted text is the history (Outlook for Mac, Yahoo): it names a
+    time and the sender's address in angle brackets. A sentence of the person's with the verb, a
+    time and a bare address ("Jeg skrev til support@... kl. 10.30 om følgende:") is not one."""
+    return bool(_TIME.search(text) and _BRACKETED_ADDRESS.search(text))
 
 
 def _is_dated_address(text: str) -> bool:

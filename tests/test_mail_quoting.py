@@ -998,6 +998,12 @@ def test_a_nepali_sentence_ending_in_lekhnubhayo_is_kept() -> None:
         "SewaBazaar Support <support@example.com> ezt írta (időpont: 2026. dec. 7., H, 5:48):",
         "Den man. 7. dec. 2026 kl. 05.48 skrev SewaBazaar Support <support@example.com>:",
         "ma 7.12.2026 klo 5.48 SewaBazaar Support (support@example.com) kirjoitti:",
+        "SewaBazaar Support skrev:",
+        "Am 07.12.26 um 05:48 schrieb asha:",
+        "Am 07.12.2026 um 05:48 schrieb María José García López de la Vega <support@example.com>:",
+        "SewaBazaar Support <support@example.com> skrev den 7. dec. 2026 kl. 05.48:",
+        "SewaBazaar Support <support@example.com> kirjoitti ma 7.12.2026 klo 5.48:",
+        "SewaBazaar Support kirjoitti 2026-12-07 05:48:",
     ],
     ids=[
         "polish-address",
@@ -1010,6 +1016,12 @@ def test_a_nepali_sentence_ending_in_lekhnubhayo_is_kept() -> None:
         "hungarian-gmail",
         "danish-gmail",
         "finnish-gmail",
+        "danish-thunderbird-plain",
+        "german-lowercase-name",
+        "german-long-name",
+        "danish-name-first",
+        "finnish-weekday",
+        "finnish-iso-date",
     ],
 )
 def test_an_attribution_in_a_central_or_northern_european_language_is_dropped_over_a_quote(attribution: str) -> None:
@@ -1024,8 +1036,21 @@ def test_an_attribution_in_a_central_or_northern_european_language_is_dropped_ov
         "Hei,\nkuten teknikko kirjoitti ohjeissa info@sewa.fi:\nJääkaappi ei toimi.\nTerveisin Asha",
         "Hallo,\nich schrieb Ihnen am 3. März um 10:30 an info@example.de folgendes:\nDer Kühlschrank geht nicht.",
         "Hej,\nSom jeg skrev til jer kl. 10.30:\nKøleskabet virker ikke.",
+        "Hallo,\nwie ich Ihnen am Montag um 10:30 an info@sewabazaar.de schrieb:\ndie Lieferung fehlt.",
+        "Hallo,\nich (asha@example.com) schrieb Ihnen heute um 10.30:\ndie Lieferung fehlt.",
+        "Szia,\nahogy a kollégája (info@sewabazaar.hu) 10:30-kor írta:\na hűtő nem működik.",
+        "Hei,\nkuten asiakaspalvelunne (info@sewabazaar.fi) kirjoitti 3.3.2026 klo 10.30:\nJääkaappi ei toimi.",
     ],
-    ids=["danish", "finnish", "german", "danish-no-address"],
+    ids=[
+        "danish",
+        "finnish",
+        "german",
+        "danish-no-address",
+        "german-verb-last",
+        "german-parenthesis",
+        "hungarian",
+        "finnish-date",
+    ],
 )
 def test_a_sentence_of_the_person_s_with_the_verb_of_an_attribution_is_kept(text: str) -> None:
     """Only a sender may follow the verb of an attribution; a sentence goes on in words of its own."""
