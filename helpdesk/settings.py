@@ -7,6 +7,7 @@ key or an empty host list, naming the variable to set.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -416,6 +417,13 @@ RATE_LIMIT_DEFAULT = env_str("RATE_LIMIT_DEFAULT", "100/min")
 # sign-ins and anonymous API calls count per client address, which behind a proxy is not
 # REMOTE_ADDR. The header is believed only from these (support/network.py). Empty: no proxy.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:  # a count of hops, as the setting first was, or a typo
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an address or a range; name the proxies: 127.0.0.1,10.0.0.0/8"
+        ) from None
 # Seconds a ticket list's count is kept in the cache (support/ticket_counts.py); any ticket write
 # makes every kept count stale at once. Only with a cache that all processes share (Redis).
 TICKET_COUNT_CACHE_SECONDS = env_int("TICKET_COUNT_CACHE_SECONDS", 60 if REDIS_URL else 0)

@@ -33,9 +33,30 @@ def trusted_proxies(entries: Sequence[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
-def _is_among(address: str, networks: tuple[Network, ...]) -> bool:
+def client_key(address: str) -> str:
+    """What the per-client counts are kept under: an IPv4 address, or an IPv6 address's /64 (one
+    home or one server has a whole /64, and would otherwise get a fresh count per address)."""
+    ip = _ip(address)
+    if ip is None:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:203.0.113.9, a server listening on [::]
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:  # not an address (a client wrote it): nobody we trust
+        return ipaddress.ip_address(address)
+    except ValueError:  # not an address (a client wrote it)
+        return None
+
+
+def _is_among(address: str, networks: tuple[Network, ...]) -> bool:
+    ip = _ip(address)
+    if ip is None:  # nobody we trust
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:  # ::ffff:10.0.0.1
+        ip = ip.ipv4_mapped
     return any(ip in network for network in networks)

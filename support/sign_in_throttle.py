@@ -14,6 +14,7 @@ from django.core.cache import cache
 
 from helpdesk.cache import count_up
 from support.generations import CACHE_ERRORS
+from support.network import client_key
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def _key(kind: str, value: str) -> str:
 def is_blocked(*, client: str, email: str) -> bool:
     try:
         by_address = cache.get(_key("address", email), 0)
-        by_client = cache.get(_key("client", client), 0)
+        by_client = cache.get(_key("client", client_key(client)), 0)
     except CACHE_ERRORS:
         logger.warning("failed sign-ins not checked: the cache cannot be reached")
         return False
@@ -38,7 +39,7 @@ def is_blocked(*, client: str, email: str) -> bool:
 
 def note_failure(*, client: str, email: str) -> None:
     try:
-        for key in (_key("address", email), _key("client", client)):
+        for key in (_key("address", email), _key("client", client_key(client))):
             count_up(key, timeout=WINDOW_SECONDS)
     except CACHE_ERRORS:
         logger.warning("a failed sign-in not counted: the cache cannot be reached")

@@ -3,11 +3,15 @@ token alike: after five for one address, neither door signs that address in for 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
-from support.network import client_address
+from support.network import client_address, client_key
 from support.sign_in_throttle import MAX_FAILURES_PER_CLIENT
 from tests.builders import assert_error
 
@@ -95,6 +99,7 @@ def test_a_caller_that_reaches_the_server_directly_cannot_pose_as_another_client
         (["10.0.0.2"], "10.0.0.2", "", "10.0.0.2"),
         (["10.0.0.2"], "10.0.0.2", "not-an-address", "not-an-address"),
         (["::1", "10.0.0.0/8"], "::1", "2001:db8::5", "2001:db8::5"),
+        (["10.0.0.0/8"], "::ffff:10.0.0.2", "203.0.113.9", "203.0.113.9"),  # a server listening on [::]
     ],
 )
 def test_the_client_address_is_the_first_one_from_the_right_that_is_not_a_trusted_proxy(
@@ -112,3 +117,43 @@ def test_staff_signing_in_for_the_admin_land_on_the_admin(agent):
     signed_in = client.post("/login/?next=/admin/", {"username": agent.email, "password": "pw-agent-123"})
     assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),  # one home has a /64: one count for all of it
+        ("2001:db8:1:2:bbbb::7", "2001:db8:1:2::/64"),
+        ("not-an-address", "not-an-address"),
+    ],
+)
+def test_a_client_is_counted_by_its_address_or_its_ipv6_network(address, key):
+    assert client_key(address) == key
+
+
+def test_the_admin_sends_a_signed_in_customer_home_rather_than_round_in_circles(customer_a):
+    client = Client()
+    client.force_login(customer_a)
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == "/tickets/" and len(response.redirect_chain) <= 3
+    assert "The admin is for staff only." in response.content.decode()
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
+def test_the_admin_s_sign_in_never_leads_off_the_site(agent, target):
+    client = Client()
+    sent = client.get(f"/admin/login/?next={target}", follow=True)
+    signed_in = client.post(sent.redirect_chain[-1][0], {"username": agent.email, "password": "pw-agent-123"})
+    assert signed_in.status_code == 302 and signed_in["Location"].startswith("/")
+    assert not signed_in["Location"].startswith("//")
+
+
+def test_trusted_proxies_that_are_not_addresses_stop_the_site_from_starting():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", "TRUSTED_PROXIES": "1"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0 and "TRUSTED_PROXIES: '1' is not an address or a range" in result.stderr

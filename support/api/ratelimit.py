@@ -21,7 +21,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from helpdesk.cache import count_up
 from support.generations import CACHE_ERRORS
-from support.network import client_address
+from support.network import client_address, client_key
 
 from .errors import API_PREFIX, json_error
 
@@ -67,7 +67,7 @@ def caller_of(request: HttpRequest) -> str:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
-    return f"ip:{client_address(request) or 'unknown'}"
+    return f"ip:{client_key(client_address(request)) or 'unknown'}"
 
 
 def count_request(bucket: str, caller: str, rate: Rate, now: float | None = None) -> Verdict:

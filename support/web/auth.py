@@ -58,6 +58,11 @@ class SignInView(auth_views.LoginView):
 def admin_sign_in(request: HttpRequest) -> HttpResponse:
     """The admin site's sign-in is ours (`SignInView`, under the limit on failed passwords): the
     admin's own form counted no failure, so it was a way round the lockout for staff passwords."""
+    user = request.user
+    if user.is_authenticated and not (user.is_active and user.is_staff):
+        # Signed in, but the admin is not theirs: sent to sign in they would come straight back.
+        messages.error(request, "The admin is for staff only.")
+        return redirect(home_for(user))
     target = request.GET.get("next") or reverse("admin:index")
     return HttpResponseRedirect(f"{reverse('sign-in')}?{urlencode({'next': target})}")
 
