@@ -126,7 +126,11 @@ _NO_TYPE = {".bin", ".dat"}
 
 @functools.lru_cache(maxsize=64)
 def _extensions_of(content_type: str) -> tuple[str, ...]:
-    """Python's own table only (not the machine's /etc/mime.types): the same on every machine."""
+    """Ours, then Python's own table (not the machine's /etc/mime.types: the same on every machine)
+    for a type an operator allowed. Bytes of no known type name no extension but .bin (Python's
+    table would allow .exe or .so)."""
+    if content_type == "application/octet-stream":
+        return (".bin",)
     return _EXTENSIONS.get(content_type) or tuple(_DEFAULT_TYPES.guess_all_extensions(content_type))
 
 

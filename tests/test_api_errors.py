@@ -282,6 +282,8 @@ def test_an_unexpected_failure_is_a_json_500(api, customer_a, monkeypatch):
         (".bashrc", "text/plain", "bashrc.txt"),
         (".pdf", "application/pdf", "pdf.pdf"),
         ("photo.heic", "image/x-unknown-to-anyone", "photo.heic.bin"),  # no known extension: nothing opens it
+        ("evil.exe", "application/octet-stream", "evil.exe.bin"),  # not Python's .exe for these bytes
+        ("archive.zip", "application/zip", "archive.zip"),  # a type an operator allowed, in Python's table
         ("x" * 300 + ".", "text/plain", "x" * 251 + ".txt"),
         ("invoice\u202egpj.exe", "text/plain", "invoice_gpj.exe.txt"),  # right-to-left: "invoiceexe.jpg"
         ("Rechnung März.PDF", "application/pdf", "Rechnung März.PDF"),

@@ -243,6 +243,15 @@ def test_escalate_needs_a_reason(console: Client, customer_a: User) -> None:
     assert (ticket.escalated, ticket.escalation_reason, ticket.priority) == (True, "Angry VIP", "high")
 
 
+def test_escalating_from_a_page_older_than_a_raise_still_escalates(console: Client, customer_a: User) -> None:
+    ticket = make_ticket(customer_a, priority="medium")
+    Ticket.objects.filter(pk=ticket.pk).update(priority="urgent")  # raised by someone else meanwhile
+    response = console.post(f"/console/tickets/{ticket.reference}/escalate/", {"reason": "VIP", "priority": "high"})
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.escalated, ticket.priority) == (True, "urgent")
+
+
 def test_the_history_reads_as_words(console: Client, customer_a: User) -> None:
     ticket = make_ticket(customer_a, priority="high")
     console.post(f"/console/tickets/{ticket.reference}/escalate/", {"reason": "Angry VIP", "priority": "urgent"})
