@@ -253,11 +253,15 @@
   };
 
   /* -- a button that cannot be taken back asks first (data-confirm: the question) -- */
-  document.addEventListener("submit", function (event) {
-    var button = event.submitter;
-    var question = button && button.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) event.preventDefault();
-  });
+  /* On the click, while capturing: before any handler of the form sends it, and in browsers
+     that do not name the submitting button. */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-confirm]") : null;
+    if (button && !window.confirm(button.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }, true);
 
   document.addEventListener("DOMContentLoaded", function () {
     refreshTimes(document);
