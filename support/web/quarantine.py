@@ -51,12 +51,14 @@ def decide(request: SignedInRequest, inbound_id: str) -> HttpResponse:
                 messages.error(request, f"“{label}”: name the ticket to accept it into (for example SB-1042).")
                 return redirect("console-quarantine")
             message = decisions.accept_into_ticket(inbound, ticket=ticket, actor=request.user)
-            sender = message.sender.email if message.sender else "Its sender"
-            messages.success(
-                request,
-                f"“{label}” was added to {message.ticket.reference}. {sender} now takes part in it: they get "
-                "its public replies, and their mail to it is added without quarantine.",
-            )
+            added = f"“{label}” was added to {message.ticket.reference}."
+            sender = message.sender
+            if sender is not None and not sender.is_staff and sender.pk != message.ticket.customer_id:
+                added += (
+                    f" {sender.email} now takes part in it: they get its public replies, and their mail to it"
+                    " is added without quarantine."
+                )
+            messages.success(request, added)
         elif action == "new":
             message = decisions.open_as_new_ticket(inbound, actor=request.user)
             messages.success(request, f"“{label}” is now ticket {message.ticket.reference}.")
