@@ -45,7 +45,7 @@ class SentMail:
 def sent_mail(outbound: OutboundEmail) -> SentMail | None:
     """The mail as the file backend wrote it; composed again when no file holds it (another
     backend, or the files were removed); None when it can be neither (its recipient is gone)."""
-    written = find_written_mail(outbound.message_id_header, Path(settings.EMAIL_FILE_PATH))
+    written = find_written_mail(outbound.message_id_header, Path(settings.EMAIL_FILE_PATH), to=outbound.to_address)
     if written is not None:
         return SentMail(written, exact=True)
     if outbound.recipient_id is None:
@@ -58,8 +58,12 @@ def sent_mail(outbound: OutboundEmail) -> SentMail | None:
     return SentMail(email.message_from_bytes(composed.as_bytes(), policy=email.policy.default), exact=False)
 
 
-def find_written_mail(message_id: str, folder: Path, *, searched: int = SEARCHED_FILES) -> EmailMessage | None:
-    """The mail with this Message-ID among the newest files the file backend wrote, or None."""
+def find_written_mail(
+    message_id: str, folder: Path, *, to: str = "", searched: int = SEARCHED_FILES
+) -> EmailMessage | None:
+    """The mail with this Message-ID (and, given `to`, to that address) among the newest files the
+    file backend wrote, or None. One Message-ID goes to several people: a message written here
+    lends its id to every mail that carries it, each with the recipient's own Reply-To."""
     if not message_id or not folder.is_dir():
         return None
     needle = message_id.encode("ascii", "replace")
@@ -71,9 +75,15 @@ def find_written_mail(message_id: str, folder: Path, *, searched: int = SEARCHED
         for part in _FILE_SEPARATOR.split(data):
             if needle in part:
                 mail = email.message_from_bytes(part.strip(b"\n") + b"\n", policy=email.policy.default)
-                if str(mail.get("Message-ID", "")).strip() == message_id:
+                if str(mail.get("Message-ID", "")).strip() == message_id and _is_to(mail, to):
                     return mail
     return None
+
+
+def _is_to(mail: EmailMessage, address: str) -> bool:
+    if not address:
+        return True
+    return address.lower() in {a.addr_spec.lower() for a in getattr(mail.get("To"), "addresses", ())}
 
 
 def text_of(mail: EmailMessage) -> str:

@@ -269,7 +269,13 @@ def _row(notice: Notice, ticket: Ticket, message: Message | None, facts: _Facts,
     elif notice.template == "ticket_opened" and 0 <= ack_limit <= facts.acks_this_hour:
         status = OutboundStatus.SKIPPED
         error = f"More than {settings.OUTBOUND_ACK_PER_HOUR} acknowledgements to this address within an hour."
-    carries = message is not None and notice.template in CARRIES_MESSAGE
+    carries = message is not None and (
+        notice.template in CARRIES_MESSAGE
+        # A ticket opened on the web or by the API: its first message was never a mail, so the
+        # acknowledgement stands for it, under its id, in the customer's mailbox; every later mail
+        # names that id, and the customer's client threads them under a mail it holds.
+        or (notice.template == "ticket_opened" and is_own_message_id(message.email_message_id))
+    )
     context = dict(notice.context)
     if in_reply_to:
         context["in_reply_to"] = in_reply_to

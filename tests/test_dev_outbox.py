@@ -80,6 +80,20 @@ def test_a_mail_the_file_backend_wrote_is_found_by_its_message_id(tmp_path) -> N
     assert find_written_mail("<three@example.com>", tmp_path) is None
 
 
+def test_of_mails_sharing_a_message_id_the_one_to_the_recipient_is_found(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A message written here lends its id to every mail that carries it, one per recipient."""
+    backend = get_connection("django.core.mail.backends.filebased.EmailBackend", file_path=str(tmp_path))
+    shared = {"Message-ID": "<shared@example.com>"}
+    backend.send_messages(
+        [
+            EmailMessage("To the agent", "A", "support@example.com", ["sita@example.com"], headers=shared),
+            EmailMessage("To the customer", "B", "support@example.com", ["Asha@Example.com"], headers=shared),
+        ]
+    )
+    found = find_written_mail("<shared@example.com>", tmp_path, to="asha@example.com")
+    assert found is not None and found["Subject"] == "To the customer"
+
+
 def test_staff_see_every_sent_mail_with_its_recipient_and_ticket(acknowledged, agent) -> None:  # type: ignore[no-untyped-def]
     ticket, outbound = acknowledged
     page = signed_in(agent).get("/console/sent-mail/").content.decode()

@@ -73,7 +73,20 @@ def test_a_ticket_opened_on_the_web_gets_a_message_id_stored_on_its_first_messag
         opened = make_ticket(customer_a)
     first = opened.messages.get()
     assert first.email_message_id.startswith("<") and first.email_message_id.endswith("@example.com>")
-    assert sent_to("asha@example.com")[0]["In-Reply-To"] == first.email_message_id
+
+
+def test_the_acknowledgement_of_a_web_ticket_is_the_mail_its_first_message_goes_by(customer_a, agent, committed):
+    """The customer's mailbox holds no mail of a message typed on the web: the acknowledgement
+    stands for it, so that the agent's reply names a mail the customer has (Gmail threads only so)."""
+    with committed():
+        opened = make_ticket(customer_a)
+    first = opened.messages.get().email_message_id
+    (ack,) = sent_to(customer_a.email)
+    assert ack["Message-ID"] == first and ack["In-Reply-To"] is None
+    with committed():
+        make_reply(opened, agent, "We send someone tomorrow.")
+    reply = sent_to(customer_a.email)[1]
+    assert reply["In-Reply-To"] == first and first in reply["References"]
 
 
 def test_a_new_ticket_goes_to_every_agent_carrying_the_customer_s_message(customer_a, agent, other_agent, committed):
@@ -501,7 +514,7 @@ def test_every_event_s_mail_carries_the_reference_stored_message_id_thread_heade
     reference = row.ticket.reference
     assert mail["Subject"].startswith(f"[{reference}] ")
     known_ids = set(row.ticket.messages.values_list("email_message_id", flat=True))
-    if event == "new_ticket":  # the mail is the ticket's first message: nothing to answer yet
+    if event in ("new_ticket", "ticket_opened"):  # the mail is the web ticket's first message: a root
         assert mail["Message-ID"] in known_ids and mail["In-Reply-To"] is None
     else:
         assert mail["In-Reply-To"] in known_ids and mail["In-Reply-To"] in mail["References"].split()
