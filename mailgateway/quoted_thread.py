@@ -19,10 +19,12 @@ from .outbound_reads import Entry
 
 _INTERNAL_TEXT = " (internal note)"
 _INTERNAL_HTML = " <em>(internal note)</em>"
-_CARRIED_HTML = '<div dir="auto" style="white-space:pre-wrap">'
+# Lines end in <br>: Outlook for Windows (Word's engine) does not keep a text's line breaks for
+# `white-space:pre-wrap`, which keeps its runs of spaces elsewhere. A long word or link wraps.
+_WRAP = "white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word"
+_CARRIED_HTML = f'<div dir="auto" style="{_WRAP}">'
 _QUOTED_HTML = (
-    '<blockquote dir="auto" style="margin:0 0 0 .8ex;border-left:2px solid #ccc;padding-left:1ex;'
-    'color:#666;white-space:pre-wrap">'
+    f'<blockquote dir="auto" style="margin:0 0 0 .8ex;border-left:2px solid #ccc;padding-left:1ex;color:#666;{_WRAP}">'
 )
 
 
@@ -46,13 +48,17 @@ def thread_html(message: Entry | None, previous: Entry | None) -> SafeString:
         internal = _INTERNAL_HTML if message.is_internal else ""
         parts.append(
             f"<p><strong>{escape(message.author)}</strong> wrote{internal} on {escape(message.when)}:</p>\n"
-            f"{_CARRIED_HTML}{escape(message.text)}</div>"
+            f"{_CARRIED_HTML}{_lines(message.text)}</div>"
         )
     parts.append("\n")
     if previous is not None:
         internal = _INTERNAL_TEXT if previous.is_internal else ""
         parts.append(
             f'<p style="color:#666">On {escape(previous.when)}, {escape(previous.author)} wrote{internal}:</p>\n'
-            f"{_QUOTED_HTML}{escape(previous.text)}</blockquote>"
+            f"{_QUOTED_HTML}{_lines(previous.text)}</blockquote>"
         )
     return mark_safe("".join(parts) + "\n")
+
+
+def _lines(text: str) -> str:
+    return escape(text).replace("\r\n", "\n").replace("\n", "<br>")

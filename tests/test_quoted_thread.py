@@ -41,8 +41,11 @@ def test_html_escapes_what_people_wrote_and_their_names():
 
 def test_the_html_quotes_the_previous_message_in_a_blockquote_and_keeps_line_breaks():
     html = thread_html(entry("Reply."), entry("Line one\nLine two"))
-    assert '<div dir="auto" style="white-space:pre-wrap">Reply.</div>' in html
-    assert html.count("<blockquote") == 1 and ">Line one\nLine two</blockquote>" in html
+    assert (
+        '<div dir="auto" style="white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word">Reply.</div>' in html
+    )
+    # <br>: Outlook for Windows does not keep line breaks for white-space:pre-wrap
+    assert html.count("<blockquote") == 1 and ">Line one<br>Line two</blockquote>" in html
 
 
 def test_a_mail_that_carries_no_message_shows_only_the_one_before():
@@ -63,8 +66,8 @@ def test_the_block_is_exactly_what_mail_clients_are_shown():
     )
     assert thread_html(reply, asked) == (
         "<p><strong>Sita</strong> wrote on 2 Dec 2026, 09:15:</p>\n"
-        '<div dir="auto" style="white-space:pre-wrap">Sorry &lt;3</div>\n'
+        '<div dir="auto" style="white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word">Sorry &lt;3</div>\n'
         '<p style="color:#666">On 2 Dec 2026, 09:15, Asha Rai wrote (internal note):</p>\n'
         '<blockquote dir="auto" style="margin:0 0 0 .8ex;border-left:2px solid #ccc;padding-left:1ex;color:#666;'
-        'white-space:pre-wrap">Where is\nthe cleaner?</blockquote>\n'
+        'white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word">Where is<br>the cleaner?</blockquote>\n'
     )
