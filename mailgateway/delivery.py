@@ -76,7 +76,12 @@ def find_outbound(report: DeliveryReport) -> OutboundEmail | None:
     )
     if report.recipient:
         rows = rows.filter(to_address__iexact=report.recipient)
-    return rows.order_by("-created_at").first()
+    latest = list(rows.order_by("-created_at")[:2])
+    if len(latest) > 1 and not report.recipient:
+        # One id went to several people (a web ticket's first message: the customer's acknowledgement
+        # and every agent's notice): a report that names nobody cannot say whose mail it was.
+        return None
+    return latest[0] if latest else None
 
 
 def apply_delivery_report(report: DeliveryReport) -> OutboundEmail | None:

@@ -11,6 +11,7 @@ customer is a test tool, never a production feature.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import re
@@ -83,7 +84,15 @@ def find_written_mail(
 def _is_to(mail: EmailMessage, address: str) -> bool:
     if not address:
         return True
-    return address.lower() in {a.addr_spec.lower() for a in getattr(mail.get("To"), "addresses", ())}
+    return _ascii(address) in {_ascii(a.addr_spec) for a in getattr(mail.get("To"), "addresses", ())}
+
+
+def _ascii(address: str) -> str:
+    """An address as the backend writes it: an internationalised domain in its punycode."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    with contextlib.suppress(UnicodeError):  # not a domain IDNA can write: compared as it is
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local}@{domain}"
 
 
 def text_of(mail: EmailMessage) -> str:

@@ -39,7 +39,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from support import events
-from support.models import Message, Notification, NotificationEvent, NotificationPreference, Status, Ticket, User
+from support.models import (
+    Channel,
+    Message,
+    Notification,
+    NotificationEvent,
+    NotificationPreference,
+    Status,
+    Ticket,
+    User,
+)
 
 from .models import OutboundEmail, OutboundStatus, UndeliverableAddress
 from .outbound import CARRIES_MESSAGE, carried_message_id, is_own_message_id, new_message_id
@@ -274,7 +283,7 @@ def _row(notice: Notice, ticket: Ticket, message: Message | None, facts: _Facts,
         # A ticket opened on the web or by the API: its first message was never a mail, so the
         # acknowledgement stands for it, under its id, in the customer's mailbox; every later mail
         # names that id, and the customer's client threads them under a mail it holds.
-        or (notice.template == "ticket_opened" and is_own_message_id(message.email_message_id))
+        or (notice.template == "ticket_opened" and message.channel != Channel.EMAIL)
     )
     context = dict(notice.context)
     if in_reply_to:

@@ -61,4 +61,4 @@ def thread_html(message: Entry | None, previous: Entry | None) -> SafeString:
 
 
 def _lines(text: str) -> str:
-    return escape(text).replace("\r\n", "\n").replace("\n", "<br>")
+    return escape(text).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")

@@ -57,6 +57,9 @@ def _is_among(address: str, networks: tuple[Network, ...]) -> bool:
     ip = _ip(address)
     if ip is None:  # nobody we trust
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:  # ::ffff:10.0.0.1
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in networks)
+    # A server listening on [::] sees ::ffff:10.0.0.1: a proxy may be named in either form.
+    if isinstance(ip, ipaddress.IPv6Address):
+        forms: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = (ip, *filter(None, [ip.ipv4_mapped]))
+    else:
+        forms = (ip, ipaddress.IPv6Address(f"::ffff:{ip}"))
+    return any(form in network for form in forms for network in networks)

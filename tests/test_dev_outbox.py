@@ -94,6 +94,18 @@ def test_of_mails_sharing_a_message_id_the_one_to_the_recipient_is_found(tmp_pat
     assert found is not None and found["Subject"] == "To the customer"
 
 
+def test_a_written_mail_to_an_internationalised_domain_is_found(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    backend = get_connection("django.core.mail.backends.filebased.EmailBackend", file_path=str(tmp_path))
+    backend.send_messages(
+        [
+            EmailMessage(
+                "Hi", "B", "support@example.com", ["asha@bücher.example"], headers={"Message-ID": "<idn@example.com>"}
+            )
+        ]
+    )
+    assert find_written_mail("<idn@example.com>", tmp_path, to="asha@bücher.example") is not None
+
+
 def test_staff_see_every_sent_mail_with_its_recipient_and_ticket(acknowledged, agent) -> None:  # type: ignore[no-untyped-def]
     ticket, outbound = acknowledged
     page = signed_in(agent).get("/console/sent-mail/").content.decode()

@@ -89,6 +89,17 @@ def test_the_acknowledgement_of_a_web_ticket_is_the_mail_its_first_message_goes_
     assert reply["In-Reply-To"] == first and first in reply["References"]
 
 
+def test_a_ticket_opened_by_mail_is_acknowledged_under_a_new_id_even_if_the_sender_s_looks_like_ours(
+    customer_a, committed
+):
+    """Another helpdesk like this one writes ids of the same shape: the sender holds that mail."""
+    theirs = "<179660179663.9523.1047.sb@other-desk.example>"
+    with committed():
+        deliver(build_mail(sender="Asha Rai <asha@example.com>", message_id=theirs))
+    (ack,) = sent_to(customer_a.email)
+    assert ack["Message-ID"] != theirs and ack["In-Reply-To"] == theirs
+
+
 def test_a_new_ticket_goes_to_every_agent_carrying_the_customer_s_message(customer_a, agent, other_agent, committed):
     with committed():
         opened = make_ticket(customer_a, message_text="Booked for 9am, nobody came.")

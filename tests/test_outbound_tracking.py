@@ -12,6 +12,7 @@ import pytest
 from django.core import mail as django_mail
 
 from mailgateway.models import OutboundEmail, OutboundStatus, UndeliverableAddress
+from support.models import User
 from tests.builders import make_reply, make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +196,21 @@ def test_staff_clear_an_undeliverable_address_and_mail_goes_there_again(
     with django_capture_on_commit_callbacks(execute=True):
         make_reply(sent_reply.ticket, agent, "Your mailbox works again.")
     assert len(django_mail.outbox) == 1
+
+
+def test_a_report_that_names_nobody_about_an_id_several_people_got_marks_nobody():
+    """A web ticket's first message lends its id to the customer's acknowledgement and to every
+    agent's notice: a report with neither our metadata nor a recipient cannot say whose mail it was."""
+    from mailgateway.delivery import DeliveryReport, apply_delivery_report
+
+    ticket = make_ticket(User.objects.create_user("web@example.com", None))
+    shared = ticket.messages.get().email_message_id
+    for address in ("web@example.com", "sita@example.com"):
+        OutboundEmail.objects.create(
+            ticket=ticket, to_address=address, template="ticket_opened", message_id_header=shared, status="sent"
+        )
+    assert apply_delivery_report(DeliveryReport(kind="bounced", provider="x", provider_message_id=shared)) is None
+    assert not UndeliverableAddress.objects.exists()
+    named = DeliveryReport(kind="bounced", provider="x", provider_message_id=shared, recipient="web@example.com")
+    assert apply_delivery_report(named).to_address == "web@example.com"
+    assert list(UndeliverableAddress.objects.values_list("address", flat=True)) == ["web@example.com"]

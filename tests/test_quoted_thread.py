@@ -71,3 +71,7 @@ def test_the_block_is_exactly_what_mail_clients_are_shown():
         '<blockquote dir="auto" style="margin:0 0 0 .8ex;border-left:2px solid #ccc;padding-left:1ex;color:#666;'
         'white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word">Where is<br>the cleaner?</blockquote>\n'
     )
+
+
+def test_every_kind_of_line_break_is_a_line_break_in_the_html():
+    assert ">One<br>two<br>three</div>" in thread_html(entry("One\r\ntwo\rthree"), None)

@@ -100,6 +100,8 @@ def test_a_caller_that_reaches_the_server_directly_cannot_pose_as_another_client
         (["10.0.0.2"], "10.0.0.2", "not-an-address", "not-an-address"),
         (["::1", "10.0.0.0/8"], "::1", "2001:db8::5", "2001:db8::5"),
         (["10.0.0.0/8"], "::ffff:10.0.0.2", "203.0.113.9", "203.0.113.9"),  # a server listening on [::]
+        (["::ffff:10.0.0.2"], "::ffff:10.0.0.2", "203.0.113.9", "203.0.113.9"),  # named as REMOTE_ADDR shows it
+        (["::ffff:10.0.0.0/104"], "10.0.0.2", "203.0.113.9", "203.0.113.9"),
     ],
 )
 def test_the_client_address_is_the_first_one_from_the_right_that_is_not_a_trusted_proxy(

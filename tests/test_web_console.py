@@ -243,6 +243,16 @@ def test_escalate_needs_a_reason(console: Client, customer_a: User) -> None:
     assert (ticket.escalated, ticket.escalation_reason, ticket.priority) == (True, "Angry VIP", "high")
 
 
+def test_a_refused_escalation_offers_again_only_the_ticket_s_priority_and_higher(
+    console: Client, customer_a: User
+) -> None:
+    ticket = make_ticket(customer_a, priority="high")
+    refused = console.post(f"/console/tickets/{ticket.reference}/escalate/", {"reason": "", "priority": "urgent"})
+    page = refused.content.decode()
+    offered = re.findall(r'<option value="(\w+)"', page.split('id="escalate_priority"')[1].split("</select>")[0])
+    assert refused.status_code == 400 and offered == ["high", "urgent"]
+
+
 def test_escalating_from_a_page_older_than_a_raise_still_escalates(console: Client, customer_a: User) -> None:
     ticket = make_ticket(customer_a, priority="medium")
     Ticket.objects.filter(pk=ticket.pk).update(priority="urgent")  # raised by someone else meanwhile
@@ -367,7 +377,7 @@ def test_quarantine_accept_says_the_sender_now_takes_part(console: Client, quara
     page = console.get("/console/quarantine/").content.decode()
     assert "Accepting makes the sender one of the ticket's people" in page
     response = console.post(f"/console/quarantine/{quarantined.pk}/", {"action": "accept"}, follow=True)
-    assert "hari@example.org now takes part in it" in response.content.decode()
+    assert "hari@example.org takes part in it" in response.content.decode()
 
 
 def test_quarantine_open_as_new_ticket(console: Client, quarantined: InboundEmail) -> None:

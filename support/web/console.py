@@ -276,8 +276,7 @@ def assign(request: SignedInRequest, reference: str) -> HttpResponse:
 @require_POST
 def escalate(request: SignedInRequest, reference: str) -> HttpResponse:
     ticket = get_ticket_or_404(request.user, reference)
-    # Every priority is taken: the page may be older than a raise (the domain keeps the higher one).
-    form = EscalateForm(request.POST)
+    form = EscalateForm(request.POST, current=ticket.priority)
     if form.is_valid():
         try:
             services.escalate(ticket=ticket, actor=request.user, channel=Channel.WEB, **form.cleaned_data)

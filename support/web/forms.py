@@ -230,8 +230,10 @@ class EscalateForm(forms.Form):
         kwargs.setdefault("auto_id", "escalate_%s")
         super().__init__(*args, **kwargs)
         least = PRIORITY_RANK.get(current, 0)
+        # Only what is offered: a post from a page older than a raise takes any priority (the
+        # domain keeps the higher one).
         field = cast(forms.ChoiceField, self.fields["priority"])
-        field.choices = [(value, label) for value, label in Priority.choices if PRIORITY_RANK[value] >= least]
+        field.widget.choices = [(value, label) for value, label in Priority.choices if PRIORITY_RANK[value] >= least]
 
 
 class CannedReplyForm(forms.Form):

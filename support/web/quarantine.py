@@ -53,9 +53,14 @@ def decide(request: SignedInRequest, inbound_id: str) -> HttpResponse:
             message = decisions.accept_into_ticket(inbound, ticket=ticket, actor=request.user)
             added = f"“{label}” was added to {message.ticket.reference}."
             sender = message.sender
-            if sender is not None and not sender.is_staff and sender.pk != message.ticket.customer_id:
+            if (
+                sender is not None
+                and sender.is_active
+                and not sender.is_staff
+                and sender.pk != message.ticket.customer_id
+            ):
                 added += (
-                    f" {sender.email} now takes part in it: they get its public replies, and their mail to it"
+                    f" {sender.email} takes part in it: they get its public replies, and their mail to it"
                     " is added without quarantine."
                 )
             messages.success(request, added)
