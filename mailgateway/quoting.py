@@ -12,9 +12,9 @@ It reads the body line by line, top to bottom:
 - an attribution line ("On ... wrote:", "Am ... schrieb ...:", "Le ... a écrit :", ...), alone or
   wrapped over two lines, is dropped when a ">" quote follows it, or nothing when it is dated;
   when unquoted text follows one that names a time and an address in angle brackets, that text
-  is the history (Outlook for Mac and Yahoo do not quote, and name both); under any other, it is
-  the person's (a bare address is prose: "Jeg skrev til support@... kl. 10.30 om følgende:")
-  ("On Monday at 10:00 the courier wrote:" / "Address not found" / "which is false.");
+  is the history (Outlook for Mac and Yahoo do not quote, and name both); under any other it is
+  the person's: "On Monday at 10:00 the courier wrote:" / "Address not found" / "which is false.",
+  or "Jeg skrev til support@... kl. 10.30 om følgende:" (an address written bare is prose);
 - in any other language, a line (or two, wrapped) that ends in a colon and names a time and an
   address is an attribution too, when a ">" quote or nothing at all follows it;
 - so is Gmail's older bare date and sender ("2026/3/3 Asha <asha@example.com>"), over a ">" quote
